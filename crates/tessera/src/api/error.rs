@@ -1,0 +1,157 @@
+//! better-auth's error bodies: `{"message": …, "code": …}` (spec §7.1).
+
+use std::borrow::Cow;
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Response, StatusCode};
+use serde::Serialize;
+
+/// An error answered to the client, with better-auth's status, code and
+/// message. 5xx errors never carry internal detail.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("{status} {code:?}: {message}")]
+pub struct ApiError {
+    /// HTTP status.
+    #[serde(skip)]
+    pub status: StatusCode,
+    /// Human-readable message.
+    pub message: Cow<'static, str>,
+    /// Machine-readable code; a few better-auth errors have none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<Cow<'static, str>>,
+}
+
+impl ApiError {
+    /// An error with a code.
+    pub fn new(
+        status: StatusCode,
+        code: impl Into<Cow<'static, str>>,
+        message: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        ApiError {
+            status,
+            message: message.into(),
+            code: Some(code.into()),
+        }
+    }
+
+    /// An error with a message and no code.
+    pub fn message_only(status: StatusCode, message: impl Into<Cow<'static, str>>) -> Self {
+        ApiError {
+            status,
+            message: message.into(),
+            code: None,
+        }
+    }
+
+    /// 401 `UNAUTHORIZED`.
+    pub fn unauthorized() -> Self {
+        ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "Unauthorized")
+    }
+
+    /// 400 `VALIDATION_ERROR` with zod-style issues.
+    pub fn validation(message: impl Into<Cow<'static, str>>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", message)
+    }
+
+    /// 500 with a generic body; the cause is logged, never sent.
+    pub fn internal(
+        code: &'static str,
+        message: &'static str,
+        cause: &dyn std::error::Error,
+    ) -> Self {
+        tracing::error!(error = %cause, source = ?cause.source(), code, "internal error");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, code, message)
+    }
+
+    /// The JSON body.
+    pub fn body(&self) -> Bytes {
+        Bytes::from(serde_json::to_vec(self).unwrap_or_default())
+    }
+
+    /// A complete response.
+    pub fn into_response(self) -> Response<Bytes> {
+        let mut res = Response::new(self.body());
+        *res.status_mut() = self.status;
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        res
+    }
+}
+
+/// Error codes better-auth answers with, and their messages.
+pub mod codes {
+    use super::ApiError;
+    use http::StatusCode;
+
+    macro_rules! errors {
+        ($($(#[$doc:meta])* $fn:ident => $status:ident, $code:literal, $msg:literal;)*) => {
+            $( $(#[$doc])* pub fn $fn() -> ApiError { ApiError::new(StatusCode::$status, $code, $msg) } )*
+        };
+    }
+
+    errors! {
+        /// 401: sign-in with an unknown email or a wrong password.
+        invalid_email_or_password => UNAUTHORIZED, "INVALID_EMAIL_OR_PASSWORD", "Invalid email or password";
+        /// 400: sign-in with a malformed email.
+        invalid_email => BAD_REQUEST, "INVALID_EMAIL", "Invalid email";
+        /// 400: email/password sign-in is disabled.
+        email_password_disabled => BAD_REQUEST, "EMAIL_PASSWORD_DISABLED", "Email and password is not enabled";
+        /// 400: email/password sign-up is disabled.
+        email_password_sign_up_disabled => BAD_REQUEST, "EMAIL_PASSWORD_SIGN_UP_DISABLED", "Email and password sign up is not enabled";
+        /// 400: password shorter than the minimum.
+        password_too_short => BAD_REQUEST, "PASSWORD_TOO_SHORT", "Password too short";
+        /// 400: password longer than the maximum.
+        password_too_long => BAD_REQUEST, "PASSWORD_TOO_LONG", "Password too long";
+        /// 422: email already registered.
+        user_already_exists => UNPROCESSABLE_ENTITY, "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL", "User already exists. Use another email.";
+        /// 422: the user could not be created.
+        failed_to_create_user => UNPROCESSABLE_ENTITY, "FAILED_TO_CREATE_USER", "Failed to create user";
+        /// 403: sign-in before email verification.
+        email_not_verified => FORBIDDEN, "EMAIL_NOT_VERIFIED", "Email not verified";
+        /// 401: the session vanished during refresh.
+        failed_to_get_session => UNAUTHORIZED, "FAILED_TO_GET_SESSION", "Failed to get session";
+        /// 403: the session is older than `freshAge`.
+        session_not_fresh => FORBIDDEN, "SESSION_NOT_FRESH", "Session is not fresh";
+        /// 403: cookie-bearing request without an origin.
+        missing_or_null_origin => FORBIDDEN, "MISSING_OR_NULL_ORIGIN", "Missing or null Origin";
+        /// 403: origin not trusted.
+        invalid_origin => FORBIDDEN, "INVALID_ORIGIN", "Invalid origin";
+        /// 403: `callbackURL` not trusted.
+        invalid_callback_url => FORBIDDEN, "INVALID_CALLBACK_URL", "Invalid callbackURL";
+        /// 403: `redirectTo` not trusted.
+        invalid_redirect_url => FORBIDDEN, "INVALID_REDIRECT_URL", "Invalid redirectURL";
+        /// 403: `errorCallbackURL` not trusted.
+        invalid_error_callback_url => FORBIDDEN, "INVALID_ERROR_CALLBACK_URL", "Invalid errorCallbackURL";
+        /// 403: `newUserCallbackURL` not trusted.
+        invalid_new_user_callback_url => FORBIDDEN, "INVALID_NEW_USER_CALLBACK_URL", "Invalid newUserCallbackURL";
+        /// 403: a cross-site navigation posting a login form.
+        cross_site_navigation_login_blocked => FORBIDDEN, "CROSS_SITE_NAVIGATION_LOGIN_BLOCKED", "Cross-site navigation login blocked. This request appears to be a CSRF attack.";
+        /// 400: malformed JSON body.
+        invalid_json => BAD_REQUEST, "BAD_REQUEST", "Invalid JSON in request body";
+        /// 405: `POST /get-session` without `deferSessionRefresh`.
+        defer_session_required => METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED_DEFER_SESSION_REQUIRED", "POST method requires deferSessionRefresh to be enabled in session config";
+        /// 400: `/update-session` with a field that may not be set.
+        field_not_allowed => BAD_REQUEST, "FIELD_NOT_ALLOWED", "Field not allowed to be set";
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_is_message_then_code() {
+        assert_eq!(
+            codes::invalid_origin().body(),
+            Bytes::from_static(br#"{"message":"Invalid origin","code":"INVALID_ORIGIN"}"#)
+        );
+        let no_code = ApiError::message_only(StatusCode::BAD_REQUEST, "No fields to update");
+        assert_eq!(
+            no_code.body(),
+            Bytes::from_static(br#"{"message":"No fields to update"}"#)
+        );
+    }
+}

@@ -1,0 +1,506 @@
+//! better-auth's core endpoints (spec §7.3).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use http::{header, HeaderValue, Method, StatusCode};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::body::{is_valid_email, BodyKind, Validator};
+use super::error::{codes, ApiError};
+use super::{Ctx, Endpoint, Reply, Route};
+use crate::id::{generate_id, ID_LENGTH};
+use crate::password;
+use crate::session::ResolveOptions;
+use crate::store::{
+    Account, Session, SessionUpdate, SessionWithUser, StoreError, User, CREDENTIAL_PROVIDER,
+};
+
+/// Wraps an `async fn(&mut Ctx) -> Result<Reply, ApiError>` as an [`Endpoint`].
+macro_rules! endpoint {
+    ($name:ident => $handler:ident) => {
+        struct $name;
+        #[async_trait]
+        impl Endpoint for $name {
+            async fn call(&self, ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
+                $handler(ctx).await
+            }
+        }
+    };
+}
+
+endpoint!(SignUpEmail => sign_up_email);
+endpoint!(SignInEmail => sign_in_email);
+endpoint!(GetSession => get_session);
+endpoint!(SignOut => sign_out);
+endpoint!(ListSessions => list_sessions);
+endpoint!(RevokeSession => revoke_session);
+endpoint!(RevokeSessions => revoke_sessions);
+endpoint!(RevokeOtherSessions => revoke_other_sessions);
+endpoint!(UpdateSession => update_session);
+endpoint!(Ok_ => ok);
+
+pub(super) fn core_routes() -> Vec<Route> {
+    fn route(
+        method: Method,
+        path: &str,
+        body: Option<BodyKind>,
+        endpoint: Arc<dyn Endpoint>,
+    ) -> Route {
+        Route {
+            method,
+            path: path.to_owned(),
+            body,
+            form_csrf: false,
+            endpoint,
+        }
+    }
+    let json = Some(BodyKind::Json);
+    let form = Some(BodyKind::JsonOrForm);
+    let get_session: Arc<dyn Endpoint> = Arc::new(GetSession);
+    vec![
+        Route {
+            form_csrf: true,
+            ..route(Method::POST, "/sign-up/email", form, Arc::new(SignUpEmail))
+        },
+        Route {
+            form_csrf: true,
+            ..route(Method::POST, "/sign-in/email", form, Arc::new(SignInEmail))
+        },
+        route(Method::GET, "/get-session", None, get_session.clone()),
+        route(Method::POST, "/get-session", json, get_session),
+        route(Method::POST, "/sign-out", json, Arc::new(SignOut)),
+        route(Method::GET, "/list-sessions", None, Arc::new(ListSessions)),
+        route(
+            Method::POST,
+            "/revoke-session",
+            json,
+            Arc::new(RevokeSession),
+        ),
+        route(
+            Method::POST,
+            "/revoke-sessions",
+            json,
+            Arc::new(RevokeSessions),
+        ),
+        route(
+            Method::POST,
+            "/revoke-other-sessions",
+            json,
+            Arc::new(RevokeOtherSessions),
+        ),
+        route(
+            Method::POST,
+            "/update-session",
+            json,
+            Arc::new(UpdateSession),
+        ),
+        route(Method::GET, "/ok", None, Arc::new(Ok_)),
+    ]
+}
+
+/// Maps a storage failure to a response: 503 when the store cannot be
+/// reached (never reported as success), 500 otherwise; detail is logged only.
+pub(crate) fn store_error(e: StoreError) -> ApiError {
+    match e {
+        StoreError::Unavailable(_) => {
+            tracing::error!(error = %e, source = ?std::error::Error::source(&e), "storage unavailable");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "STORAGE_UNAVAILABLE",
+                "Session storage is unavailable. Please try again.",
+            )
+        }
+        other => ApiError::internal("INTERNAL_SERVER_ERROR", "Internal Server Error", &other),
+    }
+}
+
+fn hash_failed(e: std::io::Error) -> ApiError {
+    ApiError::internal("INTERNAL_SERVER_ERROR", "Internal Server Error", &e)
+}
+
+async fn sign_up_email(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
+    let mut v = Validator::object(ctx.body())?;
+    let name = v.string("name");
+    let email = v.email("email");
+    let password = v.string("password");
+    let image = v.nullable_string("image");
+    let _callback_url = v.opt_string("callbackURL");
+    let remember_me = v.opt_bool("rememberMe");
+    v.finish()?;
+
+    let opts = &ctx.auth.options.email_and_password;
+    if !opts.enabled || opts.disable_sign_up {
+        return Err(codes::email_password_sign_up_disabled());
+    }
+    let len = password.chars().count();
+    if len < opts.min_password_length {
+        return Err(codes::password_too_short());
+    }
+    if len > opts.max_password_length {
+        return Err(codes::password_too_long());
+    }
+    let email = email.to_lowercase();
+    let db = ctx.auth.sessions.database().clone();
+    if db
+        .find_user_by_email(&email)
+        .await
+        .map_err(store_error)?
+        .is_some()
+    {
+        return Err(codes::user_already_exists());
+    }
+    let hash = ctx
+        .auth
+        .hash_pool
+        .run(move || password::hash_password(&password))
+        .await
+        .map_err(hash_failed)?;
+    let now = ctx.now();
+    let user = User {
+        name,
+        email,
+        email_verified: false,
+        image,
+        created_at: now,
+        updated_at: now,
+        id: generate_id(ID_LENGTH),
+        extra: Default::default(),
+    };
+    let account = Account {
+        id: generate_id(ID_LENGTH),
+        account_id: user.id.clone(),
+        provider_id: CREDENTIAL_PROVIDER.to_owned(),
+        user_id: user.id.clone(),
+        access_token: None,
+        refresh_token: None,
+        id_token: None,
+        access_token_expires_at: None,
+        refresh_token_expires_at: None,
+        scope: None,
+        password: Some(hash),
+        created_at: now,
+        updated_at: now,
+    };
+    match db.create_user_with_account(&user, &account).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict(_)) => return Err(codes::user_already_exists()),
+        Err(e @ StoreError::Unavailable(_)) => return Err(store_error(e)),
+        Err(e) => {
+            tracing::error!(error = %e, "failed to create user");
+            return Err(codes::failed_to_create_user());
+        }
+    }
+    #[derive(Serialize)]
+    struct Body<'a> {
+        token: Option<&'a str>,
+        user: &'a User,
+    }
+    if !opts.auto_sign_in || opts.require_email_verification {
+        return Ok(Reply::json(&Body {
+            token: None,
+            user: &user,
+        }));
+    }
+    let dont_remember = remember_me == Some(false);
+    let session = start_session(ctx, &user, dont_remember).await?;
+    Ok(Reply::json(&Body {
+        token: Some(&session.token),
+        user: &user,
+    }))
+}
+
+/// Creates a session for `user` and sets its cookies.
+async fn start_session(
+    ctx: &mut Ctx<'_>,
+    user: &User,
+    dont_remember: bool,
+) -> Result<Session, ApiError> {
+    let meta = ctx.session_meta();
+    let session = ctx
+        .auth
+        .sessions
+        .create(user, &meta, dont_remember, ctx.now())
+        .await
+        .map_err(store_error)?;
+    let pair = SessionWithUser {
+        session: session.clone(),
+        user: user.clone(),
+    };
+    let auth = ctx.auth;
+    auth.set_session_cookie(&mut ctx.jar, &ctx.cookies, &pair, Some(dont_remember));
+    ctx.set_session(Some(pair));
+    Ok(session)
+}
+
+async fn sign_in_email(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
+    let mut v = Validator::object(ctx.body())?;
+    let email = v.string("email");
+    let password = v.string("password");
+    let callback_url = v.opt_string("callbackURL");
+    let remember_me = v.opt_bool("rememberMe");
+    v.finish()?;
+
+    let opts = &ctx.auth.options.email_and_password;
+    if !opts.enabled {
+        return Err(codes::email_password_disabled());
+    }
+    if !is_valid_email(&email) {
+        return Err(codes::invalid_email());
+    }
+    let email = email.to_lowercase();
+    let found = ctx
+        .auth
+        .sessions
+        .database()
+        .find_user_with_credential(&email)
+        .await
+        .map_err(store_error)?;
+    let (user, hash) = match found {
+        Some((
+            user,
+            Some(Account {
+                password: Some(hash),
+                ..
+            }),
+        )) => (user, hash),
+        _ => {
+            // Spend one hash so an unknown email answers as slowly as a known one.
+            ctx.auth
+                .hash_pool
+                .run(move || password::burn_hash(&password))
+                .await
+                .map_err(hash_failed)?;
+            return Err(codes::invalid_email_or_password());
+        }
+    };
+    let valid = ctx
+        .auth
+        .hash_pool
+        .run(move || password::verify_password(&hash, &password))
+        .await
+        .map_err(hash_failed)?;
+    match valid {
+        Ok(true) => {}
+        Ok(false) => return Err(codes::invalid_email_or_password()),
+        Err(e) => {
+            tracing::error!(error = %e, user_id = %user.id, "stored password hash is malformed");
+            return Err(codes::invalid_email_or_password());
+        }
+    }
+    if opts.require_email_verification && !user.email_verified {
+        return Err(codes::email_not_verified());
+    }
+    let session = start_session(ctx, &user, remember_me == Some(false)).await?;
+    #[derive(Serialize)]
+    struct Body<'a> {
+        redirect: bool,
+        token: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        url: Option<&'a str>,
+        user: &'a User,
+    }
+    let mut reply = Reply::json(&Body {
+        redirect: callback_url.is_some(),
+        token: &session.token,
+        url: callback_url.as_deref(),
+        user: &user,
+    });
+    if let Some(url) = callback_url
+        .as_deref()
+        .and_then(|u| HeaderValue::from_str(u).ok())
+    {
+        reply = reply.with_header(header::LOCATION, url);
+    }
+    Ok(reply)
+}
+
+fn no_store(mut reply: Reply) -> Reply {
+    reply
+        .headers
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    reply
+        .headers
+        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    reply
+}
+
+async fn get_session(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
+    let defer = ctx.auth.options.session.defer_session_refresh;
+    let is_post = *ctx.method() == Method::POST;
+    if is_post && !defer {
+        let err = codes::defer_session_required();
+        return Ok(no_store(Reply {
+            status: err.status,
+            headers: Default::default(),
+            body: err.body(),
+        }));
+    }
+    let opts = ResolveOptions {
+        disable_cookie_cache: ctx.query_flag("disableCookieCache"),
+        disable_refresh: ctx.query_flag("disableRefresh"),
+        read_only: defer && !is_post,
+    };
+    let auth = ctx.auth;
+    let (found, needs_refresh) = auth
+        .resolve_session(&ctx.cookies, opts, &mut ctx.jar, ctx.now)
+        .await?;
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Body<'a> {
+        session: &'a Session,
+        user: &'a User,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        needs_refresh: Option<bool>,
+    }
+    let reply = match &found {
+        Some(s) => Reply::json(&Body {
+            session: &s.session,
+            user: &s.user,
+            needs_refresh,
+        }),
+        None => Reply::json(&Value::Null),
+    };
+    ctx.set_session(found);
+    Ok(no_store(reply))
+}
+
+async fn sign_out(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
+    let auth = ctx.auth;
+    if let Some(token) = auth.session_token(&ctx.cookies) {
+        auth.sessions
+            .delete(&token, ctx.now)
+            .await
+            .map_err(store_error)?;
+    }
+    auth.delete_session_cookies(&mut ctx.jar, &ctx.cookies, false);
+    Ok(Reply::json(&serde_json::json!({ "success": true })))
+}
+
+async fn list_sessions(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
+    let current = ctx.require_session(ResolveOptions::default()).await?;
+    let fresh_age = ctx.auth.options.session.fresh_age;
+    if fresh_age != 0 {
+        let age_ms = ctx.now().as_millis() - current.session.created_at.as_millis();
+        if age_ms >= i64::try_from(fresh_age.saturating_mul(1000)).unwrap_or(i64::MAX) {
+            return Err(codes::session_not_fresh());
+        }
+    }
+    let sessions = ctx
+        .auth
+        .sessions
+        .list(&current.user.id, ctx.now())
+        .await
+        .map_err(store_error)?;
+    Ok(Reply::json(&sessions))
+}
+
+const STATUS_TRUE: &[u8] = br#"{"status":true}"#;
+
+fn status_true() -> Reply {
+    Reply {
+        status: StatusCode::OK,
+        headers: Default::default(),
+        body: bytes::Bytes::from_static(STATUS_TRUE),
+    }
+}
+
+async fn revoke_session(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
+    let mut v = Validator::object(ctx.body())?;
+    let token = v.string("token");
+    v.finish()?;
+    let current = ctx.require_sensitive_session().await?;
+    let auth = ctx.auth;
+    let target = auth.sessions.find(&token).await.map_err(store_error)?;
+    if let Some(target) = target.filter(|t| t.session.user_id == current.user.id) {
+        auth.sessions
+            .delete(&target.session.token, ctx.now)
+            .await
+            .map_err(store_error)?;
+        if target.session.token == current.session.token {
+            auth.delete_session_cookies(&mut ctx.jar, &ctx.cookies, false);
+        }
+    }
+    Ok(status_true())
+}
+
+async fn revoke_sessions(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
+    let current = ctx.require_sensitive_session().await?;
+    let auth = ctx.auth;
+    auth.sessions
+        .delete_user_sessions(&current.user.id, ctx.now)
+        .await
+        .map_err(store_error)?;
+    auth.delete_session_cookies(&mut ctx.jar, &ctx.cookies, false);
+    Ok(status_true())
+}
+
+async fn revoke_other_sessions(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
+    let current = ctx.require_sensitive_session().await?;
+    let auth = ctx.auth;
+    let sessions = auth
+        .sessions
+        .list(&current.user.id, ctx.now)
+        .await
+        .map_err(store_error)?;
+    for s in sessions.iter().filter(|s| s.token != current.session.token) {
+        auth.sessions
+            .delete(&s.token, ctx.now)
+            .await
+            .map_err(store_error)?;
+    }
+    Ok(status_true())
+}
+
+async fn update_session(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
+    let v = Validator::object(ctx.body())?;
+    v.finish()?;
+    let current = ctx.require_session(ResolveOptions::default()).await?;
+    // Only additional session fields may be set: core fields and unknown
+    // keys are stripped (as better-auth's schema does), `input: false`
+    // fields are refused.
+    let mut update = SessionUpdate::default();
+    if let Some(Value::Object(body)) = ctx.body() {
+        for field in &ctx.auth.options.session.additional_fields {
+            let Some(value) = body.get(&field.name) else {
+                continue;
+            };
+            if !field.input {
+                return Err(codes::field_not_allowed());
+            }
+            update.extra.insert(field.name.clone(), value.clone());
+        }
+    }
+    if update.extra.is_empty() {
+        return Err(ApiError::message_only(
+            StatusCode::BAD_REQUEST,
+            "No fields to update",
+        ));
+    }
+    let auth = ctx.auth;
+    let session = auth
+        .sessions
+        .update(&current.session.token, &update, ctx.now)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(codes::failed_to_get_session)?;
+    let pair = SessionWithUser {
+        session,
+        user: current.user,
+    };
+    auth.set_session_cookie(&mut ctx.jar, &ctx.cookies, &pair, None);
+    #[derive(Serialize)]
+    struct Body<'a> {
+        session: &'a Session,
+    }
+    let reply = Reply::json(&Body {
+        session: &pair.session,
+    });
+    ctx.set_session(Some(pair));
+    Ok(reply)
+}
+
+async fn ok(_ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
+    Ok(Reply::json(&serde_json::json!({ "ok": true })))
+}

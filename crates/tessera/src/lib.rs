@@ -1,0 +1,335 @@
+//! # Tessera
+//!
+//! A framework-agnostic auth kernel, wire-compatible with better-auth 1.7.25's
+//! session system: `http::Request<Bytes>` in, `http::Response<Bytes>` out.
+//! Adapters (axum, actix-web, hyper, AWS Lambda) are thin crates around two
+//! calls: [`Auth::handle`] for the auth API and [`Auth::session`] for
+//! application routes.
+//!
+//! ```
+//! use bytes::Bytes;
+//! use http::Request;
+//! use tessera::{Auth, Options};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let auth = Auth::builder(
+//!     Options::new().secret("a-long-random-secret-of-at-least-32-characters!"),
+//! )
+//! .build()
+//! .expect("valid configuration");
+//!
+//! let res = auth
+//!     .handle(Request::get("/api/auth/ok").body(Bytes::new()).unwrap())
+//!     .await;
+//! assert_eq!(res.body().as_ref(), br#"{"ok":true}"#);
+//!
+//! // In an application route: the session, and the cookies to set.
+//! let outcome = auth.session(&http::HeaderMap::new()).await.unwrap();
+//! assert!(outcome.session.is_none());
+//! # }
+//! ```
+//!
+//! Section references such as "spec §6.4" point into the wire specification
+//! of better-auth 1.7.25 the kernel follows.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod api;
+mod clock;
+pub mod cookie;
+mod id;
+pub mod ip;
+pub mod options;
+pub mod password;
+pub mod rate_limit;
+pub mod secret;
+pub mod session;
+pub mod store;
+mod timestamp;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderMap, Request, Response};
+
+pub use api::{ApiError, Ctx, Endpoint, Reply, Route};
+pub use clock::{Clock, SystemClock, TestClock};
+pub use cookie::{AuthCookies, CookieJar, RequestCookies};
+pub use id::{generate_id, ID_LENGTH};
+pub use options::{Environment, Options};
+pub use secret::{SecretError, Secrets};
+pub use session::{ResolveOptions, SessionOutcome, Sessions};
+pub use store::{Database, SecondaryStorage, Session, SessionWithUser, StoreError, User};
+pub use timestamp::Timestamp;
+
+use api::{Router, TrustedOrigins};
+use cookie::MAX_AGE_LIMIT;
+use rate_limit::RateLimiter;
+use store::MemoryDatabase;
+
+/// Why an [`Auth`] could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The secrets are unusable.
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    /// An option has a value that cannot work.
+    #[error("invalid option {option}: {reason}")]
+    Invalid {
+        /// The option.
+        option: &'static str,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A configured auth kernel. Cheap to clone; share one per process.
+#[derive(Clone)]
+pub struct Auth {
+    inner: Arc<AuthInner>,
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auth")
+            .field("base_path", &self.inner.base_path)
+            .field("stateless", &self.inner.stateless)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Immutable state built once with [`Auth`]: derived keys, cookie names,
+/// the route table, the stores.
+pub(crate) struct AuthInner {
+    pub(crate) options: Options,
+    pub(crate) secrets: Secrets,
+    pub(crate) cookies: AuthCookies,
+    pub(crate) sessions: Sessions,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) trusted: TrustedOrigins,
+    pub(crate) rate_limiter: RateLimiter,
+    pub(crate) router: Router,
+    pub(crate) base_path: String,
+    /// No database and no secondary storage: better-auth's stateless mode (spec §4.1).
+    pub(crate) stateless: bool,
+    pub(crate) hash_pool: password::HashPool,
+}
+
+/// Builds an [`Auth`] from [`Options`] and the stores.
+pub struct AuthBuilder {
+    options: Options,
+    database: Option<Arc<dyn Database>>,
+    secondary: Option<Arc<dyn SecondaryStorage>>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for AuthBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthBuilder")
+            .field("options", &self.options)
+            .field("database", &self.database.is_some())
+            .field("secondary", &self.secondary.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Auth {
+    /// Starts building with `options`.
+    pub fn builder(options: Options) -> AuthBuilder {
+        AuthBuilder {
+            options,
+            database: None,
+            secondary: None,
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// Serves one request of the auth API (everything under the base path).
+    /// Paths outside it answer 404 with an empty body.
+    pub async fn handle(&self, req: Request<Bytes>) -> Response<Bytes> {
+        self.inner.dispatch(req).await
+    }
+
+    /// The session of an application request, with the `Set-Cookie` headers
+    /// its response must carry (a refresh, or the deletion of a dead
+    /// session's cookies). Apply `outcome.cookies` to the response even when
+    /// there is no session.
+    pub async fn session(&self, headers: &HeaderMap) -> Result<SessionOutcome, ApiError> {
+        let cookies = RequestCookies::from_headers(headers);
+        let mut jar = CookieJar::new();
+        let opts = ResolveOptions {
+            read_only: self.inner.options.session.defer_session_refresh,
+            ..ResolveOptions::default()
+        };
+        let now = self.inner.clock.now();
+        let (session, needs_refresh) = self
+            .inner
+            .resolve_session(&cookies, opts, &mut jar, now)
+            .await?;
+        Ok(SessionOutcome {
+            session,
+            cookies: jar,
+            needs_refresh,
+        })
+    }
+
+    /// The configuration in force.
+    pub fn options(&self) -> &Options {
+        &self.inner.options
+    }
+
+    /// Session records (create, find, revoke) over the configured stores.
+    pub fn sessions(&self) -> &Sessions {
+        &self.inner.sessions
+    }
+
+    /// Cookie names and attributes.
+    pub fn cookies(&self) -> &AuthCookies {
+        &self.inner.cookies
+    }
+
+    /// The secrets in force.
+    pub fn secrets(&self) -> &Secrets {
+        &self.inner.secrets
+    }
+
+    /// Where the API is mounted, e.g. `/api/auth`.
+    pub fn base_path(&self) -> &str {
+        &self.inner.base_path
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+
+    /// Whether this instance runs without database and secondary storage
+    /// (better-auth's stateless mode, spec §4.1).
+    pub fn is_stateless(&self) -> bool {
+        self.inner.stateless
+    }
+}
+
+impl AuthBuilder {
+    /// Uses `db` as the database. Without one, an in-memory database is used
+    /// and the instance runs in stateless mode (spec §4.1).
+    pub fn database(mut self, db: Arc<dyn Database>) -> Self {
+        self.database = Some(db);
+        self
+    }
+
+    /// Uses `storage` as secondary storage (spec §5).
+    pub fn secondary_storage(mut self, storage: Arc<dyn SecondaryStorage>) -> Self {
+        self.secondary = Some(storage);
+        self
+    }
+
+    /// Uses `clock` for every notion of "now".
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Validates the options, derives keys and builds the route table.
+    pub fn build(self) -> Result<Auth, BuildError> {
+        let mut options = self.options;
+        let secrets = options.effective_secrets();
+        if secrets.is_default() {
+            if options.environment != Environment::Development {
+                return Err(SecretError::DefaultSecret.into());
+            }
+            tracing::warn!("using better-auth's well-known default secret: development only");
+        } else {
+            for weakness in secrets.weaknesses() {
+                tracing::warn!("{weakness}");
+            }
+        }
+        if options.session.expires_in == 0 {
+            options.session.expires_in = options::SessionOptions::default().expires_in;
+        }
+        if options.session.expires_in > MAX_AGE_LIMIT {
+            return Err(BuildError::Invalid {
+                option: "session.expires_in",
+                reason: format!(
+                    "{} s exceeds the 400-day cookie limit ({MAX_AGE_LIMIT} s)",
+                    options.session.expires_in
+                ),
+            });
+        }
+        let (base_path, base_origin, https) = base_url_parts(&options)?;
+        let mut trusted: Vec<&str> = Vec::new();
+        if let Some(origin) = base_origin.as_deref() {
+            trusted.push(origin);
+        }
+        trusted.extend(options.trusted_origins.iter().map(String::as_str));
+        let trusted = TrustedOrigins::new(trusted);
+        let cookies = AuthCookies::new(&options.cookies, https, options.session.expires_in, 300);
+        let stateless = self.database.is_none() && self.secondary.is_none();
+        let database = self
+            .database
+            .unwrap_or_else(|| Arc::new(MemoryDatabase::new()));
+        let sessions = Sessions::new(database, self.secondary.clone(), options.session.clone());
+        let rate_limit_on = options
+            .rate_limit
+            .enabled
+            .unwrap_or(options.environment == Environment::Production);
+        let rate_limiter = RateLimiter::new(
+            rate_limit_on,
+            options.rate_limit.clone(),
+            Vec::new(),
+            self.secondary,
+        );
+        Ok(Auth {
+            inner: Arc::new(AuthInner {
+                secrets,
+                cookies,
+                sessions,
+                clock: self.clock,
+                trusted,
+                rate_limiter,
+                router: Router::with_core_routes(),
+                base_path,
+                stateless,
+                hash_pool: password::HashPool::default(),
+                options,
+            }),
+        })
+    }
+}
+
+/// The base path, the base URL's origin, and whether it is https. A path in
+/// the base URL is the base path (spec §7.1).
+fn base_url_parts(options: &Options) -> Result<(String, Option<String>, bool), BuildError> {
+    let normalize = |p: &str| {
+        let p = p.trim_end_matches('/');
+        if p.is_empty() {
+            String::new()
+        } else if p.starts_with('/') {
+            p.to_owned()
+        } else {
+            format!("/{p}")
+        }
+    };
+    let Some(url) = options.base_url.as_deref() else {
+        return Ok((normalize(&options.base_path), None, false));
+    };
+    let origin = api::origin_of(url).ok_or_else(|| BuildError::Invalid {
+        option: "base_url",
+        reason: format!("{url:?} is not an absolute URL"),
+    })?;
+    let https = origin.starts_with("https://");
+    let after_scheme = &url[url.find("://").map_or(0, |i| i + 3)..];
+    let path = after_scheme
+        .find('/')
+        .map(|i| after_scheme[i..].split(['?', '#']).next().unwrap_or(""))
+        .unwrap_or("");
+    let base_path = if normalize(path).is_empty() {
+        normalize(&options.base_path)
+    } else {
+        normalize(path)
+    };
+    Ok((base_path, Some(origin), https))
+}

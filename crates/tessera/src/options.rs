@@ -1,0 +1,455 @@
+//! Configuration: [`Options`] as a typed builder, and [`Options::from_env`]
+//! reading the variables better-auth reads (spec §11.2).
+
+use std::collections::HashMap;
+
+use crate::cookie::CookieOptions;
+use crate::secret::{SecretError, Secrets, DEFAULT_SECRET};
+
+/// Where the process runs; decides the default-secret and rate-limit rules
+/// (better-auth reads `NODE_ENV`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Environment {
+    /// Local development: the well-known default secret is allowed, with a warning.
+    Development,
+    /// Test runs.
+    Test,
+    /// Production (the default): no default secret, rate limiting on.
+    #[default]
+    Production,
+}
+
+impl Environment {
+    /// From a `NODE_ENV`-style value; anything unknown is production.
+    pub fn parse(s: &str) -> Self {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "development" | "dev" => Environment::Development,
+            "test" => Environment::Test,
+            _ => Environment::Production,
+        }
+    }
+}
+
+/// Session lifetimes (spec §6.1). All durations are seconds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionOptions {
+    /// Session lifetime (default 7 days).
+    pub expires_in: u64,
+    /// How old a session must be before use extends it (default 1 day; 0 = every use).
+    pub update_age: u64,
+    /// How recent a sign-in must be for sensitive endpoints (default 1 day; 0 = never stale).
+    pub fresh_age: u64,
+    /// Never extend `expiresAt`.
+    pub disable_session_refresh: bool,
+    /// `GET /get-session` is read-only and reports `needsRefresh`; `POST` refreshes.
+    pub defer_session_refresh: bool,
+    /// With secondary storage, also keep sessions in the database.
+    pub store_session_in_database: bool,
+    /// With secondary storage, end database rows instead of deleting them.
+    pub preserve_session_in_database: bool,
+    /// Extra columns on the session record (`session.additionalFields`).
+    pub additional_fields: Vec<AdditionalField>,
+}
+
+/// An extra field on a record (better-auth's `additionalFields`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdditionalField {
+    /// JSON key.
+    pub name: String,
+    /// Whether clients may set it (`input`, default true).
+    pub input: bool,
+}
+
+impl AdditionalField {
+    /// A client-settable field.
+    pub fn new(name: impl Into<String>) -> Self {
+        AdditionalField {
+            name: name.into(),
+            input: true,
+        }
+    }
+
+    /// A server-only field (`input: false`).
+    pub fn server_only(name: impl Into<String>) -> Self {
+        AdditionalField {
+            name: name.into(),
+            input: false,
+        }
+    }
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        SessionOptions {
+            expires_in: 604_800,
+            update_age: 86_400,
+            fresh_age: 86_400,
+            disable_session_refresh: false,
+            defer_session_refresh: false,
+            store_session_in_database: false,
+            preserve_session_in_database: false,
+            additional_fields: Vec::new(),
+        }
+    }
+}
+
+/// Email and password sign-in (spec §7.3).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EmailPasswordOptions {
+    /// Whether `/sign-in/email` and `/sign-up/email` work at all.
+    pub enabled: bool,
+    /// Refuse new sign-ups.
+    pub disable_sign_up: bool,
+    /// Minimum password length (default 8).
+    pub min_password_length: usize,
+    /// Maximum password length (default 128).
+    pub max_password_length: usize,
+    /// Sign the user in after sign-up (default true).
+    pub auto_sign_in: bool,
+    /// Refuse sign-in until the email is verified.
+    pub require_email_verification: bool,
+}
+
+impl Default for EmailPasswordOptions {
+    fn default() -> Self {
+        EmailPasswordOptions {
+            enabled: true,
+            disable_sign_up: false,
+            min_password_length: crate::password::MIN_PASSWORD_LENGTH,
+            max_password_length: crate::password::MAX_PASSWORD_LENGTH,
+            auto_sign_in: true,
+            require_email_verification: false,
+        }
+    }
+}
+
+/// A rate-limit window: at most `max` requests per `window` seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimitRule {
+    /// Window length in seconds.
+    pub window: u64,
+    /// Requests allowed per window.
+    pub max: u64,
+}
+
+/// Rate limiting (spec §11.1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RateLimitOptions {
+    /// `None`: on in production only (better-auth's default).
+    pub enabled: Option<bool>,
+    /// The default rule (10 s, 100 requests).
+    pub default_rule: RateLimitRule,
+    /// Per-path rules (`/path` or `/prefix/*`); `None` disables limiting there.
+    pub custom_rules: HashMap<String, Option<RateLimitRule>>,
+}
+
+impl Default for RateLimitOptions {
+    fn default() -> Self {
+        RateLimitOptions {
+            enabled: None,
+            default_rule: RateLimitRule {
+                window: 10,
+                max: 100,
+            },
+            custom_rules: HashMap::new(),
+        }
+    }
+}
+
+/// Client IP detection (spec §6.2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IpOptions {
+    /// Headers to read, in order (default `x-forwarded-for`).
+    pub headers: Vec<String>,
+    /// Record no IP and skip IP rate limiting.
+    pub disable_ip_tracking: bool,
+    /// Proxies whose addresses are skipped when walking a forwarded chain.
+    pub trusted_proxies: Vec<String>,
+    /// IPv6 addresses are stored masked to this prefix (default 64).
+    pub ipv6_subnet: u8,
+}
+
+impl Default for IpOptions {
+    fn default() -> Self {
+        IpOptions {
+            headers: vec!["x-forwarded-for".to_owned()],
+            disable_ip_tracking: false,
+            trusted_proxies: Vec::new(),
+            ipv6_subnet: 64,
+        }
+    }
+}
+
+/// Everything a Tessera instance is configured with.
+///
+/// ```
+/// use tessera::Options;
+///
+/// let options = Options::new()
+///     .secret("a-long-random-secret-of-at-least-32-characters!")
+///     .base_url("https://auth.example.com")
+///     .trusted_origin("https://app.example.com");
+/// assert_eq!(options.base_path, "/api/auth");
+/// ```
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Public URL of the app (`BETTER_AUTH_URL`); its origin is trusted and
+    /// its scheme decides `__Secure-` cookies. A path in it becomes the base path.
+    pub base_url: Option<String>,
+    /// Where the API is mounted (default `/api/auth`).
+    pub base_path: String,
+    /// Secrets; `None` falls back to better-auth's public default, which is
+    /// refused outside development.
+    pub secrets: Option<Secrets>,
+    /// Where the process runs.
+    pub environment: Environment,
+    /// Extra trusted origins (exact, or with `*`/`?` wildcards).
+    pub trusted_origins: Vec<String>,
+    /// Session lifetimes.
+    pub session: SessionOptions,
+    /// Email and password.
+    pub email_and_password: EmailPasswordOptions,
+    /// Rate limiting.
+    pub rate_limit: RateLimitOptions,
+    /// Cookie naming and attributes.
+    pub cookies: CookieOptions,
+    /// Client IP detection.
+    pub ip: IpOptions,
+    /// Skip the CSRF origin check on cookie-bearing requests.
+    pub disable_csrf_check: bool,
+    /// Skip validating callback URLs against trusted origins.
+    pub disable_origin_check: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            base_url: None,
+            base_path: "/api/auth".to_owned(),
+            secrets: None,
+            environment: Environment::Production,
+            trusted_origins: Vec::new(),
+            session: SessionOptions::default(),
+            email_and_password: EmailPasswordOptions::default(),
+            rate_limit: RateLimitOptions::default(),
+            cookies: CookieOptions::default(),
+            ip: IpOptions::default(),
+            disable_csrf_check: false,
+            disable_origin_check: false,
+        }
+    }
+}
+
+/// A bad value in the environment.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EnvError {
+    /// A secret variable is malformed.
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    /// A variable has a value that cannot be used.
+    #[error("{name}={value:?}: {reason}")]
+    Invalid {
+        /// The variable.
+        name: String,
+        /// Its value (never a secret).
+        value: String,
+        /// What is expected.
+        reason: String,
+    },
+}
+
+impl Options {
+    /// Defaults: production, `/api/auth`, 7-day sessions.
+    pub fn new() -> Self {
+        Options::default()
+    }
+
+    /// Sets a single secret.
+    pub fn secret(mut self, secret: impl Into<String>) -> Self {
+        self.secrets = Some(Secrets::single(secret));
+        self
+    }
+
+    /// Sets versioned secrets.
+    pub fn secrets(mut self, secrets: Secrets) -> Self {
+        self.secrets = Some(secrets);
+        self
+    }
+
+    /// Sets the public base URL.
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self
+    }
+
+    /// Adds a trusted origin.
+    pub fn trusted_origin(mut self, origin: impl Into<String>) -> Self {
+        self.trusted_origins.push(origin.into());
+        self
+    }
+
+    /// Sets the environment.
+    pub fn environment(mut self, env: Environment) -> Self {
+        self.environment = env;
+        self
+    }
+
+    /// Sets the session lifetime in seconds.
+    pub fn expires_in(mut self, secs: u64) -> Self {
+        self.session.expires_in = secs;
+        self
+    }
+
+    /// Sets the refresh threshold in seconds.
+    pub fn update_age(mut self, secs: u64) -> Self {
+        self.session.update_age = secs;
+        self
+    }
+
+    /// Sets the freshness window in seconds.
+    pub fn fresh_age(mut self, secs: u64) -> Self {
+        self.session.fresh_age = secs;
+        self
+    }
+
+    /// Turns rate limiting on or off.
+    pub fn rate_limit(mut self, enabled: bool) -> Self {
+        self.rate_limit.enabled = Some(enabled);
+        self
+    }
+
+    /// Reads the process environment; see [`Options::from_vars`].
+    pub fn from_env() -> Result<Self, EnvError> {
+        Options::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `get`, as better-auth reads its env:
+    ///
+    /// - `BETTER_AUTH_SECRET` (or `AUTH_SECRET`): the single secret;
+    /// - `BETTER_AUTH_SECRETS`: `"2:new,1:old"`, current first; the single
+    ///   secret, if also set and different, is kept as the legacy secret;
+    /// - `BETTER_AUTH_URL`: the base URL;
+    /// - `BETTER_AUTH_TRUSTED_ORIGINS`: comma-separated origins;
+    /// - `NODE_ENV`: `development` / `test` / `production`;
+    /// - `TESSERA_SESSION_EXPIRES_IN`, `TESSERA_SESSION_UPDATE_AGE`,
+    ///   `TESSERA_SESSION_FRESH_AGE`: seconds;
+    /// - `TESSERA_RATE_LIMIT`: `true` / `false`.
+    pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Self, EnvError> {
+        let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        let mut o = Options::new();
+        if let Some(env) = get("NODE_ENV") {
+            o.environment = Environment::parse(&env);
+        }
+        let single = get("BETTER_AUTH_SECRET").or_else(|| get("AUTH_SECRET"));
+        o.secrets = match get("BETTER_AUTH_SECRETS") {
+            Some(list) => Some(Secrets::versioned(
+                Secrets::parse_versioned_list(&list)?,
+                single,
+            )?),
+            None => single.map(Secrets::single),
+        };
+        o.base_url = get("BETTER_AUTH_URL");
+        if let Some(list) = get("BETTER_AUTH_TRUSTED_ORIGINS") {
+            o.trusted_origins = list
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect();
+        }
+        if let Some(v) = get("TESSERA_SESSION_EXPIRES_IN") {
+            o.session.expires_in = parse_secs("TESSERA_SESSION_EXPIRES_IN", &v)?;
+        }
+        if let Some(v) = get("TESSERA_SESSION_UPDATE_AGE") {
+            o.session.update_age = parse_secs("TESSERA_SESSION_UPDATE_AGE", &v)?;
+        }
+        if let Some(v) = get("TESSERA_SESSION_FRESH_AGE") {
+            o.session.fresh_age = parse_secs("TESSERA_SESSION_FRESH_AGE", &v)?;
+        }
+        if let Some(v) = get("TESSERA_RATE_LIMIT") {
+            o.rate_limit.enabled = Some(parse_bool("TESSERA_RATE_LIMIT", &v)?);
+        }
+        Ok(o)
+    }
+
+    /// The secrets in force (the public default when none is configured).
+    pub(crate) fn effective_secrets(&self) -> Secrets {
+        self.secrets
+            .clone()
+            .unwrap_or_else(|| Secrets::single(DEFAULT_SECRET))
+    }
+}
+
+/// Parses a whole number of seconds.
+pub fn parse_secs(name: &str, v: &str) -> Result<u64, EnvError> {
+    v.trim().parse().map_err(|_| EnvError::Invalid {
+        name: name.to_owned(),
+        value: v.to_owned(),
+        reason: "expected a whole number of seconds".to_owned(),
+    })
+}
+
+/// Parses `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`).
+pub fn parse_bool(name: &str, v: &str) -> Result<bool, EnvError> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(EnvError::Invalid {
+            name: name.to_owned(),
+            value: v.to_owned(),
+            reason: "expected true or false".to_owned(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn reads_versioned_secrets_with_legacy() {
+        let o = Options::from_vars(vars(&[
+            ("BETTER_AUTH_SECRETS", "2:new-one,1:old-one"),
+            ("BETTER_AUTH_SECRET", "legacy-one"),
+        ]))
+        .unwrap();
+        let s = o.secrets.unwrap();
+        assert_eq!(s.current().expose(), b"new-one");
+        assert_eq!(s.all().len(), 3);
+    }
+
+    #[test]
+    fn reads_urls_origins_and_lifetimes() {
+        let o = Options::from_vars(vars(&[
+            ("BETTER_AUTH_URL", "https://auth.example.com"),
+            (
+                "BETTER_AUTH_TRUSTED_ORIGINS",
+                "https://a.example.com, https://b.example.com",
+            ),
+            ("TESSERA_SESSION_EXPIRES_IN", "3600"),
+            ("TESSERA_RATE_LIMIT", "false"),
+            ("NODE_ENV", "development"),
+        ]))
+        .unwrap();
+        assert_eq!(o.base_url.as_deref(), Some("https://auth.example.com"));
+        assert_eq!(o.trusted_origins.len(), 2);
+        assert_eq!(o.session.expires_in, 3600);
+        assert_eq!(o.rate_limit.enabled, Some(false));
+        assert_eq!(o.environment, Environment::Development);
+    }
+
+    #[test]
+    fn bad_numbers_are_named_errors() {
+        let err = Options::from_vars(vars(&[("TESSERA_SESSION_UPDATE_AGE", "soon")])).unwrap_err();
+        assert!(err.to_string().contains("TESSERA_SESSION_UPDATE_AGE"));
+    }
+}

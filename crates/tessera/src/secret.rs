@@ -1,0 +1,241 @@
+//! Secrets, their versions, and the keys derived from them (spec §11.2).
+//!
+//! Keys are derived once, when [`Secrets`] is built; per request there is
+//! only a lookup.
+
+use std::fmt;
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+/// better-auth's built-in fallback secret. Everyone knows it.
+pub const DEFAULT_SECRET: &str = "better-auth-secret-12345678901234567890";
+
+/// One configured secret.
+#[derive(Clone)]
+pub struct SecretEntry {
+    version: Option<u32>,
+    value: String,
+    hmac: Hmac<Sha256>,
+}
+
+impl SecretEntry {
+    fn new(version: Option<u32>, value: String) -> Self {
+        let hmac = Hmac::<Sha256>::new_from_slice(value.as_bytes())
+            .expect("HMAC accepts keys of any length");
+        SecretEntry {
+            version,
+            value,
+            hmac,
+        }
+    }
+
+    /// The version number, for entries from `BETTER_AUTH_SECRETS`.
+    pub fn version(&self) -> Option<u32> {
+        self.version
+    }
+
+    /// The secret's raw bytes (its UTF-8 encoding).
+    pub fn expose(&self) -> &[u8] {
+        self.value.as_bytes()
+    }
+
+    /// A ready HMAC-SHA256 keyed with this secret (cloning it skips re-keying).
+    pub fn hmac(&self) -> Hmac<Sha256> {
+        self.hmac.clone()
+    }
+}
+
+impl fmt::Debug for SecretEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecretEntry")
+            .field("version", &self.version)
+            .field("value", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Why a secret configuration was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SecretError {
+    /// No secret at all.
+    #[error("no secret configured: set BETTER_AUTH_SECRET or BETTER_AUTH_SECRETS")]
+    Missing,
+    /// An entry of `BETTER_AUTH_SECRETS` is not `version:value`.
+    #[error("invalid BETTER_AUTH_SECRETS entry {0:?}: expected \"<version>:<secret>\" with a non-negative integer version")]
+    BadEntry(String),
+    /// Two entries share a version.
+    #[error("duplicate secret version {0} in BETTER_AUTH_SECRETS")]
+    DuplicateVersion(u32),
+    /// An entry's value is empty.
+    #[error("empty secret value for version {0}")]
+    EmptyValue(u32),
+    /// better-auth's public default secret outside development.
+    #[error("refusing better-auth's well-known default secret outside development: set BETTER_AUTH_SECRET to a strong random value (e.g. `openssl rand -base64 32`)")]
+    DefaultSecret,
+}
+
+/// The secrets in force: the current one first, then older versions, then
+/// the legacy single secret (if it differs).
+#[derive(Clone, Debug)]
+pub struct Secrets {
+    entries: Vec<SecretEntry>,
+}
+
+impl Secrets {
+    /// A single, unversioned secret (`BETTER_AUTH_SECRET`).
+    pub fn single(secret: impl Into<String>) -> Self {
+        Secrets {
+            entries: vec![SecretEntry::new(None, secret.into())],
+        }
+    }
+
+    /// Versioned secrets, current first, plus an optional legacy secret that
+    /// is kept for decryption (spec §11.2).
+    pub fn versioned(
+        versions: Vec<(u32, String)>,
+        legacy: Option<String>,
+    ) -> Result<Self, SecretError> {
+        if versions.is_empty() {
+            return legacy.map(Secrets::single).ok_or(SecretError::Missing);
+        }
+        let mut entries: Vec<SecretEntry> = Vec::with_capacity(versions.len() + 1);
+        for (v, value) in versions {
+            if value.is_empty() {
+                return Err(SecretError::EmptyValue(v));
+            }
+            if entries.iter().any(|e| e.version == Some(v)) {
+                return Err(SecretError::DuplicateVersion(v));
+            }
+            entries.push(SecretEntry::new(Some(v), value));
+        }
+        if let Some(legacy) = legacy.filter(|l| l != DEFAULT_SECRET && !l.is_empty()) {
+            if entries.iter().all(|e| e.value != legacy) {
+                entries.push(SecretEntry::new(None, legacy));
+            }
+        }
+        Ok(Secrets { entries })
+    }
+
+    /// Parses `BETTER_AUTH_SECRETS` (`"2:new,1:old"`), current first.
+    pub fn parse_versioned_list(list: &str) -> Result<Vec<(u32, String)>, SecretError> {
+        list.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|item| {
+                let (v, value) = item
+                    .split_once(':')
+                    .ok_or_else(|| SecretError::BadEntry(redact(item)))?;
+                let v: u32 = v
+                    .trim()
+                    .parse()
+                    .map_err(|_| SecretError::BadEntry(redact(item)))?;
+                Ok((v, value.trim().to_owned()))
+            })
+            .collect()
+    }
+
+    /// The secret new values are signed and encrypted with.
+    pub fn current(&self) -> &SecretEntry {
+        &self.entries[0]
+    }
+
+    /// Every secret, current first.
+    pub fn all(&self) -> &[SecretEntry] {
+        &self.entries
+    }
+
+    /// Whether the current secret is better-auth's public default.
+    pub fn is_default(&self) -> bool {
+        self.current().value == DEFAULT_SECRET
+    }
+
+    /// Human-readable warnings about weak secrets, as better-auth logs them:
+    /// shorter than 32 characters, or under 120 bits of estimated entropy.
+    pub fn weaknesses(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for e in &self.entries {
+            let label = match e.version {
+                Some(v) => format!("secret version {v}"),
+                None => "BETTER_AUTH_SECRET".to_owned(),
+            };
+            let len = e.value.chars().count();
+            if len < 32 {
+                out.push(format!(
+                    "{label} is {len} characters long; use at least 32 random characters"
+                ));
+            }
+            let entropy = estimated_entropy_bits(&e.value);
+            if entropy < 120.0 {
+                out.push(format!(
+                    "{label} has low estimated entropy ({entropy:.0} bits < 120); use a random value"
+                ));
+            }
+        }
+        out
+    }
+}
+
+/// `len * log2(unique characters)`, better-auth's estimate.
+fn estimated_entropy_bits(s: &str) -> f64 {
+    let mut unique: Vec<char> = s.chars().collect();
+    let len = unique.len() as f64;
+    unique.sort_unstable();
+    unique.dedup();
+    if unique.len() <= 1 {
+        return 0.0;
+    }
+    len * (unique.len() as f64).log2()
+}
+
+fn redact(item: &str) -> String {
+    match item.split_once(':') {
+        Some((v, _)) => format!("{v}:<redacted>"),
+        None => "<redacted>".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_versioned_secrets_current_first() {
+        let list = Secrets::parse_versioned_list("2:new-secret, 1:old-secret").unwrap();
+        let s = Secrets::versioned(list, Some("legacy".into())).unwrap();
+        let versions: Vec<_> = s.all().iter().map(|e| e.version()).collect();
+        assert_eq!(versions, vec![Some(2), Some(1), None]);
+        assert_eq!(s.current().expose(), b"new-secret");
+    }
+
+    #[test]
+    fn rejects_bad_or_duplicate_versions() {
+        assert!(matches!(
+            Secrets::parse_versioned_list("x:abc"),
+            Err(SecretError::BadEntry(_))
+        ));
+        assert!(matches!(
+            Secrets::parse_versioned_list("-1:abc"),
+            Err(SecretError::BadEntry(_))
+        ));
+        assert_eq!(
+            Secrets::versioned(vec![(1, "a".into()), (1, "b".into())], None).unwrap_err(),
+            SecretError::DuplicateVersion(1)
+        );
+    }
+
+    #[test]
+    fn errors_never_print_the_secret() {
+        let err = Secrets::parse_versioned_list("zz:supersecret").unwrap_err();
+        assert!(!err.to_string().contains("supersecret"));
+    }
+
+    #[test]
+    fn warns_on_short_or_repetitive_secrets() {
+        assert!(!Secrets::single("short").weaknesses().is_empty());
+        assert!(!Secrets::single("a".repeat(64)).weaknesses().is_empty());
+        let strong = "Xk9#pL2$vQ8@nR5&mT1*wY7!zB4^cF6%hJ3";
+        assert!(Secrets::single(strong).weaknesses().is_empty());
+    }
+}

@@ -1,0 +1,183 @@
+//! `/get-session`, step by step (spec §6.4), and the cookie work that goes
+//! with a session: setting it (`setSessionCookie`) and clearing it
+//! (`deleteSessionCookie`).
+
+use crate::api::{codes, ApiError};
+use crate::cookie::{read_chunked, sign_value, verify_value, CookieJar, RequestCookies};
+use crate::store::{SessionUpdate, SessionWithUser};
+use crate::{AuthInner, Timestamp};
+
+/// Switches of one resolution (the `/get-session` query and mode).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ResolveOptions {
+    /// Skip the cookie cache and read the store (`disableCookieCache`).
+    pub disable_cookie_cache: bool,
+    /// Never extend the session in this request (`disableRefresh`).
+    pub disable_refresh: bool,
+    /// A `deferSessionRefresh` read: no refresh, no deletion, report
+    /// `needsRefresh` instead.
+    pub read_only: bool,
+}
+
+/// A resolved session **and** the `Set-Cookie` headers the response must
+/// carry (refresh, cache rewrite, or deletion). The only way to get the
+/// session is together with its cookie work, so a refresh cannot be lost.
+#[derive(Debug, Default)]
+#[must_use = "the Set-Cookie headers must be applied to the response"]
+pub struct SessionOutcome {
+    /// The session and its user, or `None` when signed out.
+    pub session: Option<SessionWithUser>,
+    /// `Set-Cookie` headers for the response.
+    pub cookies: CookieJar,
+    /// With `deferSessionRefresh`, whether the client should `POST /get-session`.
+    pub needs_refresh: Option<bool>,
+}
+
+impl AuthInner {
+    /// The verified session token of a request, if any.
+    pub(crate) fn session_token(&self, cookies: &RequestCookies) -> Option<String> {
+        let raw = cookies.get(&self.cookies.session_token.name)?;
+        verify_value(&self.secrets, raw).map(str::to_owned)
+    }
+
+    /// Whether the request carries a validly signed `dont_remember` cookie.
+    pub(crate) fn has_dont_remember(&self, cookies: &RequestCookies) -> bool {
+        cookies
+            .get(&self.cookies.dont_remember.name)
+            .and_then(|raw| verify_value(&self.secrets, raw))
+            .is_some()
+    }
+
+    /// spec §6.4, in order. Cookie work goes into `jar`.
+    pub(crate) async fn resolve_session(
+        &self,
+        cookies: &RequestCookies,
+        opts: ResolveOptions,
+        jar: &mut CookieJar,
+        now: Timestamp,
+    ) -> Result<(Option<SessionWithUser>, Option<bool>), ApiError> {
+        // Step 2.
+        let token = self.session_token(cookies);
+        // Step 4: with the cache off, a leftover cache cookie is expired.
+        if read_chunked(&self.cookies.session_data, cookies).is_some() {
+            jar.expire(&self.cookies.session_data);
+            jar.expire_request_chunks_only(&self.cookies.session_data, cookies);
+        }
+        // Steps 3 and 5.
+        let Some(token) = token else {
+            return Ok((None, None));
+        };
+        // Step 8.
+        let found = self.sessions.find(&token).await.map_err(|e| {
+            ApiError::internal("FAILED_TO_GET_SESSION", "Failed to get session", &e)
+        })?;
+        let found = match found {
+            Some(s) if s.session.expires_at >= now => s,
+            other => {
+                self.delete_session_cookies(jar, cookies, false);
+                if other.is_some() && !opts.read_only {
+                    if let Err(e) = self.sessions.delete(&token, now).await {
+                        tracing::warn!(error = %e, "could not delete an expired session");
+                    }
+                }
+                return Ok((None, None));
+            }
+        };
+        // Step 9.
+        let dont_remember = self.has_dont_remember(cookies);
+        if dont_remember || opts.disable_refresh {
+            return Ok((Some(found), opts.read_only.then_some(false)));
+        }
+        // Step 10.
+        let s = &self.options.session;
+        let expires_in_ms = secs_to_ms(s.expires_in);
+        let update_age_ms = secs_to_ms(s.update_age);
+        let needs_refresh = !s.disable_session_refresh
+            && found.session.expires_at.as_millis() - expires_in_ms + update_age_ms
+                <= now.as_millis();
+        // Step 11.
+        if opts.read_only {
+            return Ok((Some(found), Some(needs_refresh)));
+        }
+        if !needs_refresh {
+            // Step 13: the cookie cache would be rewritten here.
+            return Ok((Some(found), None));
+        }
+        // Step 12.
+        let update = SessionUpdate {
+            expires_at: Some(now.plus_millis(expires_in_ms)),
+            updated_at: Some(now),
+            ..SessionUpdate::default()
+        };
+        let updated = self
+            .sessions
+            .update(&token, &update, now)
+            .await
+            .map_err(|e| {
+                ApiError::internal("FAILED_TO_GET_SESSION", "Failed to get session", &e)
+            })?;
+        let Some(session) = updated else {
+            self.delete_session_cookies(jar, cookies, false);
+            return Err(codes::failed_to_get_session());
+        };
+        let refreshed = SessionWithUser {
+            session,
+            user: found.user,
+        };
+        self.set_session_cookie(jar, cookies, &refreshed, None);
+        Ok((Some(refreshed), None))
+    }
+
+    /// better-auth's `setSessionCookie`: the signed token (browser-session
+    /// cookie when "don't remember"), the `dont_remember` marker, and the
+    /// cookie cache. `dont_remember: None` inherits it from the request.
+    pub(crate) fn set_session_cookie(
+        &self,
+        jar: &mut CookieJar,
+        cookies: &RequestCookies,
+        session: &SessionWithUser,
+        dont_remember: Option<bool>,
+    ) {
+        let had_marker = self.has_dont_remember(cookies);
+        let dont_remember = dont_remember.unwrap_or(had_marker);
+        let max_age = (!dont_remember).then_some(self.options.session.expires_in);
+        let token_def = self.cookies.session_token.with_max_age(max_age);
+        jar.set(token_def.with_value(sign_value(&self.secrets, &session.session.token)));
+        if dont_remember {
+            jar.set(
+                self.cookies
+                    .dont_remember
+                    .with_value(sign_value(&self.secrets, "true")),
+            );
+        } else if had_marker {
+            jar.expire(&self.cookies.dont_remember);
+        }
+    }
+
+    /// better-auth's `deleteSessionCookie`: expires the token, the cache
+    /// (and its chunks), `dont_remember`, and in stateless mode the account
+    /// and OAuth-state cookies.
+    pub(crate) fn delete_session_cookies(
+        &self,
+        jar: &mut CookieJar,
+        cookies: &RequestCookies,
+        skip_dont_remember: bool,
+    ) {
+        let c = &self.cookies;
+        jar.expire(&c.session_token);
+        jar.expire(&c.session_data);
+        if self.stateless {
+            jar.expire(&c.account_data);
+            jar.expire_request_chunks_only(&c.account_data, cookies);
+            jar.expire(&c.oauth_state);
+        }
+        jar.expire_request_chunks_only(&c.session_data, cookies);
+        if !skip_dont_remember {
+            jar.expire(&c.dont_remember);
+        }
+    }
+}
+
+fn secs_to_ms(secs: u64) -> i64 {
+    i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,462 @@
+//! In-memory stores on `dashmap`: for tests, single-process deployments and
+//! better-auth's stateless mode, which still keeps an in-memory database.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use dashmap::mapref::entry::Entry;
+use dashmap::DashMap;
+
+use super::{
+    Account, Database, SecondaryStorage, Session, SessionUpdate, SessionWithUser, StoreError,
+    UpdateFn, User, Verification, CREDENTIAL_PROVIDER,
+};
+use crate::{Clock, SystemClock, Timestamp};
+
+/// A [`Database`] held in process memory. Lost on restart.
+#[derive(Debug, Default)]
+pub struct MemoryDatabase {
+    users: DashMap<String, User>,
+    user_ids_by_email: DashMap<String, String>,
+    accounts: DashMap<String, Account>,
+    sessions: DashMap<String, Session>,
+    verifications: DashMap<String, Verification>,
+}
+
+impl MemoryDatabase {
+    /// An empty database.
+    pub fn new() -> Self {
+        MemoryDatabase::default()
+    }
+
+    /// Number of stored sessions (expired ones included).
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    fn with_user(&self, session: &Session) -> Option<SessionWithUser> {
+        let user = self.users.get(&session.user_id)?.clone();
+        Some(SessionWithUser {
+            session: session.clone(),
+            user,
+        })
+    }
+}
+
+#[async_trait]
+impl Database for MemoryDatabase {
+    async fn create_user(&self, user: &User) -> Result<(), StoreError> {
+        match self.user_ids_by_email.entry(user.email.clone()) {
+            Entry::Occupied(_) => return Err(StoreError::Conflict("email")),
+            Entry::Vacant(slot) => {
+                slot.insert(user.id.clone());
+            }
+        }
+        self.users.insert(user.id.clone(), user.clone());
+        Ok(())
+    }
+
+    async fn create_user_with_account(
+        &self,
+        user: &User,
+        account: &Account,
+    ) -> Result<(), StoreError> {
+        self.create_user(user).await?;
+        self.accounts.insert(account.id.clone(), account.clone());
+        Ok(())
+    }
+
+    async fn find_user_by_id(&self, id: &str) -> Result<Option<User>, StoreError> {
+        Ok(self.users.get(id).map(|u| u.clone()))
+    }
+
+    async fn find_user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
+        let Some(id) = self.user_ids_by_email.get(email).map(|id| id.clone()) else {
+            return Ok(None);
+        };
+        self.find_user_by_id(&id).await
+    }
+
+    async fn find_user_with_credential(
+        &self,
+        email: &str,
+    ) -> Result<Option<(User, Option<Account>)>, StoreError> {
+        let Some(user) = self.find_user_by_email(email).await? else {
+            return Ok(None);
+        };
+        let account = self
+            .accounts
+            .iter()
+            .find(|a| a.user_id == user.id && a.provider_id == CREDENTIAL_PROVIDER)
+            .map(|a| a.clone());
+        Ok(Some((user, account)))
+    }
+
+    async fn update_user(&self, user: &User) -> Result<bool, StoreError> {
+        let Some(mut slot) = self.users.get_mut(&user.id) else {
+            return Ok(false);
+        };
+        if slot.email != user.email {
+            match self.user_ids_by_email.entry(user.email.clone()) {
+                Entry::Occupied(_) => return Err(StoreError::Conflict("email")),
+                Entry::Vacant(e) => {
+                    e.insert(user.id.clone());
+                }
+            }
+            self.user_ids_by_email.remove(&slot.email);
+        }
+        *slot = user.clone();
+        Ok(true)
+    }
+
+    async fn delete_user(&self, id: &str) -> Result<(), StoreError> {
+        if let Some((_, user)) = self.users.remove(id) {
+            self.user_ids_by_email.remove(&user.email);
+        }
+        self.accounts.retain(|_, a| a.user_id != id);
+        self.sessions.retain(|_, s| s.user_id != id);
+        Ok(())
+    }
+
+    async fn create_account(&self, account: &Account) -> Result<(), StoreError> {
+        self.accounts.insert(account.id.clone(), account.clone());
+        Ok(())
+    }
+
+    async fn find_accounts(&self, user_id: &str) -> Result<Vec<Account>, StoreError> {
+        Ok(self
+            .accounts
+            .iter()
+            .filter(|a| a.user_id == user_id)
+            .map(|a| a.clone())
+            .collect())
+    }
+
+    async fn update_account(&self, account: &Account) -> Result<bool, StoreError> {
+        Ok(match self.accounts.get_mut(&account.id) {
+            Some(mut slot) => {
+                *slot = account.clone();
+                true
+            }
+            None => false,
+        })
+    }
+
+    async fn delete_account(&self, id: &str) -> Result<(), StoreError> {
+        self.accounts.remove(id);
+        Ok(())
+    }
+
+    async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
+        match self.sessions.entry(session.token.clone()) {
+            Entry::Occupied(_) => Err(StoreError::Conflict("token")),
+            Entry::Vacant(slot) => {
+                slot.insert(session.clone());
+                Ok(())
+            }
+        }
+    }
+
+    async fn find_session(&self, token: &str) -> Result<Option<SessionWithUser>, StoreError> {
+        let Some(session) = self.sessions.get(token).map(|s| s.clone()) else {
+            return Ok(None);
+        };
+        Ok(self.with_user(&session))
+    }
+
+    async fn find_sessions(&self, tokens: &[String]) -> Result<Vec<SessionWithUser>, StoreError> {
+        Ok(tokens
+            .iter()
+            .filter_map(|t| self.sessions.get(t).map(|s| s.clone()))
+            .filter_map(|s| self.with_user(&s))
+            .collect())
+    }
+
+    async fn list_sessions(&self, user_id: &str) -> Result<Vec<Session>, StoreError> {
+        let mut out: Vec<Session> = self
+            .sessions
+            .iter()
+            .filter(|s| s.user_id == user_id)
+            .map(|s| s.clone())
+            .collect();
+        out.sort_by_key(|s| s.created_at);
+        Ok(out)
+    }
+
+    async fn update_session(
+        &self,
+        token: &str,
+        update: &SessionUpdate,
+    ) -> Result<Option<Session>, StoreError> {
+        Ok(self.sessions.get_mut(token).map(|mut s| {
+            update.apply(&mut s);
+            s.clone()
+        }))
+    }
+
+    async fn delete_session(&self, token: &str) -> Result<(), StoreError> {
+        self.sessions.remove(token);
+        Ok(())
+    }
+
+    async fn delete_user_sessions(&self, user_id: &str) -> Result<(), StoreError> {
+        self.sessions.retain(|_, s| s.user_id != user_id);
+        Ok(())
+    }
+
+    async fn create_verification(&self, v: &Verification) -> Result<(), StoreError> {
+        self.verifications.insert(v.id.clone(), v.clone());
+        Ok(())
+    }
+
+    async fn find_verification(
+        &self,
+        identifier: &str,
+    ) -> Result<Option<Verification>, StoreError> {
+        Ok(self
+            .verifications
+            .iter()
+            .filter(|v| v.identifier == identifier)
+            .max_by_key(|v| v.created_at)
+            .map(|v| v.clone()))
+    }
+
+    async fn delete_verification(&self, identifier: &str) -> Result<(), StoreError> {
+        self.verifications.retain(|_, v| v.identifier != identifier);
+        Ok(())
+    }
+}
+
+/// A [`SecondaryStorage`] held in process memory, honouring TTLs against
+/// its [`Clock`].
+#[derive(Debug)]
+pub struct MemorySecondaryStorage {
+    entries: DashMap<String, (String, Option<Timestamp>)>,
+    clock: Arc<dyn Clock>,
+    writes: AtomicU64,
+}
+
+impl Default for MemorySecondaryStorage {
+    fn default() -> Self {
+        MemorySecondaryStorage::with_clock(Arc::new(SystemClock))
+    }
+}
+
+impl MemorySecondaryStorage {
+    /// An empty store on the system clock.
+    pub fn new() -> Self {
+        MemorySecondaryStorage::default()
+    }
+
+    /// An empty store whose TTLs follow `clock`.
+    pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
+        MemorySecondaryStorage {
+            entries: DashMap::new(),
+            clock,
+            writes: AtomicU64::new(0),
+        }
+    }
+
+    /// Number of live keys.
+    pub fn len(&self) -> usize {
+        let now = self.clock.now();
+        self.entries.iter().filter(|e| live(e.value(), now)).count()
+    }
+
+    /// Whether no live key exists.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn deadline(&self, ttl: Option<Duration>) -> Option<Timestamp> {
+        ttl.map(|ttl| {
+            self.clock
+                .now()
+                .plus_millis(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX))
+        })
+    }
+
+    /// Drops expired entries now and then, so keys nobody reads again do not
+    /// accumulate.
+    fn after_write(&self) {
+        if self.writes.fetch_add(1, Ordering::Relaxed) % 4096 == 4095 {
+            let now = self.clock.now();
+            self.entries.retain(|_, v| live(v, now));
+        }
+    }
+}
+
+fn live(entry: &(String, Option<Timestamp>), now: Timestamp) -> bool {
+    entry.1.is_none_or(|deadline| deadline > now)
+}
+
+#[async_trait]
+impl SecondaryStorage for MemorySecondaryStorage {
+    async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let now = self.clock.now();
+        let found = self.entries.get(key).map(|e| (live(&e, now), e.0.clone()));
+        match found {
+            Some((true, v)) => Ok(Some(v)),
+            Some((false, _)) => {
+                self.entries.remove_if(key, |_, v| !live(v, now));
+                Ok(None)
+            }
+            None => Ok(None),
+        }
+    }
+
+    async fn set(&self, key: &str, value: &str, ttl: Option<Duration>) -> Result<(), StoreError> {
+        self.entries
+            .insert(key.to_owned(), (value.to_owned(), self.deadline(ttl)));
+        self.after_write();
+        Ok(())
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.entries.remove(key);
+        Ok(())
+    }
+
+    async fn get_and_delete(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let now = self.clock.now();
+        Ok(self
+            .entries
+            .remove(key)
+            .filter(|(_, v)| live(v, now))
+            .map(|(_, (v, _))| v))
+    }
+
+    async fn increment(&self, key: &str, ttl: Duration) -> Result<u64, StoreError> {
+        let now = self.clock.now();
+        let deadline = self.deadline(Some(ttl));
+        let mut slot = self
+            .entries
+            .entry(key.to_owned())
+            .or_insert_with(|| ("0".to_owned(), deadline));
+        if !live(&slot, now) {
+            *slot = ("0".to_owned(), deadline);
+        }
+        let n = slot.0.parse::<u64>().unwrap_or(0).saturating_add(1);
+        slot.0 = n.to_string();
+        drop(slot);
+        self.after_write();
+        Ok(n)
+    }
+
+    async fn update(&self, key: &str, f: &UpdateFn<'_>) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        // The entry guard holds the shard lock: the read-modify-write is atomic.
+        match self.entries.entry(key.to_owned()) {
+            Entry::Occupied(mut e) => {
+                let next = {
+                    let current = live(e.get(), now).then(|| e.get().0.as_str());
+                    f(current)
+                };
+                match next {
+                    Some((value, ttl)) => {
+                        e.insert((value, self.deadline(ttl)));
+                    }
+                    None => {
+                        e.remove();
+                    }
+                }
+            }
+            Entry::Vacant(e) => {
+                if let Some((value, ttl)) = f(None) {
+                    e.insert((value, self.deadline(ttl)));
+                }
+            }
+        }
+        self.after_write();
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::TestClock;
+
+    #[tokio::test]
+    async fn secondary_storage_honours_ttl() {
+        let clock = TestClock::at(Timestamp::from_millis(1_000_000));
+        let s = MemorySecondaryStorage::with_clock(Arc::new(clock.clone()));
+        s.set("k", "v", Some(Duration::from_secs(10)))
+            .await
+            .unwrap();
+        assert_eq!(s.get("k").await.unwrap().as_deref(), Some("v"));
+        clock.advance(Duration::from_secs(10));
+        assert_eq!(s.get("k").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn increment_sets_ttl_only_on_creation() {
+        let clock = TestClock::at(Timestamp::from_millis(0));
+        let s = MemorySecondaryStorage::with_clock(Arc::new(clock.clone()));
+        assert_eq!(s.increment("c", Duration::from_secs(10)).await.unwrap(), 1);
+        clock.advance(Duration::from_secs(5));
+        assert_eq!(s.increment("c", Duration::from_secs(10)).await.unwrap(), 2);
+        clock.advance(Duration::from_secs(5));
+        assert_eq!(s.increment("c", Duration::from_secs(10)).await.unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn get_and_delete_is_one_shot() {
+        let s = MemorySecondaryStorage::new();
+        s.set("k", "v", None).await.unwrap();
+        assert_eq!(s.get_and_delete("k").await.unwrap().as_deref(), Some("v"));
+        assert_eq!(s.get_and_delete("k").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn concurrent_updates_lose_nothing() {
+        let s = Arc::new(MemorySecondaryStorage::new());
+        let tasks: Vec<_> = (0..200)
+            .map(|i| {
+                let s = s.clone();
+                tokio::spawn(async move {
+                    s.update("list", &move |cur: Option<&str>| {
+                        let mut v: Vec<u32> = cur
+                            .map(|c| serde_json::from_str(c).unwrap())
+                            .unwrap_or_default();
+                        v.push(i);
+                        Some((serde_json::to_string(&v).unwrap(), None))
+                    })
+                    .await
+                    .unwrap();
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let v: Vec<u32> = serde_json::from_str(&s.get("list").await.unwrap().unwrap()).unwrap();
+        assert_eq!(v.len(), 200);
+    }
+
+    #[tokio::test]
+    async fn duplicate_email_is_a_conflict() {
+        let db = MemoryDatabase::new();
+        let user = User {
+            name: "A".into(),
+            email: "a@example.com".into(),
+            email_verified: false,
+            image: None,
+            created_at: Timestamp::EPOCH,
+            updated_at: Timestamp::EPOCH,
+            id: "u1".into(),
+            extra: Default::default(),
+        };
+        db.create_user(&user).await.unwrap();
+        let again = User {
+            id: "u2".into(),
+            ..user
+        };
+        assert!(matches!(
+            db.create_user(&again).await,
+            Err(StoreError::Conflict("email"))
+        ));
+    }
+}

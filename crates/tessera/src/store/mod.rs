@@ -1,0 +1,287 @@
+//! Storage: the records better-auth keeps, the [`Database`] and
+//! [`SecondaryStorage`] traits backends implement, and in-memory
+//! implementations (spec §5, §6.2).
+//!
+//! The traits are shaped so that a SQL backend answers each call with one
+//! query (a session lookup is one join returning session and user) and a
+//! Redis backend with one round trip.
+
+mod memory;
+
+use std::error::Error as StdError;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::Timestamp;
+
+pub use memory::{MemoryDatabase, MemorySecondaryStorage};
+
+/// A user (table `user`). Field order is better-auth's JSON order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    /// Display name.
+    pub name: String,
+    /// Email, stored lowercased.
+    pub email: String,
+    /// Whether the email was verified.
+    #[serde(default)]
+    pub email_verified: bool,
+    /// Avatar URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// Last update time.
+    pub updated_at: Timestamp,
+    /// Id.
+    pub id: String,
+    /// Additional fields (plugins, `user.additionalFields`).
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// A session (table `session`). Field order is better-auth's JSON order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Session {
+    /// When the session ends.
+    pub expires_at: Timestamp,
+    /// The 32-character token carried by the `session_token` cookie.
+    pub token: String,
+    /// Creation time; freshness is measured from it and refresh never moves it.
+    pub created_at: Timestamp,
+    /// Last refresh.
+    pub updated_at: Timestamp,
+    /// Client IP at creation (`""` when unknown).
+    #[serde(default)]
+    pub ip_address: Option<String>,
+    /// Client user agent at creation (`""` when absent).
+    #[serde(default)]
+    pub user_agent: Option<String>,
+    /// Owner.
+    pub user_id: String,
+    /// Id.
+    pub id: String,
+    /// Additional fields.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// A session with its user, as `/get-session` returns it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SessionWithUser {
+    /// The session.
+    pub session: Session,
+    /// Its user.
+    pub user: User,
+}
+
+/// A linked account (table `account`); the credential account holds the
+/// password hash.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Account {
+    /// Id.
+    pub id: String,
+    /// Provider-side account id (`userId` for credentials).
+    pub account_id: String,
+    /// `credential`, or an OAuth provider id.
+    pub provider_id: String,
+    /// Owner.
+    pub user_id: String,
+    /// OAuth access token.
+    #[serde(default)]
+    pub access_token: Option<String>,
+    /// OAuth refresh token.
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+    /// OpenID Connect id token.
+    #[serde(default)]
+    pub id_token: Option<String>,
+    /// Access token expiry.
+    #[serde(default)]
+    pub access_token_expires_at: Option<Timestamp>,
+    /// Refresh token expiry.
+    #[serde(default)]
+    pub refresh_token_expires_at: Option<Timestamp>,
+    /// Granted scopes.
+    #[serde(default)]
+    pub scope: Option<String>,
+    /// Password hash (`saltHex:keyHex`) for the credential provider.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// Last update.
+    pub updated_at: Timestamp,
+}
+
+/// The provider id of email/password accounts.
+pub const CREDENTIAL_PROVIDER: &str = "credential";
+
+/// A verification value (table `verification`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Verification {
+    /// Id.
+    pub id: String,
+    /// What it verifies, e.g. `auth-state:<state>`.
+    pub identifier: String,
+    /// The value.
+    pub value: String,
+    /// Expiry.
+    pub expires_at: Timestamp,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// Last update.
+    pub updated_at: Timestamp,
+}
+
+/// Changes to a session; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SessionUpdate {
+    /// New expiry.
+    pub expires_at: Option<Timestamp>,
+    /// New update time.
+    pub updated_at: Option<Timestamp>,
+    /// Additional fields to set.
+    pub extra: Map<String, Value>,
+}
+
+impl SessionUpdate {
+    /// Applies the update to a session in place.
+    pub fn apply(&self, session: &mut Session) {
+        if let Some(t) = self.expires_at {
+            session.expires_at = t;
+        }
+        if let Some(t) = self.updated_at {
+            session.updated_at = t;
+        }
+        for (k, v) in &self.extra {
+            session.extra.insert(k.clone(), v.clone());
+        }
+    }
+}
+
+/// A storage failure. Details stay server-side: the HTTP layer answers 5xx
+/// with a generic body.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// A unique constraint (email, token) already holds that value.
+    #[error("a record with this {0} already exists")]
+    Conflict(&'static str),
+    /// The backend could not be reached.
+    #[error("storage unavailable")]
+    Unavailable(#[source] Box<dyn StdError + Send + Sync>),
+    /// The backend answered with something unreadable or failed otherwise.
+    #[error("storage backend error")]
+    Backend(#[source] Box<dyn StdError + Send + Sync>),
+}
+
+impl StoreError {
+    /// Wraps any backend error.
+    pub fn backend(e: impl StdError + Send + Sync + 'static) -> Self {
+        StoreError::Backend(Box::new(e))
+    }
+}
+
+/// The rewrite function of [`SecondaryStorage::update`]: given the current
+/// value, the new value and TTL, or `None` to delete the key.
+pub type UpdateFn<'f> =
+    dyn for<'v> Fn(Option<&'v str>) -> Option<(String, Option<Duration>)> + Send + Sync + 'f;
+
+/// The primary database: users, accounts, sessions, verifications.
+#[async_trait]
+pub trait Database: Send + Sync + 'static {
+    /// Inserts a user. [`StoreError::Conflict`] when the email is taken.
+    async fn create_user(&self, user: &User) -> Result<(), StoreError>;
+    /// Inserts a user and an account together (one transaction).
+    async fn create_user_with_account(
+        &self,
+        user: &User,
+        account: &Account,
+    ) -> Result<(), StoreError>;
+    /// A user by id.
+    async fn find_user_by_id(&self, id: &str) -> Result<Option<User>, StoreError>;
+    /// A user by (lowercased) email.
+    async fn find_user_by_email(&self, email: &str) -> Result<Option<User>, StoreError>;
+    /// A user by email with their credential account, in one call.
+    async fn find_user_with_credential(
+        &self,
+        email: &str,
+    ) -> Result<Option<(User, Option<Account>)>, StoreError>;
+    /// Replaces a user row; returns whether it existed.
+    async fn update_user(&self, user: &User) -> Result<bool, StoreError>;
+    /// Deletes a user with their accounts and sessions.
+    async fn delete_user(&self, id: &str) -> Result<(), StoreError>;
+
+    /// Inserts an account.
+    async fn create_account(&self, account: &Account) -> Result<(), StoreError>;
+    /// A user's accounts.
+    async fn find_accounts(&self, user_id: &str) -> Result<Vec<Account>, StoreError>;
+    /// Replaces an account row; returns whether it existed.
+    async fn update_account(&self, account: &Account) -> Result<bool, StoreError>;
+    /// Deletes an account.
+    async fn delete_account(&self, id: &str) -> Result<(), StoreError>;
+
+    /// Inserts a session.
+    async fn create_session(&self, session: &Session) -> Result<(), StoreError>;
+    /// A session by token with its user: one lookup.
+    async fn find_session(&self, token: &str) -> Result<Option<SessionWithUser>, StoreError>;
+    /// Sessions by tokens, with users (multi-session lists).
+    async fn find_sessions(&self, tokens: &[String]) -> Result<Vec<SessionWithUser>, StoreError>;
+    /// A user's sessions, expired ones included.
+    async fn list_sessions(&self, user_id: &str) -> Result<Vec<Session>, StoreError>;
+    /// Updates a session by token; `None` when it does not exist.
+    async fn update_session(
+        &self,
+        token: &str,
+        update: &SessionUpdate,
+    ) -> Result<Option<Session>, StoreError>;
+    /// Deletes a session by token.
+    async fn delete_session(&self, token: &str) -> Result<(), StoreError>;
+    /// Deletes all of a user's sessions.
+    async fn delete_user_sessions(&self, user_id: &str) -> Result<(), StoreError>;
+
+    /// Inserts a verification value.
+    async fn create_verification(&self, v: &Verification) -> Result<(), StoreError>;
+    /// The newest verification value for an identifier.
+    async fn find_verification(&self, identifier: &str)
+        -> Result<Option<Verification>, StoreError>;
+    /// Deletes verification values by identifier.
+    async fn delete_verification(&self, identifier: &str) -> Result<(), StoreError>;
+}
+
+/// A key-value store with TTLs, such as Redis (spec §5.1). Values are
+/// strings (JSON); TTLs are whole seconds.
+#[async_trait]
+pub trait SecondaryStorage: Send + Sync + 'static {
+    /// The value at `key`.
+    async fn get(&self, key: &str) -> Result<Option<String>, StoreError>;
+    /// Sets `key`, expiring after `ttl` when given.
+    async fn set(&self, key: &str, value: &str, ttl: Option<Duration>) -> Result<(), StoreError>;
+    /// Removes `key`.
+    async fn delete(&self, key: &str) -> Result<(), StoreError>;
+    /// Atomically reads and removes `key`.
+    async fn get_and_delete(&self, key: &str) -> Result<Option<String>, StoreError>;
+    /// Atomically increments the counter at `key`; the TTL applies only
+    /// when the counter is created.
+    async fn increment(&self, key: &str, ttl: Duration) -> Result<u64, StoreError>;
+
+    /// Atomically rewrites the value at `key` with `f` (given the current
+    /// value; returning `None` deletes the key). Backends override this with
+    /// a real atomic primitive (a Lua script, MULTI/WATCH); the default is a
+    /// plain read-modify-write and is only as safe as its callers are serial.
+    async fn update(&self, key: &str, f: &UpdateFn<'_>) -> Result<(), StoreError> {
+        let current = self.get(key).await?;
+        match f(current.as_deref()) {
+            Some((value, ttl)) => self.set(key, &value, ttl).await,
+            None => self.delete(key).await,
+        }
+    }
+}
