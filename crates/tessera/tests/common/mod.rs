@@ -1,0 +1,179 @@
+//! A small browser-like client over `Auth::handle`, for the kernel's
+//! integration tests: it keeps cookies like a browser would.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Method, Request, StatusCode};
+use serde_json::Value;
+use tessera::{Auth, Options, TestClock, Timestamp};
+
+pub const SECRET: &str = "kernel-test-secret-0123456789-abcdefghijklmnopqrstuvwxyz";
+pub const ORIGIN: &str = "http://localhost:3000";
+/// 2026-11-28T00:00:00.000Z
+pub const T0: i64 = 1_795_824_000_000;
+
+pub fn options() -> Options {
+    Options::new()
+        .secret(SECRET)
+        .base_url(ORIGIN)
+        .rate_limit(false)
+}
+
+pub struct Harness {
+    pub auth: Auth,
+    pub clock: TestClock,
+}
+
+impl Harness {
+    pub fn new(options: Options) -> Self {
+        Self::with(options, |b| b)
+    }
+
+    pub fn with(
+        options: Options,
+        f: impl FnOnce(tessera::AuthBuilder) -> tessera::AuthBuilder,
+    ) -> Self {
+        let clock = TestClock::at(Timestamp::from_millis(T0));
+        let auth = f(Auth::builder(options).clock(Arc::new(clock.clone())))
+            .build()
+            .expect("valid test configuration");
+        Harness { auth, clock }
+    }
+
+    pub fn advance(&self, secs: u64) {
+        self.clock.advance(Duration::from_secs(secs));
+    }
+
+    pub fn browser(&self) -> Browser<'_> {
+        Browser {
+            h: self,
+            cookies: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: http::HeaderMap,
+    pub set_cookies: Vec<String>,
+    pub body: Value,
+    pub raw: Bytes,
+}
+
+impl Reply {
+    /// `name -> value` of every Set-Cookie, `None` for deletions.
+    pub fn cookie(&self, name: &str) -> Option<Option<String>> {
+        self.set_cookies.iter().rev().find_map(|line| {
+            let (pair, attrs) = line.split_once(';').unwrap_or((line, ""));
+            let (n, v) = pair.split_once('=')?;
+            (n == name).then(|| (!attrs.contains("Max-Age=0")).then(|| v.to_owned()))
+        })
+    }
+
+    pub fn set_cookie_line(&self, name: &str) -> Option<&str> {
+        self.set_cookies
+            .iter()
+            .find(|l| l.starts_with(&format!("{name}=")))
+            .map(String::as_str)
+    }
+
+    pub fn code(&self) -> Option<&str> {
+        self.body.get("code").and_then(Value::as_str)
+    }
+}
+
+pub struct Browser<'h> {
+    pub h: &'h Harness,
+    /// name, raw (encoded) value
+    pub cookies: Vec<(String, String)>,
+}
+
+impl Browser<'_> {
+    pub fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    pub fn has_cookie(&self, name: &str) -> bool {
+        self.cookies.iter().any(|(n, _)| n == name)
+    }
+
+    pub async fn send(&mut self, method: Method, path: &str, body: Option<Value>) -> Reply {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(format!("/api/auth{path}"))
+            .header("origin", ORIGIN)
+            .header("user-agent", "tessera-tests/1.0")
+            .header("x-forwarded-for", "203.0.113.7");
+        if !self.cookies.is_empty() {
+            req = req.header("cookie", self.cookie_header());
+        }
+        let body = match body {
+            Some(v) => {
+                req = req.header("content-type", "application/json");
+                Bytes::from(serde_json::to_vec(&v).unwrap())
+            }
+            None => Bytes::new(),
+        };
+        let res = self.h.auth.handle(req.body(body).unwrap()).await;
+        let reply = to_reply(res);
+        self.absorb(&reply.set_cookies);
+        reply
+    }
+
+    pub fn absorb(&mut self, lines: &[String]) {
+        for line in lines {
+            let (pair, attrs) = line.split_once(';').unwrap_or((line, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            self.cookies.retain(|(n, _)| n != name);
+            if !attrs.contains("Max-Age=0") {
+                self.cookies.push((name.to_owned(), value.to_owned()));
+            }
+        }
+    }
+
+    pub async fn get(&mut self, path: &str) -> Reply {
+        self.send(Method::GET, path, None).await
+    }
+
+    pub async fn post(&mut self, path: &str, body: Value) -> Reply {
+        self.send(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn sign_up(&mut self, email: &str) -> Reply {
+        let r = self
+            .post(
+                "/sign-up/email",
+                serde_json::json!({"email": email, "password": "password1234", "name": "Alice"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "sign-up failed: {:?}", r.body);
+        r
+    }
+}
+
+pub fn to_reply(res: http::Response<Bytes>) -> Reply {
+    let (parts, raw) = res.into_parts();
+    let set_cookies = parts
+        .headers
+        .get_all(http::header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+    Reply {
+        status: parts.status,
+        headers: parts.headers,
+        set_cookies,
+        body,
+        raw,
+    }
+}
