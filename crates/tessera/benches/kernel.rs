@@ -1,1 +1,126 @@
-fn main() {}
+//! Kernel micro-benchmarks: get-session on the memory store, cookie
+//! parsing, signing and verification, sign-in. Run with `cargo xtask bench`
+//! (or `cargo bench -p tessera --bench kernel`).
+
+// criterion_group! generates an undocumented public function.
+#![allow(missing_docs)]
+
+use std::hint::black_box;
+
+use bytes::Bytes;
+use criterion::{criterion_group, criterion_main, Criterion};
+use http::Request;
+use tessera::cookie::{sign_value, verify_value, RequestCookies};
+use tessera::{Auth, Options, Secrets};
+
+const SECRET: &str = "bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz";
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn auth() -> Auth {
+    Auth::builder(
+        Options::new()
+            .secret(SECRET)
+            .base_url("http://localhost:3000")
+            .rate_limit(false),
+    )
+    .database(std::sync::Arc::new(tessera::store::MemoryDatabase::new()))
+    .build()
+    .unwrap()
+}
+
+fn json_post(path: &str, body: &str) -> Request<Bytes> {
+    Request::post(path)
+        .header("content-type", "application/json")
+        .body(Bytes::from(body.to_owned()))
+        .unwrap()
+}
+
+/// Signs up a user and returns the `Cookie` header of the session.
+fn signed_in(rt: &tokio::runtime::Runtime, auth: &Auth, email: &str) -> String {
+    let res = rt.block_on(auth.handle(json_post(
+        "/api/auth/sign-up/email",
+        &format!(r#"{{"email":"{email}","password":"password1234","name":"Bench"}}"#),
+    )));
+    let line = res.headers()["set-cookie"].to_str().unwrap();
+    line.split(';').next().unwrap().to_owned()
+}
+
+fn get_session(c: &mut Criterion) {
+    let rt = runtime();
+    let auth = auth();
+    let cookie = signed_in(&rt, &auth, "bench@example.com");
+    // Realistic store size: the lookup is a hash probe, not a scan.
+    for i in 0..1_000 {
+        let _ = signed_in(&rt, &auth, &format!("user{i}@example.com"));
+    }
+    c.bench_function("get_session/memory/valid_token", |b| {
+        b.iter(|| {
+            let req = Request::get("/api/auth/get-session")
+                .header("cookie", cookie.as_str())
+                .body(Bytes::new())
+                .unwrap();
+            let res = rt.block_on(auth.handle(req));
+            assert_eq!(res.status(), 200);
+            black_box(res);
+        })
+    });
+    let headers = {
+        let mut h = http::HeaderMap::new();
+        h.insert("cookie", cookie.parse().unwrap());
+        h
+    };
+    c.bench_function("session/memory/app_call", |b| {
+        b.iter(|| black_box(rt.block_on(auth.session(&headers)).unwrap()))
+    });
+}
+
+fn cookies(c: &mut Criterion) {
+    let secrets = Secrets::single(SECRET);
+    let signed = sign_value(&secrets, "Dq126CZaWZeVbN8dleAGBHLINk38aYUc");
+    let header = format!(
+        "_ga=GA1.1.123456789.1700000000; theme=dark; better-auth.session_token={}; better-auth.dont_remember=true.abc; csrf=xyz",
+        signed.replace('+', "%2B").replace('/', "%2F").replace('=', "%3D")
+    );
+    c.bench_function("cookie/parse_header_5_cookies", |b| {
+        b.iter(|| black_box(RequestCookies::parse(black_box(&header))))
+    });
+    c.bench_function("cookie/sign", |b| {
+        b.iter(|| {
+            black_box(sign_value(
+                &secrets,
+                black_box("Dq126CZaWZeVbN8dleAGBHLINk38aYUc"),
+            ))
+        })
+    });
+    c.bench_function("cookie/verify", |b| {
+        b.iter(|| black_box(verify_value(&secrets, black_box(&signed))))
+    });
+}
+
+fn sign_in(c: &mut Criterion) {
+    let rt = runtime();
+    let auth = auth();
+    let _ = signed_in(&rt, &auth, "signin@example.com");
+    let mut group = c.benchmark_group("sign_in");
+    group.sample_size(10);
+    group.bench_function("email_password", |b| {
+        b.iter(|| {
+            let res = rt.block_on(auth.handle(json_post(
+                "/api/auth/sign-in/email",
+                r#"{"email":"signin@example.com","password":"password1234"}"#,
+            )));
+            assert_eq!(res.status(), 200);
+            black_box(res);
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, get_session, cookies, sign_in);
+criterion_main!(benches);

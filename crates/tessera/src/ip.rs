@@ -7,11 +7,23 @@ use http::HeaderMap;
 
 use crate::options::{Environment, IpOptions};
 
+/// The address of the peer that sent a request, as an adapter knows it from
+/// its socket. Adapters put it in the request's extensions; the kernel uses
+/// it when no configured header names the client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientAddr(pub IpAddr);
+
 /// The client's IP from the configured headers, normalised: IPv4-mapped
 /// IPv6 becomes IPv4, other IPv6 is masked to `ipv6_subnet` bits and written
-/// in full (`2001:0db8:0000:…`). In development and test a missing IP is
+/// in full (`2001:0db8:0000:…`). Without a usable header the socket peer
+/// (`peer`, from [`ClientAddr`]) is used; then, in development and test,
 /// `127.0.0.1`.
-pub fn client_ip(headers: &HeaderMap, options: &IpOptions, env: Environment) -> Option<String> {
+pub fn client_ip(
+    headers: &HeaderMap,
+    peer: Option<ClientAddr>,
+    options: &IpOptions,
+    env: Environment,
+) -> Option<String> {
     if options.disable_ip_tracking {
         return None;
     }
@@ -32,6 +44,9 @@ pub fn client_ip(headers: &HeaderMap, options: &IpOptions, env: Environment) -> 
         if let Some(ip) = candidate.and_then(|c| c.parse::<IpAddr>().ok()) {
             return Some(normalize(ip, options.ipv6_subnet));
         }
+    }
+    if let Some(ClientAddr(ip)) = peer {
+        return Some(normalize(ip, options.ipv6_subnet));
     }
     matches!(env, Environment::Development | Environment::Test).then(|| "127.0.0.1".to_owned())
 }
@@ -65,6 +80,30 @@ fn normalize(ip: IpAddr, subnet: u8) -> String {
 mod tests {
     use super::*;
 
+    fn client_ip_h(h: &HeaderMap, o: &IpOptions, env: Environment) -> Option<String> {
+        client_ip(h, None, o, env)
+    }
+
+    #[test]
+    fn socket_peer_is_the_fallback() {
+        let peer = Some(ClientAddr("198.51.100.4".parse().unwrap()));
+        let h = HeaderMap::new();
+        assert_eq!(
+            client_ip(&h, peer, &IpOptions::default(), Environment::Production).as_deref(),
+            Some("198.51.100.4")
+        );
+        assert_eq!(
+            client_ip(
+                &headers("203.0.113.7"),
+                peer,
+                &IpOptions::default(),
+                Environment::Production
+            )
+            .as_deref(),
+            Some("203.0.113.7")
+        );
+    }
+
     fn headers(xff: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
         h.insert("x-forwarded-for", xff.parse().unwrap());
@@ -73,7 +112,7 @@ mod tests {
 
     #[test]
     fn single_ipv4() {
-        let ip = client_ip(
+        let ip = client_ip_h(
             &headers("203.0.113.7"),
             &IpOptions::default(),
             Environment::Production,
@@ -83,7 +122,7 @@ mod tests {
 
     #[test]
     fn ipv6_is_masked_to_64_and_expanded() {
-        let ip = client_ip(
+        let ip = client_ip_h(
             &headers("2001:db8::1234:5678"),
             &IpOptions::default(),
             Environment::Production,
@@ -92,7 +131,7 @@ mod tests {
             ip.as_deref(),
             Some("2001:0db8:0000:0000:0000:0000:0000:0000")
         );
-        let mapped = client_ip(
+        let mapped = client_ip_h(
             &headers("::ffff:10.1.2.3"),
             &IpOptions::default(),
             Environment::Production,
@@ -104,7 +143,7 @@ mod tests {
     fn chains_need_trusted_proxies() {
         let opts = IpOptions::default();
         assert_eq!(
-            client_ip(
+            client_ip_h(
                 &headers("1.1.1.1, 10.0.0.1"),
                 &opts,
                 Environment::Production
@@ -116,7 +155,7 @@ mod tests {
             ..IpOptions::default()
         };
         assert_eq!(
-            client_ip(
+            client_ip_h(
                 &headers("1.1.1.1, 10.0.0.1"),
                 &opts,
                 Environment::Production
@@ -130,11 +169,11 @@ mod tests {
     fn development_falls_back_to_localhost() {
         let h = HeaderMap::new();
         assert_eq!(
-            client_ip(&h, &IpOptions::default(), Environment::Production),
+            client_ip_h(&h, &IpOptions::default(), Environment::Production),
             None
         );
         assert_eq!(
-            client_ip(&h, &IpOptions::default(), Environment::Development).as_deref(),
+            client_ip_h(&h, &IpOptions::default(), Environment::Development).as_deref(),
             Some("127.0.0.1")
         );
     }

@@ -58,6 +58,7 @@ pub use api::{ApiError, Ctx, Endpoint, Reply, Route};
 pub use clock::{Clock, SystemClock, TestClock};
 pub use cookie::{AuthCookies, CookieJar, RequestCookies};
 pub use id::{generate_id, ID_LENGTH};
+pub use ip::ClientAddr;
 pub use options::{Environment, Options};
 pub use secret::{SecretError, Secrets};
 pub use session::{ResolveOptions, SessionOutcome, Sessions};
@@ -174,6 +175,13 @@ impl Auth {
             cookies: jar,
             needs_refresh,
         })
+    }
+
+    /// Whether a request path belongs to the auth API (it is under the base
+    /// path), so an adapter serving the API and an app on one listener
+    /// knows where to send it.
+    pub fn owns_path(&self, path: &str) -> bool {
+        self.inner.relative_path(path).is_some()
     }
 
     /// The configuration in force.

@@ -19,6 +19,16 @@ pub enum Environment {
     Production,
 }
 
+impl std::fmt::Display for Environment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Environment::Development => "development",
+            Environment::Test => "test",
+            Environment::Production => "production",
+        })
+    }
+}
+
 impl Environment {
     /// From a `NODE_ENV`-style value; anything unknown is production.
     pub fn parse(s: &str) -> Self {

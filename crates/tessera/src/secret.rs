@@ -63,13 +63,13 @@ pub enum SecretError {
     #[error("no secret configured: set BETTER_AUTH_SECRET or BETTER_AUTH_SECRETS")]
     Missing,
     /// An entry of `BETTER_AUTH_SECRETS` is not `version:value`.
-    #[error("invalid BETTER_AUTH_SECRETS entry {0:?}: expected \"<version>:<secret>\" with a non-negative integer version")]
+    #[error("BETTER_AUTH_SECRETS: invalid entry {0:?}: expected \"<version>:<secret>\" with a non-negative integer version")]
     BadEntry(String),
     /// Two entries share a version.
-    #[error("duplicate secret version {0} in BETTER_AUTH_SECRETS")]
+    #[error("BETTER_AUTH_SECRETS: duplicate secret version {0}")]
     DuplicateVersion(u32),
     /// An entry's value is empty.
-    #[error("empty secret value for version {0}")]
+    #[error("BETTER_AUTH_SECRETS: empty secret value for version {0}")]
     EmptyValue(u32),
     /// better-auth's public default secret outside development.
     #[error("refusing better-auth's well-known default secret outside development: set BETTER_AUTH_SECRET to a strong random value (e.g. `openssl rand -base64 32`)")]

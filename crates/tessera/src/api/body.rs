@@ -86,6 +86,17 @@ pub struct Validator<'a> {
 impl<'a> Validator<'a> {
     /// Starts validating a body that must be an object.
     pub fn object(body: Option<&'a Value>) -> Result<Self, ApiError> {
+        Self::start(body, false)
+    }
+
+    /// Like [`Validator::object`], for schemas that also accept extra fields
+    /// (`z.object(..).and(z.record(..))`, as `/sign-up/email` has): a
+    /// non-object body reports both expectations, as zod does.
+    pub fn object_or_record(body: Option<&'a Value>) -> Result<Self, ApiError> {
+        Self::start(body, true)
+    }
+
+    fn start(body: Option<&'a Value>, record: bool) -> Result<Self, ApiError> {
         match body {
             Some(Value::Object(map)) => Ok(Validator {
                 body: Some(map),
@@ -93,9 +104,13 @@ impl<'a> Validator<'a> {
             }),
             other => {
                 let r = received(other);
-                Err(ApiError::validation(format!(
-                    "[body] Invalid input: expected object, received {r}; [body] Invalid input: expected record, received {r}"
-                )))
+                let mut message = format!("[body] Invalid input: expected object, received {r}");
+                if record {
+                    message.push_str(&format!(
+                        "; [body] Invalid input: expected record, received {r}"
+                    ));
+                }
+                Err(ApiError::validation(message))
             }
         }
     }
@@ -276,8 +291,12 @@ mod tests {
     fn non_object_body() {
         let body: Value = serde_json::json!([1]);
         assert_eq!(
-            Validator::object(Some(&body)).err().unwrap().message,
+            Validator::object_or_record(Some(&body)).err().unwrap().message,
             "[body] Invalid input: expected object, received array; [body] Invalid input: expected record, received array"
+        );
+        assert_eq!(
+            Validator::object(Some(&body)).err().unwrap().message,
+            "[body] Invalid input: expected object, received array"
         );
     }
 

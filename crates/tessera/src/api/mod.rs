@@ -117,6 +117,7 @@ pub struct Ctx<'a> {
     method: Method,
     path: String,
     headers: HeaderMap,
+    peer: Option<crate::ip::ClientAddr>,
     query: Vec<(String, String)>,
     body: Option<Value>,
     cookies: RequestCookies,
@@ -175,6 +176,7 @@ impl<'a> Ctx<'a> {
     pub fn session_meta(&self) -> SessionMeta {
         let ip = crate::ip::client_ip(
             &self.headers,
+            self.peer,
             &self.auth.options.ip,
             self.auth.options.environment,
         );
@@ -239,9 +241,14 @@ impl AuthInner {
             return empty(StatusCode::NOT_FOUND);
         };
         let now = self.clock.now();
+        let peer = parts.extensions.get::<crate::ip::ClientAddr>().copied();
         if self.rate_limiter.enabled() {
-            let ip =
-                crate::ip::client_ip(&parts.headers, &self.options.ip, self.options.environment);
+            let ip = crate::ip::client_ip(
+                &parts.headers,
+                peer,
+                &self.options.ip,
+                self.options.environment,
+            );
             if let Err(limited) = self.rate_limiter.check(ip.as_deref(), rel, now).await {
                 return limited.into_response();
             }
@@ -264,6 +271,7 @@ impl AuthInner {
                 .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
                 .unwrap_or_default(),
             headers: parts.headers,
+            peer,
             body: None,
             cookies,
             jar: CookieJar::new(),
@@ -297,7 +305,7 @@ impl AuthInner {
         res
     }
 
-    fn relative_path<'p>(&self, path: &'p str) -> Option<&'p str> {
+    pub(crate) fn relative_path<'p>(&self, path: &'p str) -> Option<&'p str> {
         let rel = path.strip_prefix(self.base_path.as_str())?;
         (rel.starts_with('/') && !rel.contains("//")).then_some(rel)
     }

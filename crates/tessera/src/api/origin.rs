@@ -207,7 +207,8 @@ pub fn validate_callback_urls(
     let Some(Value::Object(map)) = body else {
         return Ok(());
     };
-    let fields: [(&str, fn() -> ApiError); 4] = [
+    type ErrorFor = fn() -> ApiError;
+    let fields: [(&str, ErrorFor); 4] = [
         ("callbackURL", codes::invalid_callback_url),
         ("redirectTo", codes::invalid_redirect_url),
         ("errorCallbackURL", codes::invalid_error_callback_url),

@@ -121,7 +121,7 @@ fn hash_failed(e: std::io::Error) -> ApiError {
 }
 
 async fn sign_up_email(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
-    let mut v = Validator::object(ctx.body())?;
+    let mut v = Validator::object_or_record(ctx.body())?;
     let name = v.string("name");
     let email = v.email("email");
     let password = v.string("password");
