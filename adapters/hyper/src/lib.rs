@@ -1,1 +1,78 @@
-//! tmp
+//! # tessera-hyper
+//!
+//! [hyper] 1.x glue for the Tessera auth kernel: no auth logic lives here,
+//! only the two kernel calls wrapped as hyper services.
+//!
+//! - [`AuthService`] serves the auth API ([`Auth::handle`]): it collects the
+//!   request body up to a limit and answers with the kernel's response.
+//! - [`WithSession`] wraps an application service: it resolves the session
+//!   ([`Auth::session`]), hands it to the inner service in the request
+//!   extensions (read it with [`session`]) and adds the session's
+//!   `Set-Cookie` headers to the inner response.
+//! - [`serve`] runs [`AuthService`] on a TCP listener until a shutdown
+//!   future completes; [`serve_service`] does the same for any service,
+//!   e.g. one that routes between the auth API and an application.
+//!
+//! ```no_run
+//! use tessera::{Auth, Options};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let auth = Auth::builder(
+//!     Options::new().secret("a-long-random-secret-of-at-least-32-characters!"),
+//! )
+//! .build()?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//! // Serves /api/auth/*, answers 404 elsewhere, stops on Ctrl-C.
+//! tessera_hyper::serve(listener, auth, async {
+//!     let _ = tokio::signal::ctrl_c().await;
+//! })
+//! .await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! An application route behind [`WithSession`]:
+//!
+//! ```
+//! use std::convert::Infallible;
+//!
+//! use bytes::Bytes;
+//! use http_body_util::Full;
+//! use hyper::{service::service_fn, Request, Response};
+//! use tessera::{Auth, Options};
+//! use tessera_hyper::WithSession;
+//!
+//! # fn main() -> Result<(), tessera::BuildError> {
+//! let auth = Auth::builder(
+//!     Options::new().secret("a-long-random-secret-of-at-least-32-characters!"),
+//! )
+//! .build()?;
+//! let app = service_fn(|req: Request<hyper::body::Incoming>| async move {
+//!     let body = match tessera_hyper::session(&req) {
+//!         Some(s) => format!("hello {}", s.user.name),
+//!         None => "hello stranger".to_owned(),
+//!     };
+//!     Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(body))))
+//! });
+//! let service = WithSession::new(auth, app);
+//! # let _ = service;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! [hyper]: https://docs.rs/hyper
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod serve;
+mod service;
+mod session;
+
+pub use serve::{serve, serve_service, DRAIN_TIMEOUT};
+pub use service::{AuthService, DEFAULT_BODY_LIMIT};
+pub use session::{session, WithSession};
+
+#[cfg(doc)]
+use tessera::Auth;

@@ -1,0 +1,162 @@
+//! [`AuthService`]: the auth API as a hyper service.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::Body;
+use tessera::{ApiError, Auth};
+
+/// The default request body limit of [`AuthService`]: 1 MiB.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+/// Serves the auth API: collects the request body (at most
+/// [`AuthService::body_limit`] bytes, else 413) and answers with
+/// [`Auth::handle`]. Paths outside the base path answer 404.
+#[derive(Clone, Debug)]
+pub struct AuthService {
+    auth: Auth,
+    body_limit: usize,
+}
+
+impl AuthService {
+    /// Serves `auth` with the [`DEFAULT_BODY_LIMIT`].
+    pub fn new(auth: Auth) -> Self {
+        AuthService {
+            auth,
+            body_limit: DEFAULT_BODY_LIMIT,
+        }
+    }
+
+    /// Sets the largest accepted request body, in bytes.
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+
+    /// The kernel served.
+    pub fn auth(&self) -> &Auth {
+        &self.auth
+    }
+}
+
+impl<B> hyper::service::Service<Request<B>> for AuthService
+where
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Response = Response<Full<Bytes>>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn call(&self, req: Request<B>) -> Self::Future {
+        let auth = self.auth.clone();
+        let limit = self.body_limit;
+        Box::pin(async move {
+            let (parts, body) = req.into_parts();
+            let res = match collect(body, limit).await {
+                Ok(bytes) => auth.handle(Request::from_parts(parts, bytes)).await,
+                Err(res) => res,
+            };
+            Ok(res.map(Full::new))
+        })
+    }
+}
+
+/// The whole body, or the response refusing it.
+async fn collect<B>(body: B, limit: usize) -> Result<Bytes, Response<Bytes>>
+where
+    B: Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    // A declared Content-Length over the limit is refused without reading.
+    if body.size_hint().lower() > limit as u64 {
+        return Err(too_large());
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(err) if err.is::<LengthLimitError>() => Err(too_large()),
+        Err(err) => {
+            // The client went away or sent a malformed body; the answer
+            // probably never arrives, but it must not be a 500.
+            tracing::debug!(error = %err, "failed to read request body");
+            Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                "Failed to read request body",
+            )
+            .into_response())
+        }
+    }
+}
+
+fn too_large() -> Response<Bytes> {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "PAYLOAD_TOO_LARGE",
+        "Request body too large",
+    )
+    .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hyper::service::Service;
+
+    fn auth() -> Auth {
+        Auth::builder(
+            tessera::Options::new()
+                .secret("a-long-random-secret-of-at-least-32-characters!")
+                .rate_limit(false),
+        )
+        .build()
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn body_over_limit_answers_413_json() {
+        let service = AuthService::new(auth()).body_limit(8);
+        let req = Request::post("/api/auth/sign-up/email")
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from_static(b"{\"email\":\"too long\"}")))
+            .unwrap();
+        let res = service.call(req).await.unwrap();
+        assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(
+            body.as_ref(),
+            br#"{"message":"Request body too large","code":"PAYLOAD_TOO_LARGE"}"#
+        );
+    }
+
+    #[tokio::test]
+    async fn body_without_length_over_limit_answers_413() {
+        let service = AuthService::new(auth()).body_limit(8);
+        // `map_frame` hides the length, as a chunked upload would.
+        let body = Full::new(Bytes::from_static(b"{\"email\":\"too long\"}")).map_frame(|f| f);
+        assert_eq!(body.size_hint().upper(), None);
+        let req = Request::post("/api/auth/sign-up/email")
+            .header("content-type", "application/json")
+            .body(body)
+            .unwrap();
+        let res = service.call(req).await.unwrap();
+        assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    }
+
+    #[tokio::test]
+    async fn body_within_limit_reaches_the_kernel() {
+        let service = AuthService::new(auth());
+        let req = Request::get("/api/auth/ok")
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let res = service.call(req).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(body.as_ref(), br#"{"ok":true}"#);
+    }
+}
