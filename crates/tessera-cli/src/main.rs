@@ -1,1 +1,112 @@
-fn main() {}
+//! `tessera`: serves the better-auth-compatible auth API, configured from
+//! the environment. Run `tessera --help` for the variables.
+
+#![forbid(unsafe_code)]
+
+mod config;
+mod secret_file;
+mod serve;
+
+use std::process::ExitCode;
+
+const HELP: &str = "\
+tessera — a better-auth-compatible auth server
+
+USAGE:
+    tessera [serve]      serve the auth API (the default)
+    tessera --help       print this help
+    tessera --version    print the version
+
+CONFIGURATION (environment variables):
+    PORT                           listen on 127.0.0.1:PORT
+    TESSERA_LISTEN                 listen on host:port (wins over PORT); default 127.0.0.1:3000
+    BETTER_AUTH_SECRET             signing secret (also AUTH_SECRET)
+    BETTER_AUTH_SECRETS            versioned secrets, current first: \"2:new,1:old\"
+    TESSERA_DATA_DIR               where a generated secret is kept (tessera.secret, mode 0600)
+                                   when no secret is set; default the current directory
+    BETTER_AUTH_URL                public URL of the API (its path becomes the base path)
+    BETTER_AUTH_TRUSTED_ORIGINS    comma-separated trusted origins
+    NODE_ENV                       development | test | production (default)
+    TESSERA_SESSION_EXPIRES_IN     session lifetime, seconds (default 604800)
+    TESSERA_SESSION_UPDATE_AGE     refresh a session older than this, seconds (default 86400)
+    TESSERA_SESSION_FRESH_AGE      freshness window, seconds (default 86400)
+    TESSERA_RATE_LIMIT             true | false (default: on in production)
+    TESSERA_DATABASE_URL           unset (embedded default: in-memory) | memory | none (stateless)
+                                   | sqlite://… | postgres://… (not available yet)
+    TESSERA_SECONDARY_STORAGE      unset | memory | redis://… (not available yet)
+    TESSERA_COOKIE_CACHE           off | compact | jwt | jwe (validated; not implemented yet)
+    TESSERA_COOKIE_CACHE_MAX_AGE   seconds
+    TESSERA_COOKIE_CACHE_VERSION   cache version string
+    TESSERA_REFRESH_CACHE          false | true | <seconds>
+    TESSERA_PLUGINS                comma-separated plugin ids (none in this build)
+    RUST_LOG                       log filter (default info); logs go to stderr
+";
+
+enum Command {
+    Serve,
+    Help,
+    Version,
+}
+
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Command, String> {
+    let command = match args.next().as_deref() {
+        None | Some("serve") => Command::Serve,
+        Some("-h" | "--help" | "help") => Command::Help,
+        Some("-V" | "--version") => Command::Version,
+        Some(other) => return Err(other.to_owned()),
+    };
+    match args.next() {
+        Some(extra) => Err(extra),
+        None => Ok(command),
+    }
+}
+
+fn main() -> ExitCode {
+    match parse_args(std::env::args().skip(1)) {
+        Ok(Command::Help) => {
+            print!("{HELP}");
+            ExitCode::SUCCESS
+        }
+        Ok(Command::Version) => {
+            println!("tessera {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Ok(Command::Serve) => serve(),
+        Err(arg) => {
+            eprintln!("tessera: unexpected argument {arg:?}; see `tessera --help`");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn serve() -> ExitCode {
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("tessera: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve::run(|name| std::env::var(name).ok())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("tessera: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs (kernel warnings included) go to stderr; stdout carries the
+/// startup facts.
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

@@ -1,0 +1,714 @@
+//! `tessera serve` configuration, read from the environment by a pure
+//! function over a variable getter so every variable and every error is
+//! unit-tested without touching the process environment.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use tessera::options::{parse_secs, EnvError};
+use tessera::Options;
+
+/// Where to listen when neither `TESSERA_LISTEN` nor `PORT` is set.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
+
+/// Plugin ids this build knows (`TESSERA_PLUGINS`).
+const KNOWN_PLUGINS: &[&str] = &[];
+
+/// Everything `tessera serve` needs, validated.
+#[derive(Debug)]
+pub struct ServeConfig {
+    /// `host:port` to bind.
+    pub listen: String,
+    /// Kernel options (`Options::from_vars`).
+    pub options: Options,
+    /// Where the secret comes from.
+    pub secret: SecretSource,
+    /// `TESSERA_DATABASE_URL`.
+    pub database: DatabaseChoice,
+    /// `TESSERA_SECONDARY_STORAGE`.
+    pub secondary_storage: SecondaryStorageChoice,
+    /// `TESSERA_COOKIE_CACHE*`, `TESSERA_REFRESH_CACHE`.
+    pub cookie_cache: CookieCacheConfig,
+}
+
+/// Where the signing secret comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SecretSource {
+    /// `BETTER_AUTH_SECRET`, `AUTH_SECRET` or `BETTER_AUTH_SECRETS`.
+    Environment,
+    /// Generated once and kept in this file (`$TESSERA_DATA_DIR/tessera.secret`).
+    File(PathBuf),
+}
+
+/// The file a generated secret is kept in, inside the data directory.
+pub const SECRET_FILE_NAME: &str = "tessera.secret";
+
+/// `TESSERA_DATABASE_URL`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DatabaseChoice {
+    /// Unset: the embedded default (for now an in-memory database).
+    EmbeddedDefault,
+    /// `memory`: an in-memory database.
+    Memory,
+    /// `none`: no database, better-auth's stateless mode.
+    None,
+}
+
+impl fmt::Display for DatabaseChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DatabaseChoice::EmbeddedDefault => {
+                "in-memory (embedded default; data is lost on restart)"
+            }
+            DatabaseChoice::Memory => "in-memory (data is lost on restart)",
+            DatabaseChoice::None => {
+                "none (stateless mode: sessions live only in this process and its cookies)"
+            }
+        })
+    }
+}
+
+/// `TESSERA_SECONDARY_STORAGE`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SecondaryStorageChoice {
+    /// Unset.
+    None,
+    /// `memory`.
+    Memory,
+}
+
+impl fmt::Display for SecondaryStorageChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SecondaryStorageChoice::None => "none",
+            SecondaryStorageChoice::Memory => "in-memory (data is lost on restart)",
+        })
+    }
+}
+
+/// How the session cookie cache encodes its payload (spec §2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CookieCacheStrategy {
+    /// `compact`: base64url JSON with an HMAC.
+    Compact,
+    /// `jwt`: an HS256 JWT.
+    Jwt,
+    /// `jwe`: an encrypted JWT.
+    Jwe,
+}
+
+impl fmt::Display for CookieCacheStrategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CookieCacheStrategy::Compact => "compact",
+            CookieCacheStrategy::Jwt => "jwt",
+            CookieCacheStrategy::Jwe => "jwe",
+        })
+    }
+}
+
+/// `TESSERA_REFRESH_CACHE`: better-auth's `cookieCache.refreshCache`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefreshCache {
+    /// `false`.
+    Off,
+    /// `true`: refresh at better-auth's default point (20% of max age left).
+    On,
+    /// `<seconds>`: `{ updateAge: seconds }`.
+    UpdateAge(u64),
+}
+
+/// The session cookie cache as configured. Only validated for now: the
+/// kernel's cookie cache lands later, and this is where it will be wired.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CookieCacheConfig {
+    /// `TESSERA_COOKIE_CACHE`; `None` is `off`.
+    pub strategy: Option<CookieCacheStrategy>,
+    /// `TESSERA_COOKIE_CACHE_MAX_AGE`, seconds.
+    pub max_age: Option<u64>,
+    /// `TESSERA_COOKIE_CACHE_VERSION`.
+    pub version: Option<String>,
+    /// `TESSERA_REFRESH_CACHE`.
+    pub refresh: Option<RefreshCache>,
+}
+
+impl CookieCacheConfig {
+    /// Cookie cache settings that are accepted but have no effect (yet), one
+    /// line each.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if let Some(strategy) = self.strategy {
+            warnings.push(format!(
+                "TESSERA_COOKIE_CACHE={strategy}: the cookie cache is not implemented yet; \
+                 every request reads the session from the store"
+            ));
+        } else {
+            let orphans = [
+                ("TESSERA_COOKIE_CACHE_MAX_AGE", self.max_age.is_some()),
+                ("TESSERA_COOKIE_CACHE_VERSION", self.version.is_some()),
+                ("TESSERA_REFRESH_CACHE", self.refresh.is_some()),
+            ];
+            for (name, set) in orphans {
+                if set {
+                    warnings.push(format!(
+                        "{name} has no effect while TESSERA_COOKIE_CACHE is off"
+                    ));
+                }
+            }
+        }
+        warnings
+    }
+}
+
+impl fmt::Display for CookieCacheConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Some(strategy) = self.strategy else {
+            return f.write_str("off");
+        };
+        write!(f, "{strategy}")?;
+        if let Some(max_age) = self.max_age {
+            write!(f, ", max age {max_age} s")?;
+        }
+        if let Some(version) = &self.version {
+            write!(f, ", version {version:?}")?;
+        }
+        match self.refresh {
+            None | Some(RefreshCache::Off) => {}
+            Some(RefreshCache::On) => f.write_str(", refresh on")?,
+            Some(RefreshCache::UpdateAge(s)) => write!(f, ", refresh at {s} s")?,
+        }
+        Ok(())
+    }
+}
+
+/// A bad or unsupported value. Values that may hold credentials (database
+/// and Redis URLs) are never echoed.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A variable the kernel reads.
+    #[error(transparent)]
+    Env(#[from] EnvError),
+    /// A variable with an unusable value.
+    #[error("{name}={value:?}: {reason}")]
+    Invalid {
+        /// The variable.
+        name: &'static str,
+        /// Its value.
+        value: String,
+        /// What is accepted.
+        reason: String,
+    },
+    /// A recognised value whose backend is not in this build yet.
+    #[error("{name}: {what} is not available in this build yet")]
+    NotAvailable {
+        /// The variable.
+        name: &'static str,
+        /// What was asked for (never the full value).
+        what: &'static str,
+    },
+    /// `TESSERA_PLUGINS` names plugins this build does not have.
+    #[error("TESSERA_PLUGINS: unknown plugin id(s) {}; {}", list(.0), known_plugins())]
+    UnknownPlugins(Vec<String>),
+}
+
+fn list(ids: &[String]) -> String {
+    ids.iter()
+        .map(|id| format!("{id:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn known_plugins() -> String {
+    if KNOWN_PLUGINS.is_empty() {
+        "this build has no plugins".to_owned()
+    } else {
+        format!("known: {}", KNOWN_PLUGINS.join(", "))
+    }
+}
+
+impl ServeConfig {
+    /// Reads the configuration through `get` (a variable that is unset or
+    /// blank counts as unset).
+    pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        let mut options = Options::from_vars(get)?;
+        let listen = listen(&get)?;
+        if options.base_url.is_none() {
+            // better-auth infers its base URL from requests; a server knows
+            // where it listens, so requests from its own origin pass the
+            // origin checks out of the box.
+            options.base_url = Some(default_base_url(&listen));
+        }
+        let secret = if options.secrets.is_some() {
+            SecretSource::Environment
+        } else {
+            let dir = get("TESSERA_DATA_DIR").map_or_else(|| PathBuf::from("."), PathBuf::from);
+            SecretSource::File(dir.join(SECRET_FILE_NAME))
+        };
+        let config = ServeConfig {
+            listen,
+            options,
+            secret,
+            database: database(get("TESSERA_DATABASE_URL"))?,
+            secondary_storage: secondary_storage(get("TESSERA_SECONDARY_STORAGE"))?,
+            cookie_cache: cookie_cache(&get)?,
+        };
+        plugins(get("TESSERA_PLUGINS"))?;
+        Ok(config)
+    }
+}
+
+/// `http://<listen address>`, with a wildcard host written as `localhost`.
+fn default_base_url(listen: &str) -> String {
+    let (host, port) = listen.rsplit_once(':').unwrap_or((listen, "3000"));
+    let host = match host {
+        "0.0.0.0" | "[::]" | "" => "localhost",
+        other => other,
+    };
+    format!("http://{host}:{port}")
+}
+
+/// `TESSERA_LISTEN` (`host:port`) wins over `PORT` (`127.0.0.1:PORT`).
+fn listen(get: &impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
+    if let Some(value) = get("TESSERA_LISTEN") {
+        let invalid = |reason: &str| ConfigError::Invalid {
+            name: "TESSERA_LISTEN",
+            value: value.clone(),
+            reason: reason.to_owned(),
+        };
+        let trimmed = value.trim();
+        let (host, port) = trimmed
+            .rsplit_once(':')
+            .ok_or_else(|| invalid("expected host:port, e.g. 0.0.0.0:3000"))?;
+        port.parse::<u16>()
+            .map_err(|_| invalid("expected host:port with a port from 0 to 65535"))?;
+        let bracketed = host.starts_with('[') && host.ends_with(']') && host.len() > 2;
+        if host.is_empty() || (host.contains(':') && !bracketed) {
+            return Err(invalid(
+                "expected host:port; write IPv6 addresses in brackets, e.g. [::1]:3000",
+            ));
+        }
+        return Ok(trimmed.to_owned());
+    }
+    if let Some(value) = get("PORT") {
+        let port = value
+            .trim()
+            .parse::<u16>()
+            .map_err(|_| ConfigError::Invalid {
+                name: "PORT",
+                value: value.clone(),
+                reason: "expected a port number from 0 to 65535".to_owned(),
+            })?;
+        return Ok(format!("127.0.0.1:{port}"));
+    }
+    Ok(DEFAULT_LISTEN.to_owned())
+}
+
+fn database(value: Option<String>) -> Result<DatabaseChoice, ConfigError> {
+    const NAME: &str = "TESSERA_DATABASE_URL";
+    let Some(value) = value else {
+        return Ok(DatabaseChoice::EmbeddedDefault);
+    };
+    let v = value.trim();
+    match v.to_ascii_lowercase().as_str() {
+        "memory" => return Ok(DatabaseChoice::Memory),
+        "none" => return Ok(DatabaseChoice::None),
+        _ => {}
+    }
+    let scheme = scheme_of(v);
+    match scheme.as_deref() {
+        Some("sqlite") => Err(ConfigError::NotAvailable {
+            name: NAME,
+            what: "the SQLite backend (sqlite://)",
+        }),
+        Some("postgres" | "postgresql") => Err(ConfigError::NotAvailable {
+            name: NAME,
+            what: "the PostgreSQL backend (postgres://)",
+        }),
+        _ => Err(ConfigError::Invalid {
+            name: NAME,
+            // A URL may carry a password: show its scheme only.
+            value: redacted(v, scheme.as_deref()),
+            reason: "expected memory, none, sqlite://… or postgres://…".to_owned(),
+        }),
+    }
+}
+
+fn secondary_storage(value: Option<String>) -> Result<SecondaryStorageChoice, ConfigError> {
+    const NAME: &str = "TESSERA_SECONDARY_STORAGE";
+    let Some(value) = value else {
+        return Ok(SecondaryStorageChoice::None);
+    };
+    let v = value.trim();
+    if v.eq_ignore_ascii_case("memory") {
+        return Ok(SecondaryStorageChoice::Memory);
+    }
+    let scheme = scheme_of(v);
+    match scheme.as_deref() {
+        Some("redis" | "rediss") => Err(ConfigError::NotAvailable {
+            name: NAME,
+            what: "the Redis secondary storage (redis://)",
+        }),
+        _ => Err(ConfigError::Invalid {
+            name: NAME,
+            value: redacted(v, scheme.as_deref()),
+            reason: "expected memory or redis://…".to_owned(),
+        }),
+    }
+}
+
+/// The lowercased scheme of something URL-shaped (`scheme://` or `scheme:`).
+fn scheme_of(v: &str) -> Option<String> {
+    let (scheme, _) = v.split_once(':')?;
+    let valid = !scheme.is_empty()
+        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    valid.then(|| scheme.to_ascii_lowercase())
+}
+
+fn redacted(v: &str, scheme: Option<&str>) -> String {
+    match scheme {
+        Some(scheme) => format!("{scheme}:…"),
+        None => v.to_owned(),
+    }
+}
+
+/// The cookie cache variables, validated. This is the one place they are
+/// read; the kernel's cookie cache will be configured from its result.
+pub fn cookie_cache(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<CookieCacheConfig, ConfigError> {
+    let strategy = match get("TESSERA_COOKIE_CACHE") {
+        None => None,
+        Some(v) => match v.trim().to_ascii_lowercase().as_str() {
+            "off" => None,
+            "compact" => Some(CookieCacheStrategy::Compact),
+            "jwt" => Some(CookieCacheStrategy::Jwt),
+            "jwe" => Some(CookieCacheStrategy::Jwe),
+            _ => {
+                return Err(ConfigError::Invalid {
+                    name: "TESSERA_COOKIE_CACHE",
+                    value: v,
+                    reason: "expected off, compact, jwt or jwe".to_owned(),
+                })
+            }
+        },
+    };
+    let max_age = get("TESSERA_COOKIE_CACHE_MAX_AGE")
+        .map(|v| parse_secs("TESSERA_COOKIE_CACHE_MAX_AGE", &v))
+        .transpose()?;
+    let version = get("TESSERA_COOKIE_CACHE_VERSION").map(|v| v.trim().to_owned());
+    let refresh = get("TESSERA_REFRESH_CACHE")
+        .map(|v| match v.trim().to_ascii_lowercase().as_str() {
+            "false" | "off" | "no" => Ok(RefreshCache::Off),
+            "true" | "on" | "yes" => Ok(RefreshCache::On),
+            n => n
+                .parse()
+                .map(RefreshCache::UpdateAge)
+                .map_err(|_| ConfigError::Invalid {
+                    name: "TESSERA_REFRESH_CACHE",
+                    value: v.clone(),
+                    reason: "expected false, true or a whole number of seconds".to_owned(),
+                }),
+        })
+        .transpose()?;
+    Ok(CookieCacheConfig {
+        strategy,
+        max_age,
+        version,
+        refresh,
+    })
+}
+
+fn plugins(value: Option<String>) -> Result<(), ConfigError> {
+    let unknown: Vec<String> = value
+        .iter()
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|id| !id.is_empty() && !KNOWN_PLUGINS.contains(id))
+        .map(str::to_owned)
+        .collect();
+    if unknown.is_empty() {
+        Ok(())
+    } else {
+        Err(ConfigError::UnknownPlugins(unknown))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    fn config(pairs: &[(&str, &str)]) -> ServeConfig {
+        ServeConfig::from_vars(vars(pairs)).expect("valid configuration")
+    }
+
+    fn error(pairs: &[(&str, &str)]) -> String {
+        ServeConfig::from_vars(vars(pairs))
+            .expect_err("invalid configuration")
+            .to_string()
+    }
+
+    #[test]
+    fn empty_environment_gives_the_defaults() {
+        let c = config(&[]);
+        assert_eq!(c.listen, "127.0.0.1:3000");
+        assert_eq!(
+            c.secret,
+            SecretSource::File(PathBuf::from(".").join("tessera.secret"))
+        );
+        assert_eq!(c.database, DatabaseChoice::EmbeddedDefault);
+        assert_eq!(c.secondary_storage, SecondaryStorageChoice::None);
+        assert_eq!(c.cookie_cache, CookieCacheConfig::default());
+        assert_eq!(c.options.environment, tessera::Environment::Production);
+        assert!(c.cookie_cache.warnings().is_empty());
+    }
+
+    #[test]
+    fn blank_values_count_as_unset() {
+        let c = config(&[("PORT", " "), ("TESSERA_DATABASE_URL", "")]);
+        assert_eq!(c.listen, DEFAULT_LISTEN);
+        assert_eq!(c.database, DatabaseChoice::EmbeddedDefault);
+    }
+
+    #[test]
+    fn port_listens_on_loopback() {
+        assert_eq!(config(&[("PORT", "8080")]).listen, "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn bad_port_is_named() {
+        let err = error(&[("PORT", "http")]);
+        assert!(err.starts_with("PORT=\"http\""), "{err}");
+        assert!(error(&[("PORT", "70000")]).contains("PORT"));
+    }
+
+    #[test]
+    fn tessera_listen_wins_over_port() {
+        let c = config(&[("TESSERA_LISTEN", "0.0.0.0:4000"), ("PORT", "8080")]);
+        assert_eq!(c.listen, "0.0.0.0:4000");
+        assert_eq!(
+            config(&[("TESSERA_LISTEN", "[::1]:4000")]).listen,
+            "[::1]:4000"
+        );
+        assert_eq!(
+            config(&[("TESSERA_LISTEN", "localhost:4000")]).listen,
+            "localhost:4000"
+        );
+    }
+
+    #[test]
+    fn bad_listen_values_are_named() {
+        for bad in ["4000", ":4000", "host:port", "::1:4000", "host:99999"] {
+            let err = error(&[("TESSERA_LISTEN", bad)]);
+            assert!(err.starts_with("TESSERA_LISTEN="), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn configured_secret_is_used_from_the_environment() {
+        let c = config(&[("BETTER_AUTH_SECRET", "a-long-random-secret-of-at-least-32")]);
+        assert_eq!(c.secret, SecretSource::Environment);
+        let c = config(&[("AUTH_SECRET", "a-long-random-secret-of-at-least-32")]);
+        assert_eq!(c.secret, SecretSource::Environment);
+        let c = config(&[(
+            "BETTER_AUTH_SECRETS",
+            "1:a-long-random-secret-of-at-least-32",
+        )]);
+        assert_eq!(c.secret, SecretSource::Environment);
+    }
+
+    #[test]
+    fn missing_secret_lives_in_the_data_dir() {
+        let c = config(&[("TESSERA_DATA_DIR", "/var/lib/tessera")]);
+        assert_eq!(
+            c.secret,
+            SecretSource::File(PathBuf::from("/var/lib/tessera/tessera.secret"))
+        );
+    }
+
+    #[test]
+    fn bad_secret_list_is_an_error() {
+        let err = error(&[("BETTER_AUTH_SECRETS", "no-version")]);
+        assert!(err.contains("BETTER_AUTH_SECRETS"), "{err}");
+    }
+
+    #[test]
+    fn kernel_variables_reach_the_options() {
+        let c = config(&[
+            ("BETTER_AUTH_URL", "https://auth.example.com"),
+            ("BETTER_AUTH_TRUSTED_ORIGINS", "https://app.example.com"),
+            ("NODE_ENV", "development"),
+            ("TESSERA_SESSION_EXPIRES_IN", "3600"),
+            ("TESSERA_SESSION_UPDATE_AGE", "60"),
+            ("TESSERA_SESSION_FRESH_AGE", "30"),
+            ("TESSERA_RATE_LIMIT", "false"),
+        ]);
+        let o = &c.options;
+        assert_eq!(o.base_url.as_deref(), Some("https://auth.example.com"));
+        assert_eq!(o.trusted_origins, ["https://app.example.com"]);
+        assert_eq!(o.environment, tessera::Environment::Development);
+        assert_eq!(o.environment.to_string(), "development");
+        assert_eq!(o.session.expires_in, 3600);
+        assert_eq!(o.session.update_age, 60);
+        assert_eq!(o.session.fresh_age, 30);
+        assert_eq!(o.rate_limit.enabled, Some(false));
+    }
+
+    #[test]
+    fn bad_kernel_variables_are_named() {
+        for name in [
+            "TESSERA_SESSION_EXPIRES_IN",
+            "TESSERA_SESSION_UPDATE_AGE",
+            "TESSERA_SESSION_FRESH_AGE",
+            "TESSERA_RATE_LIMIT",
+        ] {
+            let err = error(&[(name, "soon")]);
+            assert!(err.contains(name), "{name}: {err}");
+        }
+    }
+
+    #[test]
+    fn database_choices() {
+        let db = |v: &str| config(&[("TESSERA_DATABASE_URL", v)]).database;
+        assert_eq!(db("memory"), DatabaseChoice::Memory);
+        assert_eq!(db("MEMORY"), DatabaseChoice::Memory);
+        assert_eq!(db("none"), DatabaseChoice::None);
+    }
+
+    #[test]
+    fn sql_databases_are_not_available_yet() {
+        for url in [
+            "sqlite://tessera.db",
+            "postgres://u:hunter2@db/tessera",
+            "postgresql://db/tessera",
+        ] {
+            let err = error(&[("TESSERA_DATABASE_URL", url)]);
+            assert!(err.starts_with("TESSERA_DATABASE_URL:"), "{err}");
+            assert!(err.contains("not available"), "{err}");
+            assert!(!err.contains("hunter2"), "{err}");
+        }
+    }
+
+    #[test]
+    fn unknown_database_is_named_without_its_credentials() {
+        let err = error(&[("TESSERA_DATABASE_URL", "mysql://root:hunter2@db/x")]);
+        assert!(err.starts_with("TESSERA_DATABASE_URL="), "{err}");
+        assert!(err.contains("memory, none"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+        let err = error(&[("TESSERA_DATABASE_URL", "mongo")]);
+        assert!(err.contains("\"mongo\""), "{err}");
+    }
+
+    #[test]
+    fn secondary_storage_choices() {
+        let c = config(&[("TESSERA_SECONDARY_STORAGE", "memory")]);
+        assert_eq!(c.secondary_storage, SecondaryStorageChoice::Memory);
+        let err = error(&[("TESSERA_SECONDARY_STORAGE", "redis://:hunter2@cache:6379")]);
+        assert!(err.starts_with("TESSERA_SECONDARY_STORAGE:"), "{err}");
+        assert!(err.contains("not available"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+        let err = error(&[("TESSERA_SECONDARY_STORAGE", "memcached")]);
+        assert!(err.starts_with("TESSERA_SECONDARY_STORAGE="), "{err}");
+    }
+
+    #[test]
+    fn cookie_cache_values_are_parsed() {
+        let c = config(&[
+            ("TESSERA_COOKIE_CACHE", "JWE"),
+            ("TESSERA_COOKIE_CACHE_MAX_AGE", "600"),
+            ("TESSERA_COOKIE_CACHE_VERSION", "2"),
+            ("TESSERA_REFRESH_CACHE", "120"),
+        ]);
+        assert_eq!(
+            c.cookie_cache,
+            CookieCacheConfig {
+                strategy: Some(CookieCacheStrategy::Jwe),
+                max_age: Some(600),
+                version: Some("2".to_owned()),
+                refresh: Some(RefreshCache::UpdateAge(120)),
+            }
+        );
+        assert_eq!(
+            c.cookie_cache.to_string(),
+            "jwe, max age 600 s, version \"2\", refresh at 120 s"
+        );
+        let refresh = |v: &str| config(&[("TESSERA_REFRESH_CACHE", v)]).cookie_cache.refresh;
+        assert_eq!(refresh("true"), Some(RefreshCache::On));
+        assert_eq!(refresh("false"), Some(RefreshCache::Off));
+        let strategy = |v: &str| config(&[("TESSERA_COOKIE_CACHE", v)]).cookie_cache.strategy;
+        assert_eq!(strategy("off"), None);
+        assert_eq!(strategy("compact"), Some(CookieCacheStrategy::Compact));
+        assert_eq!(strategy("jwt"), Some(CookieCacheStrategy::Jwt));
+    }
+
+    #[test]
+    fn bad_cookie_cache_values_are_named() {
+        for (name, value) in [
+            ("TESSERA_COOKIE_CACHE", "yes"),
+            ("TESSERA_COOKIE_CACHE_MAX_AGE", "5m"),
+            ("TESSERA_REFRESH_CACHE", "sometimes"),
+        ] {
+            let err = error(&[(name, value)]);
+            assert!(err.starts_with(name), "{name}: {err}");
+        }
+    }
+
+    #[test]
+    fn enabled_cookie_cache_warns_it_is_not_implemented() {
+        let c = config(&[("TESSERA_COOKIE_CACHE", "compact")]);
+        let warnings = c.cookie_cache.warnings();
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].contains("not implemented yet"), "{warnings:?}");
+        assert!(config(&[("TESSERA_COOKIE_CACHE", "off")])
+            .cookie_cache
+            .warnings()
+            .is_empty());
+    }
+
+    #[test]
+    fn cookie_cache_settings_without_a_cache_warn() {
+        let c = config(&[("TESSERA_COOKIE_CACHE_MAX_AGE", "60")]);
+        assert_eq!(
+            c.cookie_cache.warnings(),
+            ["TESSERA_COOKIE_CACHE_MAX_AGE has no effect while TESSERA_COOKIE_CACHE is off"]
+        );
+    }
+
+    #[test]
+    fn plugins_are_unknown_in_this_build() {
+        let err = error(&[("TESSERA_PLUGINS", "multi-session, custom-session,")]);
+        assert_eq!(
+            err,
+            "TESSERA_PLUGINS: unknown plugin id(s) \"multi-session\", \"custom-session\"; \
+             this build has no plugins"
+        );
+        assert!(ServeConfig::from_vars(vars(&[("TESSERA_PLUGINS", " , ")])).is_ok());
+    }
+
+    #[test]
+    fn base_url_defaults_to_the_listen_address() {
+        let c = ServeConfig::from_vars(vars(&[("PORT", "4000")])).unwrap();
+        assert_eq!(c.options.base_url.as_deref(), Some("http://127.0.0.1:4000"));
+        let c = ServeConfig::from_vars(vars(&[("TESSERA_LISTEN", "0.0.0.0:80")])).unwrap();
+        assert_eq!(c.options.base_url.as_deref(), Some("http://localhost:80"));
+        let c = ServeConfig::from_vars(vars(&[("BETTER_AUTH_URL", "https://auth.example.com")]))
+            .unwrap();
+        assert_eq!(
+            c.options.base_url.as_deref(),
+            Some("https://auth.example.com")
+        );
+    }
+}

@@ -1,0 +1,134 @@
+//! `tessera serve`: configuration in, a running server out.
+
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+
+use tessera::store::{MemoryDatabase, MemorySecondaryStorage};
+use tessera::{Auth, BuildError};
+use tokio::net::TcpListener;
+
+use crate::config::{
+    ConfigError, DatabaseChoice, SecondaryStorageChoice, SecretSource, ServeConfig,
+};
+use crate::secret_file::{self, SecretFileError, SecretFileOutcome};
+
+/// Why `tessera serve` could not start. Each renders as one line.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// A bad environment variable.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The generated secret's file.
+    #[error(transparent)]
+    SecretFile(#[from] SecretFileError),
+    /// The kernel refused the configuration.
+    #[error("invalid configuration: {0}")]
+    Build(#[from] BuildError),
+    /// The shutdown signal handlers cannot be installed.
+    #[error("cannot install the shutdown signal handlers: {0}")]
+    Signal(io::Error),
+    /// The address cannot be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// `host:port`.
+        addr: String,
+        /// Why.
+        source: io::Error,
+    },
+}
+
+/// Reads the configuration through `get`, starts, and serves until Ctrl-C
+/// or SIGTERM.
+pub async fn run(get: impl Fn(&str) -> Option<String>) -> Result<(), ServeError> {
+    let config = ServeConfig::from_vars(get)?;
+    let mut options = config.options;
+    if let SecretSource::File(path) = &config.secret {
+        let (secret, outcome) = secret_file::load_or_create(path)?;
+        let shown = display_path(path);
+        match outcome {
+            SecretFileOutcome::Generated => println!("generated a new secret in {shown}"),
+            SecretFileOutcome::Reused => println!("using the secret in {shown}"),
+        }
+        options = options.secret(secret);
+    }
+    let environment = options.environment;
+
+    let mut builder = Auth::builder(options);
+    match config.database {
+        DatabaseChoice::EmbeddedDefault | DatabaseChoice::Memory => {
+            builder = builder.database(Arc::new(MemoryDatabase::new()));
+        }
+        // better-auth's stateless mode: the kernel gets no database.
+        DatabaseChoice::None => {}
+    }
+    match config.secondary_storage {
+        SecondaryStorageChoice::None => {}
+        SecondaryStorageChoice::Memory => {
+            builder = builder.secondary_storage(Arc::new(MemorySecondaryStorage::new()));
+        }
+    }
+    let auth = builder.build()?;
+
+    println!("database: {}", config.database);
+    println!("secondary storage: {}", config.secondary_storage);
+    println!("cookie cache: {}", config.cookie_cache);
+    for warning in config.cookie_cache.warnings() {
+        tracing::warn!("{warning}");
+    }
+    println!("environment: {environment}");
+
+    let listener =
+        TcpListener::bind(&config.listen)
+            .await
+            .map_err(|source| ServeError::Listen {
+                addr: config.listen.clone(),
+                source,
+            })?;
+    let local = listener.local_addr().map_err(|source| ServeError::Listen {
+        addr: config.listen.clone(),
+        source,
+    })?;
+    let shutdown = shutdown_signal().map_err(ServeError::Signal)?;
+    println!("listening on http://{local}{}", auth.base_path());
+
+    tessera_hyper::serve(listener, auth, shutdown).await;
+    println!("stopped");
+    Ok(())
+}
+
+/// The path as the user will recognise it: absolute when it can be.
+fn display_path(path: &Path) -> String {
+    std::path::absolute(path)
+        .unwrap_or_else(|_| path.to_owned())
+        .display()
+        .to_string()
+}
+
+/// Installs the Ctrl-C and SIGTERM handlers now (so a signal arriving
+/// right after the listening line is not fatal) and returns a future that
+/// completes on either.
+#[cfg(unix)]
+fn shutdown_signal() -> io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+        println!("shutting down");
+    })
+}
+
+/// Completes on Ctrl-C.
+#[cfg(not(unix))]
+fn shutdown_signal() -> io::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+        println!("shutting down");
+    })
+}
