@@ -1,1 +1,88 @@
-//! tmp
+//! # tessera-testkit
+//!
+//! Shared test kit for Tessera's differential tests against better-auth
+//! 1.7.25 itself:
+//!
+//! - [`RefServer`]: the reference server in `shared/refserver`, copied to a
+//!   writable cache, installed with `npm ci` once, run on a loopback port
+//!   and killed on drop. [`require_refserver!`] applies the skip/fail rule.
+//! - [`node_eval`]: runs a JavaScript module snippet where `better-auth`
+//!   and `@better-auth/utils` resolve ([`require_node!`] first).
+//! - [`TestRequest`] / [`TestResponse`] / [`Target`]: send the same request
+//!   to better-auth over HTTP and to a Tessera [`tessera::Auth`] in process,
+//!   and compare status, `code`, `message` and cookies.
+//!
+//! **Skip/fail rule.** When node or npm is missing, or `npm ci` fails, a
+//! test that needs better-auth prints a `SKIPPED: reference server
+//! unavailable: …` banner and returns early — unless `CI=true`, where it
+//! fails.
+//!
+//! ```
+//! use tessera_testkit::{encode_uri_component, SetCookieLine, TestRequest};
+//!
+//! let req = TestRequest::post("/api/auth/sign-out").origin("http://127.0.0.1:3005");
+//! assert!(req.has_header("Origin"));
+//!
+//! let line = SetCookieLine::parse("better-auth.session_token=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax");
+//! assert!(line.is_expired());
+//! assert_eq!(encode_uri_component("a.b+c/d="), "a.b%2Bc%2Fd%3D");
+//! ```
+//!
+//! A differential test:
+//!
+//! ```no_run
+//! use tessera_testkit::{require_refserver, Target, TestRequest};
+//!
+//! # async fn example(tessera: tessera::Auth) {
+//! let server = require_refserver!(&[("MODE", "memory")]);
+//! let (ba, ts) = (
+//!     Target::http(server.base_url()),
+//!     Target::auth(tessera, server.base_url()),
+//! );
+//! let req = TestRequest::get("/api/auth/list-sessions");
+//! let (a, b) = (ba.send(&req).await, ts.send(&req).await);
+//! assert_eq!((a.status, a.code()), (b.status, b.code()));
+//! # }
+//! ```
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod exchange;
+pub mod refserver;
+pub mod uri;
+
+pub use exchange::{
+    http_client, send_auth, send_http, ClientCookies, SetCookieLine, Target, TestRequest,
+    TestResponse,
+};
+pub use refserver::{is_ci, node_eval, refserver_dir, skip_or_fail, RefServer};
+pub use uri::{decode_uri_component, encode_uri_component};
+
+/// Starts a [`RefServer`] with the given environment (`&[(&str, &str)]`),
+/// or returns from the calling test when it is unavailable and `CI` is not
+/// `true`. Panics on any other failure.
+#[macro_export]
+macro_rules! require_refserver {
+    ($env:expr) => {
+        match $crate::RefServer::start($env) {
+            ::std::result::Result::Ok(::std::option::Option::Some(server)) => server,
+            ::std::result::Result::Ok(::std::option::Option::None) => return,
+            ::std::result::Result::Err(e) => panic!("reference server: {e}"),
+        }
+    };
+}
+
+/// Makes sure the installed refserver directory exists for [`node_eval`]
+/// and evaluates to its path, or returns from the calling test when node
+/// is unavailable and `CI` is not `true`.
+#[macro_export]
+macro_rules! require_node {
+    () => {
+        match $crate::refserver_dir() {
+            ::std::result::Result::Ok(::std::option::Option::Some(dir)) => dir,
+            ::std::result::Result::Ok(::std::option::Option::None) => return,
+            ::std::result::Result::Err(e) => panic!("reference environment: {e}"),
+        }
+    };
+}

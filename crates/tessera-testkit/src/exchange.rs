@@ -1,0 +1,387 @@
+//! One request, sent the same way to the reference server over HTTP or to a
+//! Tessera [`Auth`] in process, and the response in one comparable shape.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use bytes::Bytes;
+use http::header::{COOKIE, HOST, SET_COOKIE};
+use http::{HeaderMap, Method};
+use serde_json::Value;
+use tessera::Auth;
+
+use crate::uri::decode_uri_component;
+
+/// A request to replay against either server. `path` includes the base path
+/// (and any query), e.g. `/api/auth/get-session`.
+#[derive(Clone, Debug)]
+pub struct TestRequest {
+    /// The method.
+    pub method: Method,
+    /// Path and query, sent verbatim (`//` and trailing slashes kept).
+    pub path: String,
+    /// Headers in order; `Host` is added when absent.
+    pub headers: Vec<(String, String)>,
+    /// The body; `None` sends none.
+    pub body: Option<Vec<u8>>,
+}
+
+impl TestRequest {
+    /// A request with no headers and no body.
+    pub fn new(method: Method, path: impl Into<String>) -> Self {
+        TestRequest {
+            method,
+            path: path.into(),
+            headers: Vec::new(),
+            body: None,
+        }
+    }
+
+    /// `GET path`.
+    pub fn get(path: impl Into<String>) -> Self {
+        TestRequest::new(Method::GET, path)
+    }
+
+    /// `POST path`.
+    pub fn post(path: impl Into<String>) -> Self {
+        TestRequest::new(Method::POST, path)
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Adds `Origin: origin`.
+    pub fn origin(self, origin: impl Into<String>) -> Self {
+        self.header("origin", origin)
+    }
+
+    /// A JSON body with `Content-Type: application/json`.
+    pub fn json(self, value: &Value) -> Self {
+        self.header("content-type", "application/json")
+            .body(value.to_string())
+    }
+
+    /// A raw body; no `Content-Type` is added.
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.body = Some(body.into());
+        self
+    }
+
+    /// Adds a `Cookie` header with everything in `cookies`, if any.
+    pub fn cookies(self, cookies: &ClientCookies) -> Self {
+        match cookies.header() {
+            Some(h) => self.header(COOKIE.as_str(), h),
+            None => self,
+        }
+    }
+
+    /// Whether a header named `name` (any case) is set.
+    pub fn has_header(&self, name: &str) -> bool {
+        self.headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case(name))
+    }
+}
+
+/// A response, reduced to what differential tests compare.
+#[derive(Clone, Debug)]
+pub struct TestResponse {
+    /// The status code.
+    pub status: u16,
+    /// All response headers.
+    pub headers: HeaderMap,
+    /// Every `Set-Cookie` value, in order.
+    pub set_cookies: Vec<String>,
+    /// The body as text (lossy UTF-8).
+    pub text: String,
+    /// The body parsed as JSON; `None` when empty or not JSON.
+    pub json: Option<Value>,
+}
+
+impl TestResponse {
+    fn from_parts(status: u16, headers: HeaderMap, body: &[u8]) -> Self {
+        let set_cookies = headers
+            .get_all(SET_COOKIE)
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect();
+        TestResponse {
+            status,
+            headers,
+            set_cookies,
+            text: String::from_utf8_lossy(body).into_owned(),
+            json: serde_json::from_slice(body).ok(),
+        }
+    }
+
+    /// The body's `code` field, if it is a JSON object with a string `code`.
+    pub fn code(&self) -> Option<&str> {
+        self.json.as_ref()?.get("code")?.as_str()
+    }
+
+    /// The body's `message` field, if it is a JSON object with a string `message`.
+    pub fn message(&self) -> Option<&str> {
+        self.json.as_ref()?.get("message")?.as_str()
+    }
+
+    /// The parsed `Set-Cookie` lines.
+    pub fn cookies(&self) -> Vec<SetCookieLine> {
+        self.set_cookies
+            .iter()
+            .map(|c| SetCookieLine::parse(c))
+            .collect()
+    }
+
+    /// The names of every cookie set (or expired).
+    pub fn cookie_names(&self) -> BTreeSet<String> {
+        self.cookies().into_iter().map(|c| c.name).collect()
+    }
+
+    /// The names of the cookies this response expires.
+    pub fn expired_cookie_names(&self) -> BTreeSet<String> {
+        self.cookies()
+            .into_iter()
+            .filter(SetCookieLine::is_expired)
+            .map(|c| c.name)
+            .collect()
+    }
+
+    /// The last `Set-Cookie` for `name`.
+    pub fn set_cookie(&self, name: &str) -> Option<SetCookieLine> {
+        self.cookies().into_iter().rev().find(|c| c.name == name)
+    }
+
+    /// The first value of header `name`, if it is valid UTF-8.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name)?.to_str().ok()
+    }
+}
+
+/// One `Set-Cookie` header split into name, raw value and attributes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SetCookieLine {
+    /// Cookie name.
+    pub name: String,
+    /// The value as sent (still percent-encoded).
+    pub value: String,
+    /// Everything after the value, split at `;` and trimmed, in order.
+    pub attributes: Vec<String>,
+}
+
+impl SetCookieLine {
+    /// Splits a `Set-Cookie` header value.
+    pub fn parse(line: &str) -> Self {
+        let mut parts = line.split(';');
+        let pair = parts.next().unwrap_or_default();
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        SetCookieLine {
+            name: name.trim().to_owned(),
+            value: value.trim().to_owned(),
+            attributes: parts
+                .map(|a| a.trim().to_owned())
+                .filter(|a| !a.is_empty())
+                .collect(),
+        }
+    }
+
+    /// The value, percent-decoded like better-call's cookie parser does.
+    pub fn decoded_value(&self) -> String {
+        decode_uri_component(&self.value)
+    }
+
+    /// The value of attribute `name` (any case), e.g. `Max-Age`.
+    pub fn attribute(&self, name: &str) -> Option<&str> {
+        self.attributes.iter().find_map(|a| {
+            let (k, v) = a.split_once('=').unwrap_or((a, ""));
+            k.eq_ignore_ascii_case(name).then_some(v)
+        })
+    }
+
+    /// The attributes with time-dependent values masked (`Expires=<date>`),
+    /// so two servers' cookies compare equal when they agree on everything
+    /// but the clock.
+    pub fn comparable_attributes(&self) -> Vec<String> {
+        self.attributes
+            .iter()
+            .map(|a| match a.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("expires") => format!("{k}=<date>"),
+                _ => a.clone(),
+            })
+            .collect()
+    }
+
+    /// Whether this line deletes the cookie (`Max-Age=0` or an empty value
+    /// with an expiry in the past).
+    pub fn is_expired(&self) -> bool {
+        self.attribute("max-age")
+            .is_some_and(|v| v.trim().parse::<i64>().is_ok_and(|n| n <= 0))
+            || (self.value.is_empty() && self.attribute("expires").is_some())
+    }
+}
+
+/// A minimal browser cookie store: keeps the latest value per name and
+/// drops expired cookies. Ignores domain and path (one origin per test).
+#[derive(Clone, Debug, Default)]
+pub struct ClientCookies {
+    cookies: BTreeMap<String, String>,
+}
+
+impl ClientCookies {
+    /// An empty store.
+    pub fn new() -> Self {
+        ClientCookies::default()
+    }
+
+    /// Applies a response's `Set-Cookie` headers.
+    pub fn update(&mut self, response: &TestResponse) {
+        for c in response.cookies() {
+            if c.is_expired() {
+                self.cookies.remove(&c.name);
+            } else {
+                self.cookies.insert(c.name, c.value);
+            }
+        }
+    }
+
+    /// Sets a cookie to a raw (already encoded) value.
+    pub fn insert(&mut self, name: impl Into<String>, raw_value: impl Into<String>) {
+        self.cookies.insert(name.into(), raw_value.into());
+    }
+
+    /// The raw value of `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.cookies.get(name).map(String::as_str)
+    }
+
+    /// The `Cookie` header value, or `None` when empty.
+    pub fn header(&self) -> Option<String> {
+        if self.cookies.is_empty() {
+            return None;
+        }
+        let pairs: Vec<String> = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        Some(pairs.join("; "))
+    }
+}
+
+/// An HTTP client for tests: no redirects followed, no cookie store.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("a reqwest client without TLS always builds")
+}
+
+/// Sends `req` to `base_url + req.path` over HTTP.
+pub async fn send_http(
+    client: &reqwest::Client,
+    base_url: &str,
+    req: &TestRequest,
+) -> Result<TestResponse, String> {
+    let url = format!("{base_url}{}", req.path);
+    let mut builder = client.request(req.method.clone(), &url);
+    for (k, v) in &req.headers {
+        builder = builder.header(k.as_str(), v.as_str());
+    }
+    if let Some(body) = &req.body {
+        builder = builder.body(body.clone());
+    }
+    let res = builder
+        .send()
+        .await
+        .map_err(|e| format!("{} {url}: {e}", req.method))?;
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    let body = res
+        .bytes()
+        .await
+        .map_err(|e| format!("{} {url}: reading body: {e}", req.method))?;
+    Ok(TestResponse::from_parts(status, headers, &body))
+}
+
+/// Hands `req` to a Tessera [`Auth`] in process, as an adapter would: the
+/// URI is `base_url + req.path`, and `Host` is taken from `base_url` when
+/// the request has none.
+pub async fn send_auth(auth: &Auth, base_url: &str, req: &TestRequest) -> TestResponse {
+    let mut builder = http::Request::builder()
+        .method(req.method.clone())
+        .uri(format!("{base_url}{}", req.path));
+    if !req.has_header("host") {
+        let host = base_url.split_once("://").map_or(base_url, |(_, h)| h);
+        builder = builder.header(HOST, host.trim_end_matches('/'));
+    }
+    for (k, v) in &req.headers {
+        builder = builder.header(k.as_str(), v.as_str());
+    }
+    let body = Bytes::from(req.body.clone().unwrap_or_default());
+    let request = builder
+        .body(body)
+        .unwrap_or_else(|e| panic!("invalid test request {req:?}: {e}"));
+    let res = auth.handle(request).await;
+    let (parts, body) = res.into_parts();
+    TestResponse::from_parts(parts.status.as_u16(), parts.headers, &body)
+}
+
+/// Where a [`TestRequest`] goes: the reference server, or Tessera in process.
+#[derive(Clone, Debug)]
+pub enum Target {
+    /// A server reached over HTTP (the reference better-auth).
+    Http {
+        /// The client (no redirects).
+        client: reqwest::Client,
+        /// E.g. `http://127.0.0.1:3005`.
+        base_url: String,
+    },
+    /// A Tessera instance called in process.
+    Auth {
+        /// The kernel.
+        auth: Auth,
+        /// The origin requests pretend to be sent to.
+        base_url: String,
+    },
+}
+
+impl Target {
+    /// The reference server at `base_url`.
+    pub fn http(base_url: impl Into<String>) -> Self {
+        Target::Http {
+            client: http_client(),
+            base_url: base_url.into(),
+        }
+    }
+
+    /// Tessera, answering as if it were served at `base_url`.
+    pub fn auth(auth: Auth, base_url: impl Into<String>) -> Self {
+        Target::Auth {
+            auth,
+            base_url: base_url.into(),
+        }
+    }
+
+    /// A short label for reports: `better-auth` or `tessera`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Target::Http { .. } => "better-auth",
+            Target::Auth { .. } => "tessera",
+        }
+    }
+
+    /// Sends `req`.
+    ///
+    /// # Panics
+    ///
+    /// On a transport error talking to the HTTP server.
+    pub async fn send(&self, req: &TestRequest) -> TestResponse {
+        match self {
+            Target::Http { client, base_url } => send_http(client, base_url, req)
+                .await
+                .unwrap_or_else(|e| panic!("{e}")),
+            Target::Auth { auth, base_url } => send_auth(auth, base_url, req).await,
+        }
+    }
+}

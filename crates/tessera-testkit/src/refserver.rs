@@ -1,0 +1,400 @@
+//! The reference better-auth server (`shared/refserver`), installed once
+//! into a writable cache directory and run on a loopback port.
+
+use std::fs;
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant, SystemTime};
+
+/// Environment variable naming the refserver source directory, overriding
+/// `shared/refserver` next to the workspace.
+pub const SOURCE_DIR_VAR: &str = "TESSERA_REFSERVER_DIR";
+/// Environment variable naming the writable cache directory the refserver
+/// is copied to and installed in (default `$HOME/.cache/tessera/refserver`).
+pub const CACHE_DIR_VAR: &str = "TESSERA_REFSERVER_CACHE";
+
+/// How long `/healthz` may take to answer after the process is spawned.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long to wait for another process's `npm ci` in the same cache.
+const INSTALL_LOCK_TIMEOUT: Duration = Duration::from_secs(300);
+/// A lock directory older than this is left over from a killed process.
+const STALE_LOCK_AGE: Duration = Duration::from_secs(600);
+
+/// Whether reference-server problems must fail the run (`CI=true`) instead
+/// of skipping the test.
+pub fn is_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
+}
+
+/// Applies the skip/fail rule to an unavailable reference environment: under
+/// `CI=true` the reason is an error (the test fails); otherwise a loud banner
+/// goes to stderr and the result is `Ok(None)` (the test returns early).
+pub fn skip_or_fail<T>(reason: &str) -> Result<Option<T>, String> {
+    if is_ci() {
+        return Err(format!("reference server unavailable (CI=true): {reason}"));
+    }
+    let line = "=".repeat(78);
+    // Straight to the stderr handle, not eprintln!: the test harness
+    // captures eprintln! of passing tests, and a skip must be seen.
+    let _ = writeln!(
+        std::io::stderr(),
+        "\n{line}\nSKIPPED: reference server unavailable: {reason}\n(set CI=true to make this a failure)\n{line}"
+    );
+    Ok(None)
+}
+
+/// The refserver sources: `$TESSERA_REFSERVER_DIR`, else `shared/refserver`
+/// beside the workspace.
+pub fn source_dir() -> PathBuf {
+    match std::env::var_os(SOURCE_DIR_VAR) {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/refserver"),
+    }
+}
+
+/// The writable copy: `$TESSERA_REFSERVER_CACHE`, else
+/// `$HOME/.cache/tessera/refserver`, else a directory under the system
+/// temporary directory. Stable across runs so `npm ci` runs once.
+pub fn cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os(CACHE_DIR_VAR) {
+        return PathBuf::from(dir);
+    }
+    match std::env::var_os("HOME") {
+        Some(home) => Path::new(&home).join(".cache/tessera/refserver"),
+        None => std::env::temp_dir().join("tessera-refserver"),
+    }
+}
+
+/// The installed refserver directory (sources copied, `npm ci` done), with
+/// the skip/fail rule applied. Prepared once per process.
+pub fn refserver_dir() -> Result<Option<PathBuf>, String> {
+    match prepared() {
+        Ok(dir) => Ok(Some(dir)),
+        Err(reason) => skip_or_fail(&reason),
+    }
+}
+
+/// Runs `node --input-type=module -e <script>` in the installed refserver
+/// directory, so `import "better-auth"` and `import "@better-auth/utils/password"`
+/// resolve, and returns its stdout, trimmed.
+///
+/// Unlike [`RefServer::start`] this does not skip: call
+/// [`require_node!`](crate::require_node) first in a test to apply the
+/// skip/fail rule, then `node_eval(..).unwrap()`.
+pub fn node_eval(script: &str) -> Result<String, String> {
+    let dir = prepared()?;
+    let out = Command::new("node")
+        .args(["--input-type=module", "-e", script])
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run node: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "node exited with {}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    String::from_utf8(out.stdout)
+        .map(|s| s.trim().to_owned())
+        .map_err(|e| format!("node printed non-UTF-8 output: {e}"))
+}
+
+/// A running reference better-auth server on `127.0.0.1`. The process is
+/// killed when this value is dropped.
+#[derive(Debug)]
+pub struct RefServer {
+    child: Child,
+    port: u16,
+    base_url: String,
+    log_path: PathBuf,
+}
+
+impl RefServer {
+    /// Starts `node server.mjs` on a free loopback port with `PORT`,
+    /// `HOST=127.0.0.1` and `env` (e.g. `[("MODE", "memory")]`), and waits
+    /// for `GET /healthz`.
+    ///
+    /// The child gets a clean environment (only `PATH`, `HOME` and `env`), so
+    /// a stray `NODE_ENV=test`, `BETTER_AUTH_URL` or `MODE` in the caller's
+    /// environment cannot change better-auth's behaviour.
+    ///
+    /// `Ok(None)`: node/npm are missing or `npm ci` failed, and `CI` is not
+    /// `true` (a banner was printed; skip the test). `Err`: the same under
+    /// `CI=true`, or the server did not come up.
+    pub fn start(env: &[(&str, &str)]) -> Result<Option<RefServer>, String> {
+        let dir = match prepared() {
+            Ok(dir) => dir,
+            Err(reason) => return skip_or_fail(&reason),
+        };
+        let mut last_error = String::new();
+        // A free port can be taken between probing and binding; retry then.
+        for _ in 0..3 {
+            match RefServer::spawn(&dir, env) {
+                Ok(server) => return Ok(Some(server)),
+                Err(e) if e.contains("EADDRINUSE") => last_error = e,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last_error)
+    }
+
+    fn spawn(dir: &Path, env: &[(&str, &str)]) -> Result<RefServer, String> {
+        let port = free_port()?;
+        let log_path = std::env::temp_dir().join(format!(
+            "tessera-refserver-{}-{port}.log",
+            std::process::id()
+        ));
+        let log = fs::File::create(&log_path)
+            .map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
+        let log_err = log
+            .try_clone()
+            .map_err(|e| format!("cannot clone log handle: {e}"))?;
+        let mut cmd = Command::new("node");
+        cmd.arg("server.mjs")
+            .current_dir(dir)
+            .env_clear()
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log_err);
+        for var in ["PATH", "HOME"] {
+            if let Some(v) = std::env::var_os(var) {
+                cmd.env(var, v);
+            }
+        }
+        cmd.env("PORT", port.to_string()).env("HOST", "127.0.0.1");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot spawn node server.mjs: {e}"))?;
+        let mut server = RefServer {
+            child,
+            port,
+            base_url: format!("http://127.0.0.1:{port}"),
+            log_path,
+        };
+        server.wait_healthy()?;
+        Ok(server)
+    }
+
+    fn wait_healthy(&mut self) -> Result<(), String> {
+        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!(
+                    "reference server exited with {status} before it was healthy:\n{}",
+                    self.log()
+                ));
+            }
+            if healthz(addr) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "reference server not healthy after {STARTUP_TIMEOUT:?}:\n{}",
+                    self.log()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// `http://127.0.0.1:<port>`: better-auth's `baseURL`, and a trusted origin.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The listening port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `base_url() + path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// What the server printed so far (stdout and stderr).
+    pub fn log(&self) -> String {
+        fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+}
+
+impl Drop for RefServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = fs::remove_file(&self.log_path);
+    }
+}
+
+/// One `GET /healthz` over a plain socket; true on a 200.
+fn healthz(addr: SocketAddr) -> bool {
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let request = format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    response.starts_with("HTTP/1.1 200")
+}
+
+fn free_port() -> Result<u16, String> {
+    let listener =
+        TcpListener::bind(("127.0.0.1", 0)).map_err(|e| format!("cannot bind loopback: {e}"))?;
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(|e| format!("cannot read bound port: {e}"))
+}
+
+/// The installed directory, prepared at most once per process; concurrent
+/// callers wait for the first.
+fn prepared() -> Result<PathBuf, String> {
+    static PREPARED: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    PREPARED.get_or_init(prepare).clone()
+}
+
+fn prepare() -> Result<PathBuf, String> {
+    let source = source_dir();
+    if !source.join("server.mjs").is_file() || !source.join("package-lock.json").is_file() {
+        return Err(format!(
+            "no refserver sources at {} (set {SOURCE_DIR_VAR})",
+            source.display()
+        ));
+    }
+    tool_version("node")?;
+    let cache = cache_dir();
+    let parent = cache
+        .parent()
+        .ok_or_else(|| format!("cache dir {} has no parent", cache.display()))?;
+    fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    // Another test process may be installing into the same cache.
+    let _lock = DirLock::acquire(&cache.with_extension("lock"))?;
+
+    let source_lock = fs::read(source.join("package-lock.json"))
+        .map_err(|e| format!("cannot read package-lock.json: {e}"))?;
+    let lock_changed = fs::read(cache.join("package-lock.json")).ok() != Some(source_lock);
+    copy_sources(&source, &cache)?;
+    // npm writes node_modules/.package-lock.json last: its absence means
+    // no install, or an interrupted one.
+    let installed = cache.join("node_modules/.package-lock.json").is_file();
+    if lock_changed || !installed {
+        tool_version("npm")?;
+        let out = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&cache)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run npm: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "`npm ci` in {} failed with {}:\n{}{}",
+                cache.display(),
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+    }
+    Ok(cache)
+}
+
+fn tool_version(tool: &str) -> Result<String, String> {
+    let out = Command::new(tool)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("`{tool}` not found on PATH: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("`{tool} --version` failed with {}", out.status));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// Copies every file of `from` into `to` except `node_modules` and `.git`,
+/// writing only files whose content differs (the copy may be in use).
+fn copy_sources(from: &Path, to: &Path) -> Result<(), String> {
+    fs::create_dir_all(to).map_err(|e| format!("cannot create {}: {e}", to.display()))?;
+    let entries = fs::read_dir(from).map_err(|e| format!("cannot list {}: {e}", from.display()))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| format!("cannot list {}: {e}", from.display()))?;
+        let name = entry.file_name();
+        if name == "node_modules" || name == ".git" {
+            continue;
+        }
+        let (src, dst) = (entry.path(), to.join(&name));
+        let kind = entry
+            .file_type()
+            .map_err(|e| format!("cannot stat {}: {e}", src.display()))?;
+        if kind.is_dir() {
+            copy_sources(&src, &dst)?;
+        } else if kind.is_file() {
+            let content =
+                fs::read(&src).map_err(|e| format!("cannot read {}: {e}", src.display()))?;
+            if fs::read(&dst).ok().as_deref() != Some(content.as_slice()) {
+                // fs::write, not fs::copy: the shared sources may be
+                // read-only and the copy must stay writable.
+                fs::write(&dst, content)
+                    .map_err(|e| format!("cannot write {}: {e}", dst.display()))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A cross-process lock: a directory created atomically, removed on drop.
+struct DirLock {
+    path: PathBuf,
+}
+
+impl DirLock {
+    fn acquire(path: &Path) -> Result<DirLock, String> {
+        let deadline = Instant::now() + INSTALL_LOCK_TIMEOUT;
+        loop {
+            match fs::create_dir(path) {
+                Ok(()) => {
+                    return Ok(DirLock {
+                        path: path.to_owned(),
+                    })
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let stale = fs::metadata(path)
+                        .and_then(|m| m.modified())
+                        .ok()
+                        .and_then(|t| SystemTime::now().duration_since(t).ok())
+                        .is_some_and(|age| age > STALE_LOCK_AGE);
+                    if stale {
+                        let _ = fs::remove_dir(path);
+                        continue;
+                    }
+                    if Instant::now() > deadline {
+                        return Err(format!(
+                            "timed out waiting for the install lock {}",
+                            path.display()
+                        ));
+                    }
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                Err(e) => return Err(format!("cannot create lock {}: {e}", path.display())),
+            }
+        }
+    }
+}
+
+impl Drop for DirLock {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir(&self.path);
+    }
+}
