@@ -1,1 +1,138 @@
-fn main() {}
+//! Project chores, in Rust: `cargo xtask ci`, `cargo xtask test`,
+//! `cargo xtask bench`, `cargo xtask kernel-deps`.
+
+use std::process::{Command, ExitCode};
+
+/// Crates that must never appear in the kernel's dependency tree: the
+/// kernel knows no web framework and no store client.
+const FORBIDDEN_IN_KERNEL: &[&str] = &[
+    "axum",
+    "axum-core",
+    "actix",
+    "actix-web",
+    "actix-http",
+    "hyper",
+    "hyper-util",
+    "lambda_http",
+    "lambda_runtime",
+    "aws_lambda_events",
+    "sqlx",
+    "redis",
+    "fred",
+    "tokio-postgres",
+    "rusqlite",
+];
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci(),
+        Some("test") => test(),
+        Some("kernel-deps") => kernel_deps(),
+        Some("bench") => bench(&args[1..]),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <command>\n\n  ci           fmt check, clippy -D warnings, kernel boundary, tests\n  test         the whole test suite\n  kernel-deps  check the kernel's dependency tree\n  bench        run the criterion benchmarks"
+            );
+            Err("unknown command".into())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn cargo(args: &[&str]) -> Result<(), String> {
+    eprintln!("$ cargo {}", args.join(" "));
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(args)
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("cargo {} failed ({status})", args.join(" ")))
+    }
+}
+
+fn ci() -> Result<(), String> {
+    cargo(&["fmt", "--all", "--check"])?;
+    kernel_deps()?;
+    cargo(&[
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
+    test()
+}
+
+/// The whole test suite: nextest when installed (faster, parallel across
+/// binaries), else `cargo test`; doctests either way.
+fn test() -> Result<(), String> {
+    let nextest = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["nextest", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if nextest {
+        cargo(&["nextest", "run", "--workspace", "--no-fail-fast"])?;
+        cargo(&["test", "--workspace", "--doc"])
+    } else {
+        cargo(&["test", "--workspace", "--no-fail-fast"])
+    }
+}
+
+fn kernel_deps() -> Result<(), String> {
+    let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args([
+            "tree",
+            "-p",
+            "tessera",
+            "-e",
+            "normal,build",
+            "--prefix",
+            "none",
+            "--format",
+            "{p}",
+        ])
+        .output()
+        .map_err(|e| format!("cannot run cargo tree: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "cargo tree failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let tree = String::from_utf8_lossy(&out.stdout);
+    let offenders: Vec<&str> = tree
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|name| FORBIDDEN_IN_KERNEL.contains(name) || name.starts_with("actix"))
+        .collect();
+    if offenders.is_empty() {
+        eprintln!(
+            "kernel boundary: ok ({} crates, no framework or store client)",
+            tree.lines().count()
+        );
+        Ok(())
+    } else {
+        Err(format!(
+            "the kernel depends on {offenders:?}: it must stay framework- and store-free"
+        ))
+    }
+}
+
+fn bench(extra: &[String]) -> Result<(), String> {
+    let mut args = vec!["bench", "-p", "tessera", "--bench", "kernel"];
+    if !extra.is_empty() {
+        args.push("--");
+        args.extend(extra.iter().map(String::as_str));
+    }
+    cargo(&args)
+}
