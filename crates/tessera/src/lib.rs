@@ -37,12 +37,14 @@
 #![deny(missing_docs)]
 
 pub mod api;
+pub mod cache;
 mod clock;
 pub mod cookie;
 mod id;
 pub mod ip;
 pub mod options;
 pub mod password;
+pub mod plugin;
 pub mod rate_limit;
 pub mod secret;
 pub mod session;
@@ -77,6 +79,18 @@ pub enum BuildError {
     /// The secrets are unusable.
     #[error(transparent)]
     Secret(#[from] SecretError),
+    /// A plugin asked for by id is not linked into this binary.
+    #[error("plugin {id:?} is not linked into this binary: add the crate that provides it (e.g. `tessera-{id}`) as a dependency and reference it, e.g. by calling its `link()` function")]
+    UnknownPlugin {
+        /// The id.
+        id: String,
+    },
+    /// Two plugins share an id.
+    #[error("two plugins have the id {0:?}; plugin ids must be unique")]
+    DuplicatePlugin(String),
+    /// The cookie cache keys could not be set up.
+    #[error("cookie cache setup failed: {0}")]
+    Cache(String),
     /// An option has a value that cannot work.
     #[error("invalid option {option}: {reason}")]
     Invalid {
@@ -117,6 +131,8 @@ pub(crate) struct AuthInner {
     /// No database and no secondary storage: better-auth's stateless mode (spec §4.1).
     pub(crate) stateless: bool,
     pub(crate) hash_pool: password::HashPool,
+    pub(crate) cache: cache::SessionCache,
+    pub(crate) plugins: Vec<Arc<dyn plugin::Plugin>>,
 }
 
 /// Builds an [`Auth`] from [`Options`] and the stores.
@@ -125,6 +141,7 @@ pub struct AuthBuilder {
     database: Option<Arc<dyn Database>>,
     secondary: Option<Arc<dyn SecondaryStorage>>,
     clock: Arc<dyn Clock>,
+    plugins: Vec<Arc<dyn plugin::Plugin>>,
 }
 
 impl std::fmt::Debug for AuthBuilder {
@@ -145,6 +162,7 @@ impl Auth {
             database: None,
             secondary: None,
             clock: Arc::new(SystemClock),
+            plugins: Vec::new(),
         }
     }
 
@@ -214,6 +232,16 @@ impl Auth {
         &self.inner.clock
     }
 
+    /// The cookie cache as resolved (defaults applied).
+    pub fn cookie_cache(&self) -> &cache::SessionCache {
+        &self.inner.cache
+    }
+
+    /// Ids of the active plugins, in order.
+    pub fn plugin_ids(&self) -> Vec<&'static str> {
+        self.inner.plugins.iter().map(|p| p.id()).collect()
+    }
+
     /// Whether this instance runs without database and secondary storage
     /// (better-auth's stateless mode, spec §4.1).
     pub fn is_stateless(&self) -> bool {
@@ -232,6 +260,12 @@ impl AuthBuilder {
     /// Uses `storage` as secondary storage (spec §5).
     pub fn secondary_storage(mut self, storage: Arc<dyn SecondaryStorage>) -> Self {
         self.secondary = Some(storage);
+        self
+    }
+
+    /// Adds a plugin explicitly (it runs before plugins enabled by id).
+    pub fn plugin(mut self, plugin: Arc<dyn plugin::Plugin>) -> Self {
+        self.plugins.push(plugin);
         self
     }
 
@@ -274,8 +308,28 @@ impl AuthBuilder {
         }
         trusted.extend(options.trusted_origins.iter().map(String::as_str));
         let trusted = TrustedOrigins::new(trusted);
-        let cookies = AuthCookies::new(&options.cookies, https, options.session.expires_in, 300);
         let stateless = self.database.is_none() && self.secondary.is_none();
+        let mut plugins = self.plugins;
+        for id in &options.plugins {
+            if plugins.iter().any(|p| p.id() == id) {
+                continue;
+            }
+            let registration =
+                plugin::find(id).ok_or_else(|| BuildError::UnknownPlugin { id: id.clone() })?;
+            plugins.push((registration.create)());
+        }
+        let cache = resolve_cache(&options, &secrets, stateless, &mut plugins)?;
+        for (i, p) in plugins.iter().enumerate() {
+            if plugins[..i].iter().any(|q| q.id() == p.id()) {
+                return Err(BuildError::DuplicatePlugin(p.id().to_owned()));
+            }
+        }
+        let cookies = AuthCookies::new(
+            &options.cookies,
+            https,
+            options.session.expires_in,
+            cache.max_age,
+        );
         let database = self
             .database
             .unwrap_or_else(|| Arc::new(MemoryDatabase::new()));
@@ -302,10 +356,91 @@ impl AuthBuilder {
                 base_path,
                 stateless,
                 hash_pool: password::HashPool::default(),
+                cache,
+                plugins,
                 options,
             }),
         })
     }
+}
+
+/// The plugin that refreshes stateless cookie caches (spec §3).
+pub const STATELESS_REFRESH_PLUGIN: &str = "stateless-refresh";
+
+/// Applies better-auth's cookie-cache defaults (spec §2.1, §4.1: stateless
+/// mode turns the cache on, `jwe`, `maxAge = expiresIn`, refresh on; user
+/// values win) and derives the codec's keys.
+fn resolve_cache(
+    options: &Options,
+    secrets: &Secrets,
+    stateless: bool,
+    plugins: &mut Vec<Arc<dyn plugin::Plugin>>,
+) -> Result<cache::SessionCache, BuildError> {
+    use cache::{CacheStrategy, RefreshCache};
+    let c = &options.session.cookie_cache;
+    let enabled = c.enabled.unwrap_or(stateless);
+    let max_age = match c.max_age.filter(|m| *m > 0) {
+        Some(m) => m,
+        None if stateless => options.session.expires_in,
+        None => 300,
+    };
+    if max_age > MAX_AGE_LIMIT {
+        return Err(BuildError::Invalid {
+            option: "session.cookie_cache.max_age",
+            reason: format!("{max_age} s exceeds the 400-day cookie limit"),
+        });
+    }
+    let strategy = c.strategy.unwrap_or(if stateless {
+        CacheStrategy::Jwe
+    } else {
+        CacheStrategy::Compact
+    });
+    let requested = c.refresh_cache;
+    let refresh = requested.unwrap_or(if stateless {
+        RefreshCache::On
+    } else {
+        RefreshCache::Off
+    });
+    let mut refresh_update_age = match refresh {
+        RefreshCache::Off => None,
+        RefreshCache::On => Some(max_age / 5),
+        RefreshCache::UpdateAge(s) => Some(s),
+    };
+    if refresh_update_age.is_some() && enabled {
+        if !stateless {
+            // better-auth 1.7: with a database or secondary storage the store
+            // is authoritative; refreshing from a cookie would outlive revocation.
+            tracing::warn!(
+                "cookie cache refreshCache is ignored with a database or secondary storage"
+            );
+            refresh_update_age = None;
+        } else if !plugins.iter().any(|p| p.id() == STATELESS_REFRESH_PLUGIN) {
+            match plugin::find(STATELESS_REFRESH_PLUGIN) {
+                Some(registration) => plugins.push((registration.create)()),
+                None if requested.is_some() => {
+                    return Err(BuildError::UnknownPlugin {
+                        id: STATELESS_REFRESH_PLUGIN.to_owned(),
+                    })
+                }
+                None => {
+                    tracing::warn!(
+                        "stateless cookie-cache refresh is off: link the tessera-stateless-refresh crate to turn it on"
+                    );
+                    refresh_update_age = None;
+                }
+            }
+        }
+    }
+    let codec = cache::SessionCache::codec_for(strategy, secrets)
+        .map_err(|e| BuildError::Cache(e.to_string()))?;
+    Ok(cache::SessionCache {
+        enabled,
+        max_age,
+        strategy,
+        version: c.version.clone().unwrap_or_default(),
+        refresh_update_age,
+        codec,
+    })
 }
 
 /// The base path, the base URL's origin, and whether it is https. A path in

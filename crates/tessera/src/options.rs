@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use crate::cache::{CacheStrategy, CacheVersion, CookieCacheOptions, RefreshCache};
 use crate::cookie::CookieOptions;
 use crate::secret::{SecretError, Secrets, DEFAULT_SECRET};
 
@@ -41,7 +42,7 @@ impl Environment {
 }
 
 /// Session lifetimes (spec §6.1). All durations are seconds.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct SessionOptions {
     /// Session lifetime (default 7 days).
     pub expires_in: u64,
@@ -59,6 +60,8 @@ pub struct SessionOptions {
     pub preserve_session_in_database: bool,
     /// Extra columns on the session record (`session.additionalFields`).
     pub additional_fields: Vec<AdditionalField>,
+    /// The `session_data` cookie cache (spec §2).
+    pub cookie_cache: CookieCacheOptions,
 }
 
 /// An extra field on a record (better-auth's `additionalFields`).
@@ -99,6 +102,7 @@ impl Default for SessionOptions {
             store_session_in_database: false,
             preserve_session_in_database: false,
             additional_fields: Vec::new(),
+            cookie_cache: CookieCacheOptions::default(),
         }
     }
 }
@@ -229,6 +233,8 @@ pub struct Options {
     pub disable_csrf_check: bool,
     /// Skip validating callback URLs against trusted origins.
     pub disable_origin_check: bool,
+    /// Plugins to enable by id from the link-time registry (`TESSERA_PLUGINS`).
+    pub plugins: Vec<String>,
 }
 
 impl Default for Options {
@@ -246,6 +252,7 @@ impl Default for Options {
             ip: IpOptions::default(),
             disable_csrf_check: false,
             disable_origin_check: false,
+            plugins: Vec::new(),
         }
     }
 }
@@ -344,7 +351,11 @@ impl Options {
     /// - `NODE_ENV`: `development` / `test` / `production`;
     /// - `TESSERA_SESSION_EXPIRES_IN`, `TESSERA_SESSION_UPDATE_AGE`,
     ///   `TESSERA_SESSION_FRESH_AGE`: seconds;
-    /// - `TESSERA_RATE_LIMIT`: `true` / `false`.
+    /// - `TESSERA_RATE_LIMIT`: `true` / `false`;
+    /// - `TESSERA_COOKIE_CACHE`: `off`, `compact`, `jwt` or `jwe`;
+    ///   `TESSERA_COOKIE_CACHE_MAX_AGE` (seconds), `TESSERA_COOKIE_CACHE_VERSION`,
+    ///   `TESSERA_REFRESH_CACHE` (`false`, `true` or an update age in seconds);
+    /// - `TESSERA_PLUGINS`: comma-separated plugin ids.
     pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Self, EnvError> {
         let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
         let mut o = Options::new();
@@ -379,6 +390,47 @@ impl Options {
         }
         if let Some(v) = get("TESSERA_RATE_LIMIT") {
             o.rate_limit.enabled = Some(parse_bool("TESSERA_RATE_LIMIT", &v)?);
+        }
+        let cache = &mut o.session.cookie_cache;
+        if let Some(v) = get("TESSERA_COOKIE_CACHE") {
+            match v.trim().to_ascii_lowercase().as_str() {
+                "off" | "false" | "none" => cache.enabled = Some(false),
+                other => {
+                    let strategy =
+                        CacheStrategy::parse(other).ok_or_else(|| EnvError::Invalid {
+                            name: "TESSERA_COOKIE_CACHE".to_owned(),
+                            value: v.clone(),
+                            reason: "expected off, compact, jwt or jwe".to_owned(),
+                        })?;
+                    cache.enabled = Some(true);
+                    cache.strategy = Some(strategy);
+                }
+            }
+        }
+        if let Some(v) = get("TESSERA_COOKIE_CACHE_MAX_AGE") {
+            cache.max_age = Some(parse_secs("TESSERA_COOKIE_CACHE_MAX_AGE", &v)?);
+        }
+        if let Some(v) = get("TESSERA_COOKIE_CACHE_VERSION") {
+            cache.version = Some(CacheVersion::Static(v.trim().to_owned()));
+        }
+        if let Some(v) = get("TESSERA_REFRESH_CACHE") {
+            cache.refresh_cache = Some(match v.trim().to_ascii_lowercase().as_str() {
+                "false" | "off" | "0" | "no" => RefreshCache::Off,
+                "true" | "on" | "yes" => RefreshCache::On,
+                secs => RefreshCache::UpdateAge(secs.parse().map_err(|_| EnvError::Invalid {
+                    name: "TESSERA_REFRESH_CACHE".to_owned(),
+                    value: v.clone(),
+                    reason: "expected false, true or an update age in seconds".to_owned(),
+                })?),
+            });
+        }
+        if let Some(v) = get("TESSERA_PLUGINS") {
+            o.plugins = v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect();
         }
         Ok(o)
     }
@@ -455,6 +507,29 @@ mod tests {
         assert_eq!(o.session.expires_in, 3600);
         assert_eq!(o.rate_limit.enabled, Some(false));
         assert_eq!(o.environment, Environment::Development);
+    }
+
+    #[test]
+    fn reads_cookie_cache_settings() {
+        let o = Options::from_vars(vars(&[
+            ("TESSERA_COOKIE_CACHE", "jwe"),
+            ("TESSERA_COOKIE_CACHE_MAX_AGE", "600"),
+            ("TESSERA_COOKIE_CACHE_VERSION", "2"),
+            ("TESSERA_REFRESH_CACHE", "120"),
+            ("TESSERA_PLUGINS", "multi-session, custom-session"),
+        ]))
+        .unwrap();
+        let c = &o.session.cookie_cache;
+        assert_eq!(c.enabled, Some(true));
+        assert_eq!(c.strategy, Some(CacheStrategy::Jwe));
+        assert_eq!(c.max_age, Some(600));
+        assert!(matches!(&c.version, Some(CacheVersion::Static(v)) if v == "2"));
+        assert_eq!(c.refresh_cache, Some(RefreshCache::UpdateAge(120)));
+        assert_eq!(o.plugins, ["multi-session", "custom-session"]);
+        let off = Options::from_vars(vars(&[("TESSERA_COOKIE_CACHE", "off")])).unwrap();
+        assert_eq!(off.session.cookie_cache.enabled, Some(false));
+        assert!(Options::from_vars(vars(&[("TESSERA_COOKIE_CACHE", "jws")])).is_err());
+        assert!(Options::from_vars(vars(&[("TESSERA_REFRESH_CACHE", "soon")])).is_err());
     }
 
     #[test]

@@ -229,7 +229,14 @@ async fn start_session(
         user: user.clone(),
     };
     let auth = ctx.auth;
-    auth.set_session_cookie(&mut ctx.jar, &ctx.cookies, &pair, Some(dont_remember));
+    auth.set_session_cookie(
+        &mut ctx.jar,
+        &ctx.cookies,
+        &pair,
+        Some(dont_remember),
+        ctx.now,
+    )
+    .await;
     ctx.set_session(Some(pair));
     Ok(session)
 }
@@ -489,7 +496,8 @@ async fn update_session(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
         session,
         user: current.user,
     };
-    auth.set_session_cookie(&mut ctx.jar, &ctx.cookies, &pair, None);
+    auth.set_session_cookie(&mut ctx.jar, &ctx.cookies, &pair, None, ctx.now)
+        .await;
     #[derive(Serialize)]
     struct Body<'a> {
         session: &'a Session,

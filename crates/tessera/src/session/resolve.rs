@@ -1,9 +1,10 @@
 //! `/get-session`, step by step (spec §6.4), and the cookie work that goes
-//! with a session: setting it (`setSessionCookie`) and clearing it
-//! (`deleteSessionCookie`).
+//! with a session: setting it (`setSessionCookie`, `setCookieCache`) and
+//! clearing it (`deleteSessionCookie`).
 
 use crate::api::{codes, ApiError};
 use crate::cookie::{read_chunked, sign_value, verify_value, CookieJar, RequestCookies};
+use crate::plugin::CacheHit;
 use crate::store::{SessionUpdate, SessionWithUser};
 use crate::{AuthInner, Timestamp};
 
@@ -48,6 +49,12 @@ impl AuthInner {
             .is_some()
     }
 
+    /// Expires `session_data` and every chunk of it the request carried.
+    fn expire_cache_cookie(&self, jar: &mut CookieJar, cookies: &RequestCookies) {
+        jar.expire(&self.cookies.session_data);
+        jar.expire_request_chunks_only(&self.cookies.session_data, cookies);
+    }
+
     /// spec §6.4, in order. Cookie work goes into `jar`.
     pub(crate) async fn resolve_session(
         &self,
@@ -58,15 +65,56 @@ impl AuthInner {
     ) -> Result<(Option<SessionWithUser>, Option<bool>), ApiError> {
         // Step 2.
         let token = self.session_token(cookies);
-        // Step 4: with the cache off, a leftover cache cookie is expired.
-        if read_chunked(&self.cookies.session_data, cookies).is_some() {
-            jar.expire(&self.cookies.session_data);
-            jar.expire_request_chunks_only(&self.cookies.session_data, cookies);
+        let cache_on = self.cache.enabled;
+        // Step 3: with the cache on, no valid token means no session, even
+        // with a valid cache cookie.
+        if token.is_none() && cache_on {
+            return Ok((None, None));
         }
-        // Steps 3 and 5.
+        // Step 4.
+        let cached_value = read_chunked(&self.cookies.session_data, cookies);
+        if cached_value.is_some() && !cache_on {
+            self.expire_cache_cookie(jar, cookies);
+        }
+        // Step 5.
         let Some(token) = token else {
             return Ok((None, None));
         };
+        // Steps 6 and 7.
+        if let (true, false, Some(value)) = (cache_on, opts.disable_cookie_cache, cached_value) {
+            match self.cache.decode(&value, now) {
+                Ok(cached) => {
+                    let expected = self
+                        .cache
+                        .version
+                        .for_session(&cached.data.session, &cached.data.user)
+                        .await;
+                    let usable = cached.data.session.token == token
+                        && cached.version == expected
+                        && cached.expires_at >= now
+                        && cached.data.session.expires_at >= now;
+                    if usable {
+                        let mut hit = CacheHit {
+                            auth: self,
+                            cached: &cached,
+                            cookies,
+                            jar,
+                            now,
+                            skip_refresh: opts.disable_refresh || opts.read_only,
+                        };
+                        for plugin in &self.plugins {
+                            plugin.on_cache_hit(&mut hit).await;
+                        }
+                        return Ok((Some(cached.data), opts.read_only.then_some(false)));
+                    }
+                    self.expire_cache_cookie(jar, cookies);
+                }
+                Err(miss) => {
+                    tracing::debug!(%miss, "cookie cache miss");
+                    self.expire_cache_cookie(jar, cookies);
+                }
+            }
+        }
         // Step 8.
         let found = self.sessions.find(&token).await.map_err(|e| {
             ApiError::internal("FAILED_TO_GET_SESSION", "Failed to get session", &e)
@@ -97,10 +145,14 @@ impl AuthInner {
                 <= now.as_millis();
         // Step 11.
         if opts.read_only {
+            self.set_cookie_cache(jar, cookies, &found, false, now)
+                .await;
             return Ok((Some(found), Some(needs_refresh)));
         }
         if !needs_refresh {
-            // Step 13: the cookie cache would be rewritten here.
+            // Step 13.
+            self.set_cookie_cache(jar, cookies, &found, false, now)
+                .await;
             return Ok((Some(found), None));
         }
         // Step 12.
@@ -124,25 +176,33 @@ impl AuthInner {
             session,
             user: found.user,
         };
-        self.set_session_cookie(jar, cookies, &refreshed, None);
+        self.set_session_cookie(jar, cookies, &refreshed, None, now)
+            .await;
         Ok((Some(refreshed), None))
     }
 
-    /// better-auth's `setSessionCookie`: the signed token (browser-session
-    /// cookie when "don't remember"), the `dont_remember` marker, and the
-    /// cookie cache. `dont_remember: None` inherits it from the request.
-    pub(crate) fn set_session_cookie(
+    /// The signed `session_token` cookie: Max-Age = `expiresIn`, or a
+    /// browser-session cookie when "don't remember".
+    pub(crate) fn set_token_cookie(&self, jar: &mut CookieJar, token: &str, dont_remember: bool) {
+        let max_age = (!dont_remember).then_some(self.options.session.expires_in);
+        let def = self.cookies.session_token.with_max_age(max_age);
+        jar.set(def.with_value(sign_value(&self.secrets, token)));
+    }
+
+    /// better-auth's `setSessionCookie`: the signed token, the
+    /// `dont_remember` marker, and the cookie cache. `dont_remember: None`
+    /// inherits it from the request.
+    pub(crate) async fn set_session_cookie(
         &self,
         jar: &mut CookieJar,
         cookies: &RequestCookies,
         session: &SessionWithUser,
         dont_remember: Option<bool>,
+        now: Timestamp,
     ) {
         let had_marker = self.has_dont_remember(cookies);
         let dont_remember = dont_remember.unwrap_or(had_marker);
-        let max_age = (!dont_remember).then_some(self.options.session.expires_in);
-        let token_def = self.cookies.session_token.with_max_age(max_age);
-        jar.set(token_def.with_value(sign_value(&self.secrets, &session.session.token)));
+        self.set_token_cookie(jar, &session.session.token, dont_remember);
         if dont_remember {
             jar.set(
                 self.cookies
@@ -152,6 +212,34 @@ impl AuthInner {
         } else if had_marker {
             jar.expire(&self.cookies.dont_remember);
         }
+        self.set_cookie_cache(jar, cookies, session, dont_remember, now)
+            .await;
+    }
+
+    /// better-auth's `setCookieCache` (spec §2.2): a no-op unless the cache
+    /// is on; chunked when large, stale chunks expired.
+    pub(crate) async fn set_cookie_cache(
+        &self,
+        jar: &mut CookieJar,
+        cookies: &RequestCookies,
+        session: &SessionWithUser,
+        dont_remember: bool,
+        now: Timestamp,
+    ) {
+        if !self.cache.enabled {
+            return;
+        }
+        let max_age = (!dont_remember).then_some(self.cache.max_age);
+        let version = self
+            .cache
+            .version
+            .for_session(&session.session, &session.user)
+            .await;
+        let value = self
+            .cache
+            .encode(&session.session, &session.user, &version, now, max_age);
+        let def = self.cookies.session_data.with_max_age(max_age);
+        jar.set_chunked(&def, &value, cookies);
     }
 
     /// better-auth's `deleteSessionCookie`: expires the token, the cache

@@ -29,7 +29,16 @@ pub struct Harness {
 }
 
 impl Harness {
+    /// A stateful instance: an in-memory database, no cookie cache unless
+    /// the options turn it on.
     pub fn new(options: Options) -> Self {
+        Self::with(options, |b| {
+            b.database(Arc::new(tessera::store::MemoryDatabase::new()))
+        })
+    }
+
+    /// better-auth's stateless mode: no database given.
+    pub fn stateless(options: Options) -> Self {
         Self::with(options, |b| b)
     }
 
