@@ -431,16 +431,16 @@ fn resolve_cache(
             }
         }
     }
-    let codec = cache::SessionCache::codec_for(strategy, secrets)
-        .map_err(|e| BuildError::Cache(e.to_string()))?;
-    Ok(cache::SessionCache {
-        enabled,
-        max_age,
+    let mut cache = cache::SessionCache::new(
         strategy,
-        version: c.version.clone().unwrap_or_default(),
+        secrets,
+        max_age,
+        c.version.clone().unwrap_or_default(),
         refresh_update_age,
-        codec,
-    })
+    )
+    .map_err(|e| BuildError::Cache(e.to_string()))?;
+    cache.enabled = enabled;
+    Ok(cache)
 }
 
 /// The base path, the base URL's origin, and whether it is https. A path in

@@ -6,7 +6,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use hkdf::Hkdf;
 use josekit::jwe::{self, JweDecrypter, JweEncrypter, JweHeader};
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::jwt::{claims_from, Claims};
@@ -89,37 +88,40 @@ impl Jwe {
     }
 
     /// Decrypts a compact JWE to its plaintext, choosing the key by `kid`
-    /// (or trying every key when there is none).
+    /// (or trying every key when there is none). josekit parses the header
+    /// once; the selector only looks the key up.
     pub fn decrypt(&self, value: &str) -> Result<Vec<u8>, Miss> {
-        #[derive(Deserialize)]
-        struct Header<'a> {
-            alg: Option<&'a str>,
-            enc: Option<&'a str>,
-            kid: Option<&'a str>,
-        }
-        let protected = value.split('.').next().ok_or(Miss::Malformed)?;
-        let header_json = URL_SAFE_NO_PAD
-            .decode(protected)
-            .map_err(|_| Miss::Malformed)?;
-        let header: Header<'_> =
-            serde_json::from_slice(&header_json).map_err(|_| Miss::Malformed)?;
-        if header.alg != Some("dir") || header.enc != Some(ENC) {
-            return Err(Miss::Malformed);
-        }
-        let candidates: Vec<&Key> = match header.kid {
-            Some(kid) => {
-                let key = self
-                    .keys
-                    .iter()
-                    .find(|k| k.kid == kid)
-                    .ok_or(Miss::UnknownKey)?;
-                vec![key]
+        let unknown_kid = std::cell::Cell::new(false);
+        let first = jwe::deserialize_compact_with_selector(value, |header| {
+            if header.algorithm() != Some("dir") || header.content_encryption() != Some(ENC) {
+                return Ok(None);
             }
-            None => self.keys.iter().collect(),
-        };
-        for key in candidates {
-            if let Ok((plain, _)) = jwe::deserialize_compact(value, &*key.decrypter) {
-                return Ok(plain);
+            Ok(match header.key_id() {
+                Some(kid) => {
+                    let key = self.keys.iter().find(|k| k.kid == kid);
+                    unknown_kid.set(key.is_none());
+                    key.map(|k| &*k.decrypter)
+                }
+                None => self.keys.first().map(|k| &*k.decrypter),
+            })
+        });
+        match first {
+            Ok((plain, _)) => return Ok(plain),
+            Err(_) if unknown_kid.get() => return Err(Miss::UnknownKey),
+            Err(_) => {}
+        }
+        // No `kid`: better-auth tries the current secret, then older ones.
+        let has_kid = value
+            .split('.')
+            .next()
+            .and_then(|h| URL_SAFE_NO_PAD.decode(h).ok())
+            .and_then(|h| serde_json::from_slice::<serde_json::Value>(&h).ok())
+            .is_some_and(|h| h.get("kid").is_some());
+        if !has_kid {
+            for key in self.keys.iter().skip(1) {
+                if let Ok((plain, _)) = jwe::deserialize_compact(value, &*key.decrypter) {
+                    return Ok(plain);
+                }
             }
         }
         Err(Miss::BadSignature)

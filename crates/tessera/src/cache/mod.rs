@@ -165,6 +165,24 @@ impl fmt::Debug for SessionCache {
 }
 
 impl SessionCache {
+    /// A cache with these settings, its codec keyed with `secrets`.
+    pub fn new(
+        strategy: CacheStrategy,
+        secrets: &crate::Secrets,
+        max_age: u64,
+        version: CacheVersion,
+        refresh_update_age: Option<u64>,
+    ) -> Result<Self, josekit::JoseError> {
+        Ok(SessionCache {
+            enabled: true,
+            max_age,
+            strategy,
+            version,
+            refresh_update_age,
+            codec: Self::codec_for(strategy, secrets)?,
+        })
+    }
+
     /// The codec of a strategy, keyed with `secrets`.
     pub fn codec_for(
         strategy: CacheStrategy,
