@@ -133,6 +133,7 @@ pub(crate) struct AuthInner {
     pub(crate) hash_pool: password::HashPool,
     pub(crate) cache: cache::SessionCache,
     pub(crate) plugins: Vec<Arc<dyn plugin::Plugin>>,
+    pub(crate) interceptors: Vec<Arc<dyn plugin::Interceptor>>,
 }
 
 /// Builds an [`Auth`] from [`Options`] and the stores.
@@ -237,6 +238,18 @@ impl Auth {
         &self.inner.cache
     }
 
+    /// Every routed `METHOD /path` (relative to the base path), sorted.
+    pub fn routes(&self) -> Vec<String> {
+        let mut all: Vec<String> = self
+            .inner
+            .router
+            .routes()
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect();
+        all.sort();
+        all
+    }
+
     /// Ids of the active plugins, in order.
     pub fn plugin_ids(&self) -> Vec<&'static str> {
         self.inner.plugins.iter().map(|p| p.id()).collect()
@@ -324,6 +337,25 @@ impl AuthBuilder {
                 return Err(BuildError::DuplicatePlugin(p.id().to_owned()));
             }
         }
+        // Plugin contributions: options (user values win), fields, routes,
+        // hooks, rate-limit rules, interceptors.
+        for p in &plugins {
+            p.init(&mut options);
+            let schema = p.schema();
+            options.session.additional_fields.extend(schema.session);
+            options.user_additional_fields.extend(schema.user);
+        }
+        let mut routes = api::routes::core_routes();
+        let mut hooks = Vec::new();
+        let mut plugin_rules = Vec::new();
+        let mut interceptors = Vec::new();
+        for p in &plugins {
+            routes.extend(p.endpoints());
+            hooks.extend(p.hooks());
+            plugin_rules.extend(p.rate_limit_rules());
+            interceptors.extend(p.interceptor());
+        }
+        let router = Router::build(routes, &hooks);
         let cookies = AuthCookies::new(
             &options.cookies,
             https,
@@ -352,12 +384,13 @@ impl AuthBuilder {
                 clock: self.clock,
                 trusted,
                 rate_limiter,
-                router: Router::with_core_routes(),
+                router,
                 base_path,
                 stateless,
                 hash_pool: password::HashPool::default(),
                 cache,
                 plugins,
+                interceptors,
                 options,
             }),
         })

@@ -235,6 +235,8 @@ pub struct Options {
     pub disable_origin_check: bool,
     /// Plugins to enable by id from the link-time registry (`TESSERA_PLUGINS`).
     pub plugins: Vec<String>,
+    /// Extra fields on the user record (`user.additionalFields`).
+    pub user_additional_fields: Vec<AdditionalField>,
 }
 
 impl Default for Options {
@@ -253,6 +255,7 @@ impl Default for Options {
             disable_csrf_check: false,
             disable_origin_check: false,
             plugins: Vec::new(),
+            user_additional_fields: Vec::new(),
         }
     }
 }

@@ -41,7 +41,8 @@ endpoint!(RevokeOtherSessions => revoke_other_sessions);
 endpoint!(UpdateSession => update_session);
 endpoint!(Ok_ => ok);
 
-pub(super) fn core_routes() -> Vec<Route> {
+/// better-auth's core endpoints.
+pub(crate) fn core_routes() -> Vec<Route> {
     fn route(
         method: Method,
         path: &str,
@@ -129,6 +130,22 @@ async fn sign_up_email(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     let _callback_url = v.opt_string("callbackURL");
     let remember_me = v.opt_bool("rememberMe");
     v.finish()?;
+    let mut extra = serde_json::Map::new();
+    if let Some(Value::Object(body)) = ctx.body() {
+        for field in &ctx.auth.options.user_additional_fields {
+            match body.get(&field.name) {
+                None | Some(Value::Null) => {}
+                Some(value) if !field.input => {
+                    if value != &Value::Bool(false) {
+                        return Err(codes::field_not_allowed());
+                    }
+                }
+                Some(value) => {
+                    extra.insert(field.name.clone(), value.clone());
+                }
+            }
+        }
+    }
 
     let opts = &ctx.auth.options.email_and_password;
     if !opts.enabled || opts.disable_sign_up {
@@ -166,7 +183,7 @@ async fn sign_up_email(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
         created_at: now,
         updated_at: now,
         id: generate_id(ID_LENGTH),
-        extra: Default::default(),
+        extra,
     };
     let account = Account {
         id: generate_id(ID_LENGTH),
@@ -204,41 +221,11 @@ async fn sign_up_email(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
         }));
     }
     let dont_remember = remember_me == Some(false);
-    let session = start_session(ctx, &user, dont_remember).await?;
+    let session = ctx.create_session(&user, dont_remember).await?;
     Ok(Reply::json(&Body {
         token: Some(&session.token),
         user: &user,
     }))
-}
-
-/// Creates a session for `user` and sets its cookies.
-async fn start_session(
-    ctx: &mut Ctx<'_>,
-    user: &User,
-    dont_remember: bool,
-) -> Result<Session, ApiError> {
-    let meta = ctx.session_meta();
-    let session = ctx
-        .auth
-        .sessions
-        .create(user, &meta, dont_remember, ctx.now())
-        .await
-        .map_err(store_error)?;
-    let pair = SessionWithUser {
-        session: session.clone(),
-        user: user.clone(),
-    };
-    let auth = ctx.auth;
-    auth.set_session_cookie(
-        &mut ctx.jar,
-        &ctx.cookies,
-        &pair,
-        Some(dont_remember),
-        ctx.now,
-    )
-    .await;
-    ctx.set_session(Some(pair));
-    Ok(session)
 }
 
 async fn sign_in_email(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
@@ -299,7 +286,7 @@ async fn sign_in_email(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     if opts.require_email_verification && !user.email_verified {
         return Err(codes::email_not_verified());
     }
-    let session = start_session(ctx, &user, remember_me == Some(false)).await?;
+    let session = ctx.create_session(&user, remember_me == Some(false)).await?;
     #[derive(Serialize)]
     struct Body<'a> {
         redirect: bool,
@@ -349,10 +336,7 @@ async fn get_session(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
         disable_refresh: ctx.query_flag("disableRefresh"),
         read_only: defer && !is_post,
     };
-    let auth = ctx.auth;
-    let (found, needs_refresh) = auth
-        .resolve_session(&ctx.cookies, opts, &mut ctx.jar, ctx.now)
-        .await?;
+    let (found, needs_refresh) = ctx.get_session(opts).await?;
     #[derive(Serialize)]
     #[serde(rename_all = "camelCase")]
     struct Body<'a> {
@@ -369,7 +353,6 @@ async fn get_session(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
         }),
         None => Reply::json(&Value::Null),
     };
-    ctx.set_session(found);
     Ok(no_store(reply))
 }
 
@@ -485,10 +468,9 @@ async fn update_session(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
             "No fields to update",
         ));
     }
-    let auth = ctx.auth;
-    let session = auth
-        .sessions
-        .update(&current.session.token, &update, ctx.now)
+    let session = ctx
+        .sessions()
+        .update(&current.session.token, &update, ctx.now())
         .await
         .map_err(store_error)?
         .ok_or_else(codes::failed_to_get_session)?;
@@ -496,17 +478,14 @@ async fn update_session(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
         session,
         user: current.user,
     };
-    auth.set_session_cookie(&mut ctx.jar, &ctx.cookies, &pair, None, ctx.now)
-        .await;
+    ctx.set_session_cookie(&pair, None).await;
     #[derive(Serialize)]
     struct Body<'a> {
         session: &'a Session,
     }
-    let reply = Reply::json(&Body {
+    Ok(Reply::json(&Body {
         session: &pair.session,
-    });
-    ctx.set_session(Some(pair));
-    Ok(reply)
+    }))
 }
 
 async fn ok(_ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {

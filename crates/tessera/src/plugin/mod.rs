@@ -11,21 +11,221 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode};
 
+use crate::api::{ApiError, Ctx, Reply, Route};
 use crate::cache::CachedSession;
 use crate::cookie::{CookieJar, RequestCookies};
-use crate::{AuthInner, Timestamp};
+use crate::options::{AdditionalField, RateLimitRule};
+use crate::{AuthInner, Options, Timestamp};
 
-/// A plugin. Every hook has a default that does nothing.
+/// A plugin: everything but [`Plugin::id`] has a default that adds nothing.
+///
+/// Order is deterministic: plugins added on the builder, in the order
+/// added, then plugins enabled by id, in the order of `Options::plugins`.
+/// Hooks run in that plugin order.
 #[async_trait]
 pub trait Plugin: Send + Sync + 'static {
-    /// A unique id, e.g. `stateless-refresh`.
+    /// A unique id, e.g. `multi-session`.
     fn id(&self) -> &'static str;
+
+    /// Runs once when the `Auth` is built, before defaults are applied. A
+    /// plugin may fill options the user left unset (user options win: set
+    /// only `None` fields, add to lists).
+    fn init(&self, options: &mut Options) {
+        let _ = options;
+    }
+
+    /// Endpoints to add; one with the method and path of a core endpoint
+    /// replaces it.
+    fn endpoints(&self) -> Vec<Route> {
+        Vec::new()
+    }
+
+    /// Before and after hooks (see [`Hook`]).
+    fn hooks(&self) -> Vec<Hook> {
+        Vec::new()
+    }
+
+    /// Request/response interceptors (better-auth's `onRequest`/`onResponse`).
+    fn interceptor(&self) -> Option<Arc<dyn Interceptor>> {
+        None
+    }
+
+    /// The error codes this plugin answers with (better-auth's `$ERROR_CODES`).
+    fn error_codes(&self) -> Vec<ErrorCode> {
+        Vec::new()
+    }
+
+    /// Rate-limit rules by path (`/path` or `/prefix/*`; `None` disables
+    /// limiting there); they take precedence over the built-in rules.
+    fn rate_limit_rules(&self) -> Vec<(String, Option<RateLimitRule>)> {
+        Vec::new()
+    }
+
+    /// Extra fields on user and session records.
+    fn schema(&self) -> Schema {
+        Schema::default()
+    }
 
     /// Called on a valid cookie-cache hit (spec §6.4 step 7), before the
     /// cached session is returned. It may re-issue the cookies.
     async fn on_cache_hit(&self, hit: &mut CacheHit<'_>) {
         let _ = hit;
+    }
+}
+
+/// An error a plugin answers with: `{"message", "code"}` and a status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ErrorCode {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Machine-readable code, e.g. `INVALID_SESSION_TOKEN`.
+    pub code: &'static str,
+    /// Human-readable message.
+    pub message: &'static str,
+}
+
+impl ErrorCode {
+    /// The error as a response.
+    pub fn error(&self) -> ApiError {
+        ApiError::new(self.status, self.code, self.message)
+    }
+}
+
+/// Extra record fields a plugin declares.
+#[derive(Clone, Debug, Default)]
+pub struct Schema {
+    /// Fields on the user record.
+    pub user: Vec<AdditionalField>,
+    /// Fields on the session record.
+    pub session: Vec<AdditionalField>,
+}
+
+/// A route predicate over method and path.
+pub type RoutePredicate = dyn Fn(&Method, &str) -> bool + Send + Sync;
+
+/// Which routes a hook applies to. Matchers see the route's method and
+/// path, and are evaluated once, when the route table is built: a hook
+/// costs nothing on requests it does not match. A hook that must look at
+/// headers or the body decides inside its handler.
+#[derive(Clone)]
+pub enum Matcher {
+    /// Every route.
+    All,
+    /// Routes with this exact path (any method), e.g. `/sign-out`.
+    Path(String),
+    /// Routes whose path starts with this prefix.
+    PathPrefix(String),
+    /// Any predicate over method and path.
+    Custom(Arc<RoutePredicate>),
+}
+
+impl std::fmt::Debug for Matcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Matcher::All => f.write_str("All"),
+            Matcher::Path(p) => f.debug_tuple("Path").field(p).finish(),
+            Matcher::PathPrefix(p) => f.debug_tuple("PathPrefix").field(p).finish(),
+            Matcher::Custom(_) => f.write_str("Custom(..)"),
+        }
+    }
+}
+
+impl Matcher {
+    /// Whether a route matches.
+    pub fn matches(&self, method: &Method, path: &str) -> bool {
+        match self {
+            Matcher::All => true,
+            Matcher::Path(p) => p == path,
+            Matcher::PathPrefix(p) => path.starts_with(p.as_str()),
+            Matcher::Custom(f) => f(method, path),
+        }
+    }
+}
+
+/// Runs before the endpoint.
+#[async_trait]
+pub trait BeforeHook: Send + Sync + 'static {
+    /// May change the input (`ctx.body_mut()`, `ctx.headers_mut()`), add
+    /// `Set-Cookie` (`ctx.jar`), short-circuit with `Ok(Some(reply))` (the
+    /// endpoint and the after hooks are skipped), or fail with an error
+    /// response.
+    async fn before(&self, ctx: &mut Ctx<'_>) -> Result<Option<Reply>, ApiError>;
+}
+
+/// Runs after the endpoint.
+#[async_trait]
+pub trait AfterHook: Send + Sync + 'static {
+    /// Sees the endpoint's result and may replace it (`*result = …`) or add
+    /// `Set-Cookie` (`ctx.jar`, appended); `ctx.new_session()` tells whether
+    /// the endpoint set a session.
+    async fn after(&self, ctx: &mut Ctx<'_>, result: &mut Result<Reply, ApiError>);
+}
+
+/// A before or after hook.
+#[derive(Clone)]
+pub enum HookKind {
+    /// Before the endpoint.
+    Before(Arc<dyn BeforeHook>),
+    /// After the endpoint.
+    After(Arc<dyn AfterHook>),
+}
+
+/// A hook with its matcher.
+#[derive(Clone)]
+pub struct Hook {
+    /// Which routes it applies to.
+    pub matcher: Matcher,
+    /// What it does.
+    pub kind: HookKind,
+}
+
+impl std::fmt::Debug for Hook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self.kind {
+            HookKind::Before(_) => "before",
+            HookKind::After(_) => "after",
+        };
+        f.debug_struct("Hook")
+            .field("matcher", &self.matcher)
+            .field("kind", &kind)
+            .finish()
+    }
+}
+
+impl Hook {
+    /// A before hook.
+    pub fn before(matcher: Matcher, hook: impl BeforeHook) -> Self {
+        Hook {
+            matcher,
+            kind: HookKind::Before(Arc::new(hook)),
+        }
+    }
+
+    /// An after hook.
+    pub fn after(matcher: Matcher, hook: impl AfterHook) -> Self {
+        Hook {
+            matcher,
+            kind: HookKind::After(Arc::new(hook)),
+        }
+    }
+}
+
+/// Sees every request under the base path before routing, and every
+/// response last (better-auth's `onRequest` / `onResponse`).
+#[async_trait]
+pub trait Interceptor: Send + Sync + 'static {
+    /// May change the request, or answer it (`Some`) without routing.
+    async fn on_request(&self, req: &mut Request<Bytes>) -> Option<Response<Bytes>> {
+        let _ = req;
+        None
+    }
+
+    /// May change the response.
+    async fn on_response(&self, res: &mut Response<Bytes>) {
+        let _ = res;
     }
 }
 

@@ -1,0 +1,260 @@
+//! [`Ctx`]: everything an endpoint or hook sees of one request, and the
+//! kernel services it may use (the plugin API, spec §10 `ctx.context`).
+
+use http::{header, HeaderMap, Method};
+use serde_json::Value;
+
+use super::ApiError;
+use crate::cookie::{sign_value, verify_value, AuthCookies, CookieJar, RequestCookies};
+use crate::session::{ResolveOptions, SessionMeta, Sessions};
+use crate::store::{Session, SessionWithUser, User};
+use crate::{AuthInner, Options, Secrets, Timestamp};
+
+/// Everything an endpoint sees of one request.
+pub struct Ctx<'a> {
+    pub(crate) auth: &'a AuthInner,
+    pub(crate) method: Method,
+    pub(crate) path: String,
+    pub(crate) headers: HeaderMap,
+    pub(crate) peer: Option<crate::ip::ClientAddr>,
+    pub(crate) query: Vec<(String, String)>,
+    pub(crate) body: Option<Value>,
+    pub(crate) cookies: RequestCookies,
+    /// The `Set-Cookie` headers of the response.
+    pub jar: CookieJar,
+    pub(crate) now: Timestamp,
+    pub(crate) session: Option<Option<SessionWithUser>>,
+    new_session: Option<SessionWithUser>,
+}
+
+impl<'a> Ctx<'a> {
+    pub(crate) fn new(
+        auth: &'a AuthInner,
+        parts: http::request::Parts,
+        path: String,
+        now: Timestamp,
+    ) -> Self {
+        let peer = parts.extensions.get::<crate::ip::ClientAddr>().copied();
+        Ctx {
+            auth,
+            cookies: RequestCookies::from_headers(&parts.headers),
+            method: parts.method,
+            path,
+            query: parts
+                .uri
+                .query()
+                .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+                .unwrap_or_default(),
+            headers: parts.headers,
+            peer,
+            body: None,
+            jar: CookieJar::new(),
+            now,
+            session: None,
+            new_session: None,
+        }
+    }
+
+    /// The request method.
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+
+    /// The path relative to the base path (`/sign-in/email`).
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The request headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The parsed body (`None` when absent).
+    pub fn body(&self) -> Option<&Value> {
+        self.body.as_ref()
+    }
+
+    /// A query parameter, first occurrence.
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A query flag with `z.coerce.boolean()` semantics: any non-empty value
+    /// (even `"false"`) is true (spec §6.4).
+    pub fn query_flag(&self, name: &str) -> bool {
+        self.query(name).is_some_and(|v| !v.is_empty())
+    }
+
+    /// The request cookies.
+    pub fn cookies(&self) -> &RequestCookies {
+        &self.cookies
+    }
+
+    /// "Now" for this request, from the configured clock.
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    /// Client IP and user agent, for a new session.
+    pub fn session_meta(&self) -> SessionMeta {
+        let ip = crate::ip::client_ip(
+            &self.headers,
+            self.peer,
+            &self.auth.options.ip,
+            self.auth.options.environment,
+        );
+        SessionMeta {
+            ip_address: ip.unwrap_or_default(),
+            user_agent: self
+                .headers
+                .get(header::USER_AGENT)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Resolves the session (once per request); cookie work goes into the jar.
+    pub async fn session(
+        &mut self,
+        opts: ResolveOptions,
+    ) -> Result<Option<&SessionWithUser>, ApiError> {
+        if self.session.is_none() {
+            let (found, _) = self
+                .auth
+                .resolve_session(&self.cookies, opts, &mut self.jar, self.now)
+                .await?;
+            self.session = Some(found);
+        }
+        Ok(self.session.as_ref().and_then(Option::as_ref))
+    }
+
+    /// The session, or 401 `UNAUTHORIZED` (`sessionMiddleware`).
+    pub async fn require_session(
+        &mut self,
+        opts: ResolveOptions,
+    ) -> Result<SessionWithUser, ApiError> {
+        self.session(opts)
+            .await?
+            .cloned()
+            .ok_or_else(ApiError::unauthorized)
+    }
+
+    /// The session for a sensitive endpoint: an authoritative store read
+    /// (`sensitiveSessionMiddleware`).
+    pub async fn require_sensitive_session(&mut self) -> Result<SessionWithUser, ApiError> {
+        self.require_session(ResolveOptions {
+            disable_cookie_cache: true,
+            ..ResolveOptions::default()
+        })
+        .await
+    }
+
+    /// Remembers a session created or switched to during this request.
+    pub fn set_session(&mut self, session: Option<SessionWithUser>) {
+        self.session = Some(session);
+    }
+
+    /// The request headers, to change them (before hooks).
+    pub fn headers_mut(&mut self) -> &mut HeaderMap {
+        &mut self.headers
+    }
+
+    /// The parsed body, to change it (before hooks).
+    pub fn body_mut(&mut self) -> &mut Option<Value> {
+        &mut self.body
+    }
+
+    /// The configuration in force.
+    pub fn options(&self) -> &Options {
+        &self.auth.options
+    }
+
+    /// Session records over the configured stores.
+    pub fn sessions(&self) -> &Sessions {
+        &self.auth.sessions
+    }
+
+    /// Cookie names and attributes.
+    pub fn auth_cookies(&self) -> &AuthCookies {
+        &self.auth.cookies
+    }
+
+    /// The secrets in force.
+    pub fn secrets(&self) -> &Secrets {
+        &self.auth.secrets
+    }
+
+    /// Signs a cookie value with the current secret (better-call's format).
+    pub fn sign(&self, value: &str) -> String {
+        sign_value(&self.auth.secrets, value)
+    }
+
+    /// Verifies a signed cookie value (already percent-decoded).
+    pub fn verify_signed<'v>(&self, signed: &'v str) -> Option<&'v str> {
+        verify_value(&self.auth.secrets, signed)
+    }
+
+    /// better-auth's `getSession` resolution (spec §6.4): the session and,
+    /// in a deferred read, whether it needs a refresh. Its cookie work goes
+    /// into this response's jar.
+    pub async fn get_session(
+        &mut self,
+        opts: ResolveOptions,
+    ) -> Result<(Option<SessionWithUser>, Option<bool>), ApiError> {
+        let auth = self.auth;
+        let found = auth
+            .resolve_session(&self.cookies, opts, &mut self.jar, self.now)
+            .await?;
+        self.session = Some(found.0.clone());
+        Ok(found)
+    }
+
+    /// Creates a session for `user` (recording this request's IP and user
+    /// agent) and sets its cookies, as sign-in does.
+    pub async fn create_session(
+        &mut self,
+        user: &User,
+        dont_remember: bool,
+    ) -> Result<Session, ApiError> {
+        let meta = self.session_meta();
+        let session = self
+            .auth
+            .sessions
+            .create(user, &meta, dont_remember, self.now)
+            .await
+            .map_err(super::routes::store_error)?;
+        let pair = SessionWithUser {
+            session: session.clone(),
+            user: user.clone(),
+        };
+        self.set_session_cookie(&pair, Some(dont_remember)).await;
+        Ok(session)
+    }
+
+    /// better-auth's `setSessionCookie`: the signed token, the
+    /// `dont_remember` marker and the cookie cache for `session`, which
+    /// becomes this request's new session (`ctx.context.newSession`).
+    /// `dont_remember: None` inherits it from the request.
+    pub async fn set_session_cookie(&mut self, session: &SessionWithUser, dont_remember: Option<bool>) {
+        let auth = self.auth;
+        auth.set_session_cookie(&mut self.jar, &self.cookies, session, dont_remember, self.now)
+            .await;
+        self.new_session = Some(session.clone());
+        self.session = Some(Some(session.clone()));
+    }
+
+    /// better-auth's `deleteSessionCookie`: expires every session cookie.
+    pub fn delete_session_cookies(&mut self) {
+        let auth = self.auth;
+        auth.delete_session_cookies(&mut self.jar, &self.cookies, false);
+    }
+
+    /// The session created or switched to during this request, if any.
+    pub fn new_session(&self) -> Option<&SessionWithUser> {
+        self.new_session.as_ref()
+    }
+}

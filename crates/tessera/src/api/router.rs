@@ -1,0 +1,122 @@
+//! Routes and the route table. Hooks are selected per route when the table
+//! is built, so a request pays only for the hooks that apply to it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use http::Method;
+
+use super::{ApiError, BodyKind, Ctx, Reply};
+use crate::plugin::{AfterHook, BeforeHook, Hook, HookKind};
+
+/// An endpoint: core ones and plugin ones implement this.
+#[async_trait]
+pub trait Endpoint: Send + Sync + 'static {
+    /// Handles one request.
+    async fn call(&self, ctx: &mut Ctx<'_>) -> Result<Reply, ApiError>;
+}
+
+/// A routed endpoint with what the router must know before calling it.
+#[derive(Clone)]
+pub struct Route {
+    /// HTTP method.
+    pub method: Method,
+    /// Path relative to the base path, e.g. `/get-session`.
+    pub path: String,
+    /// Media types accepted for a body (`None`: the body is ignored).
+    pub body: Option<BodyKind>,
+    /// Apply the sign-in form CSRF rules (spec §7.2 `formCsrfMiddleware`).
+    pub form_csrf: bool,
+    /// The handler.
+    pub endpoint: Arc<dyn Endpoint>,
+}
+
+impl Route {
+    /// A route taking a JSON body (or none, for `GET`).
+    pub fn new(method: Method, path: impl Into<String>, endpoint: Arc<dyn Endpoint>) -> Self {
+        let body = (method != Method::GET && method != Method::HEAD).then_some(BodyKind::Json);
+        Route {
+            method,
+            path: path.into(),
+            body,
+            form_csrf: false,
+            endpoint,
+        }
+    }
+}
+
+impl std::fmt::Debug for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Route")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A route with the hooks that apply to it, in order.
+pub(crate) struct RouteEntry {
+    pub(crate) route: Route,
+    pub(crate) before: Vec<Arc<dyn BeforeHook>>,
+    pub(crate) after: Vec<Arc<dyn AfterHook>>,
+}
+
+/// The route table, built once: one hash probe by path (no allocation),
+/// then the method among the few a path has.
+#[derive(Default)]
+pub(crate) struct Router {
+    routes: HashMap<String, Vec<RouteEntry>>,
+}
+
+impl std::fmt::Debug for Router {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Router")
+            .field("paths", &self.routes.len())
+            .finish()
+    }
+}
+
+impl Router {
+    /// The table for `routes` (later ones replace earlier ones with the same
+    /// method and path, as plugin endpoints replace core ones), with each
+    /// route's hooks selected from `hooks` in order.
+    pub(crate) fn build(routes: Vec<Route>, hooks: &[Hook]) -> Self {
+        let mut table: HashMap<String, Vec<RouteEntry>> = HashMap::new();
+        for route in routes {
+            let before = hooks
+                .iter()
+                .filter(|h| h.matcher.matches(&route.method, &route.path))
+                .filter_map(|h| match &h.kind {
+                    HookKind::Before(b) => Some(b.clone()),
+                    HookKind::After(_) => None,
+                })
+                .collect();
+            let after = hooks
+                .iter()
+                .filter(|h| h.matcher.matches(&route.method, &route.path))
+                .filter_map(|h| match &h.kind {
+                    HookKind::After(a) => Some(a.clone()),
+                    HookKind::Before(_) => None,
+                })
+                .collect();
+            let entries = table.entry(route.path.clone()).or_default();
+            entries.retain(|e| e.route.method != route.method);
+            entries.push(RouteEntry { route, before, after });
+        }
+        Router { routes: table }
+    }
+
+    pub(crate) fn get(&self, method: &Method, path: &str) -> Option<&RouteEntry> {
+        self.routes
+            .get(path)?
+            .iter()
+            .find(|e| e.route.method == *method)
+    }
+
+    /// Every route, for listings and tests.
+    pub(crate) fn routes(&self) -> impl Iterator<Item = &Route> {
+        self.routes.values().flatten().map(|e| &e.route)
+    }
+}
+
