@@ -331,20 +331,21 @@ impl AuthBuilder {
                 plugin::find(id).ok_or_else(|| BuildError::UnknownPlugin { id: id.clone() })?;
             plugins.push((registration.create)());
         }
-        let cache = resolve_cache(&options, &secrets, stateless, &mut plugins)?;
-        for (i, p) in plugins.iter().enumerate() {
-            if plugins[..i].iter().any(|q| q.id() == p.id()) {
-                return Err(BuildError::DuplicatePlugin(p.id().to_owned()));
-            }
-        }
-        // Plugin contributions: options (user values win), fields, routes,
-        // hooks, rate-limit rules, interceptors.
+        // Plugins adjust options before defaults apply (user values win:
+        // plugins fill only what is unset) and declare their fields.
         for p in &plugins {
             p.init(&mut options);
             let schema = p.schema();
             options.session.additional_fields.extend(schema.session);
             options.user_additional_fields.extend(schema.user);
         }
+        let cache = resolve_cache(&options, &secrets, stateless, &mut plugins)?;
+        for (i, p) in plugins.iter().enumerate() {
+            if plugins[..i].iter().any(|q| q.id() == p.id()) {
+                return Err(BuildError::DuplicatePlugin(p.id().to_owned()));
+            }
+        }
+        // Plugin contributions: routes, hooks, rate-limit rules, interceptors.
         let mut routes = api::routes::core_routes();
         let mut hooks = Vec::new();
         let mut plugin_rules = Vec::new();
@@ -373,7 +374,7 @@ impl AuthBuilder {
         let rate_limiter = RateLimiter::new(
             rate_limit_on,
             options.rate_limit.clone(),
-            Vec::new(),
+            plugin_rules,
             self.secondary,
         );
         Ok(Auth {

@@ -239,10 +239,20 @@ impl<'a> Ctx<'a> {
     /// `dont_remember` marker and the cookie cache for `session`, which
     /// becomes this request's new session (`ctx.context.newSession`).
     /// `dont_remember: None` inherits it from the request.
-    pub async fn set_session_cookie(&mut self, session: &SessionWithUser, dont_remember: Option<bool>) {
+    pub async fn set_session_cookie(
+        &mut self,
+        session: &SessionWithUser,
+        dont_remember: Option<bool>,
+    ) {
         let auth = self.auth;
-        auth.set_session_cookie(&mut self.jar, &self.cookies, session, dont_remember, self.now)
-            .await;
+        auth.set_session_cookie(
+            &mut self.jar,
+            &self.cookies,
+            session,
+            dont_remember,
+            self.now,
+        )
+        .await;
         self.new_session = Some(session.clone());
         self.session = Some(Some(session.clone()));
     }

@@ -102,7 +102,11 @@ impl Router {
                 .collect();
             let entries = table.entry(route.path.clone()).or_default();
             entries.retain(|e| e.route.method != route.method);
-            entries.push(RouteEntry { route, before, after });
+            entries.push(RouteEntry {
+                route,
+                before,
+                after,
+            });
         }
         Router { routes: table }
     }
@@ -119,4 +123,3 @@ impl Router {
         self.routes.values().flatten().map(|e| &e.route)
     }
 }
-

@@ -286,7 +286,9 @@ async fn sign_in_email(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     if opts.require_email_verification && !user.email_verified {
         return Err(codes::email_not_verified());
     }
-    let session = ctx.create_session(&user, remember_me == Some(false)).await?;
+    let session = ctx
+        .create_session(&user, remember_me == Some(false))
+        .await?;
     #[derive(Serialize)]
     struct Body<'a> {
         redirect: bool,
