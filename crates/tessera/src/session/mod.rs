@@ -183,6 +183,23 @@ impl Sessions {
         }
     }
 
+    /// Sessions for several tokens, with their users, in the order given;
+    /// unknown or revoked tokens are left out (multi-session lists).
+    pub async fn find_many(&self, tokens: &[String]) -> Result<Vec<SessionWithUser>, StoreError> {
+        if self.secondary.is_none() {
+            let mut found = self.db.find_sessions(tokens).await?;
+            found.sort_by_key(|s| tokens.iter().position(|t| *t == s.session.token));
+            return Ok(found);
+        }
+        let mut out = Vec::with_capacity(tokens.len());
+        for token in tokens {
+            if let Some(s) = self.find(token).await? {
+                out.push(s);
+            }
+        }
+        Ok(out)
+    }
+
     async fn revoked_by_watermark(
         &self,
         storage: &dyn SecondaryStorage,
