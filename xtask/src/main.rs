@@ -129,7 +129,7 @@ fn kernel_deps() -> Result<(), String> {
 }
 
 fn bench(extra: &[String]) -> Result<(), String> {
-    let mut args = vec!["bench", "-p", "tessera", "--bench", "kernel"];
+    let mut args = vec!["bench", "-p", "tessera"];
     let extra = extra.strip_prefix(&["--".to_owned()]).unwrap_or(extra);
     if !extra.is_empty() {
         args.push("--");

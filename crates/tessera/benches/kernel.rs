@@ -122,5 +122,70 @@ fn sign_in(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, get_session, cookies, sign_in);
+/// A plugin whose hooks match a path no request in the benchmark uses.
+struct Idle(&'static str);
+
+struct NoopBefore;
+#[async_trait::async_trait]
+impl tessera::plugin::BeforeHook for NoopBefore {
+    async fn before(
+        &self,
+        _ctx: &mut tessera::Ctx<'_>,
+    ) -> Result<Option<tessera::Reply>, tessera::ApiError> {
+        Ok(None)
+    }
+}
+
+struct NoopAfter;
+#[async_trait::async_trait]
+impl tessera::plugin::AfterHook for NoopAfter {
+    async fn after(
+        &self,
+        _ctx: &mut tessera::Ctx<'_>,
+        _result: &mut Result<tessera::Reply, tessera::ApiError>,
+    ) {
+    }
+}
+
+impl tessera::plugin::Plugin for Idle {
+    fn id(&self) -> &'static str {
+        self.0
+    }
+    fn hooks(&self) -> Vec<tessera::plugin::Hook> {
+        use tessera::plugin::{Hook, Matcher};
+        vec![
+            Hook::before(Matcher::Path(format!("/never/{}", self.0)), NoopBefore),
+            Hook::after(Matcher::PathPrefix("/never".into()), NoopAfter),
+        ]
+    }
+}
+
+const IDS: [&str; 10] = ["p0", "p1", "p2", "p3", "p4", "p5", "p6", "p7", "p8", "p9"];
+
+fn dispatch(c: &mut Criterion) {
+    let rt = runtime();
+    let mut group = c.benchmark_group("dispatch/get_ok");
+    for n in [0usize, 1, 10] {
+        let mut builder = Auth::builder(
+            Options::new()
+                .secret(SECRET)
+                .base_url("http://localhost:3000")
+                .rate_limit(false),
+        )
+        .database(std::sync::Arc::new(tessera::store::MemoryDatabase::new()));
+        for id in &IDS[..n] {
+            builder = builder.plugin(std::sync::Arc::new(Idle(id)));
+        }
+        let auth = builder.build().unwrap();
+        group.bench_function(format!("{n}_plugins"), |b| {
+            b.iter(|| {
+                let req = Request::get("/api/auth/ok").body(Bytes::new()).unwrap();
+                black_box(rt.block_on(auth.handle(req)))
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, get_session, cookies, sign_in, dispatch);
 criterion_main!(benches);

@@ -80,7 +80,7 @@ pub enum BuildError {
     #[error(transparent)]
     Secret(#[from] SecretError),
     /// A plugin asked for by id is not linked into this binary.
-    #[error("plugin {id:?} is not linked into this binary: add the crate that provides it (e.g. `tessera-{id}`) as a dependency and reference it, e.g. by calling its `link()` function")]
+    #[error("plugin {id:?} is not linked into this binary: add the crate that provides it (e.g. `tessera-{id}`) as a dependency and reference it, e.g. by calling its `link()` function; plugins that need code of yours (such as custom-session) are added with `AuthBuilder::plugin` instead")]
     UnknownPlugin {
         /// The id.
         id: String,
@@ -89,8 +89,8 @@ pub enum BuildError {
     #[error("two plugins have the id {0:?}; plugin ids must be unique")]
     DuplicatePlugin(String),
     /// The cookie cache keys could not be set up.
-    #[error("cookie cache setup failed: {0}")]
-    Cache(String),
+    #[error(transparent)]
+    Cache(#[from] cache::KeySetupError),
     /// An option has a value that cannot work.
     #[error("invalid option {option}: {reason}")]
     Invalid {
@@ -185,15 +185,25 @@ impl Auth {
             ..ResolveOptions::default()
         };
         let now = self.inner.clock.now();
-        let (session, needs_refresh) = self
+        match self
             .inner
             .resolve_session(&cookies, opts, &mut jar, now)
-            .await?;
-        Ok(SessionOutcome {
-            session,
-            cookies: jar,
-            needs_refresh,
-        })
+            .await
+        {
+            Ok((session, needs_refresh)) => Ok(SessionOutcome {
+                session,
+                cookies: jar,
+                needs_refresh,
+            }),
+            // The session vanished during a refresh: for an application
+            // route that is "signed out", with the cookie deletions applied.
+            Err(e) if e.status == http::StatusCode::UNAUTHORIZED => Ok(SessionOutcome {
+                session: None,
+                cookies: jar,
+                needs_refresh: None,
+            }),
+            Err(e) => Err(e),
+        }
     }
 
     /// Whether a request path belongs to the auth API (it is under the base
@@ -471,8 +481,7 @@ fn resolve_cache(
         max_age,
         c.version.clone().unwrap_or_default(),
         refresh_update_age,
-    )
-    .map_err(|e| BuildError::Cache(e.to_string()))?;
+    )?;
     cache.enabled = enabled;
     Ok(cache)
 }

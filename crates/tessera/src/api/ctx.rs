@@ -127,7 +127,7 @@ impl<'a> Ctx<'a> {
                 .auth
                 .resolve_session(&self.cookies, opts, &mut self.jar, self.now)
                 .await?;
-            self.session = Some(found);
+            self.record_resolved(&found);
         }
         Ok(self.session.as_ref().and_then(Option::as_ref))
     }
@@ -209,7 +209,7 @@ impl<'a> Ctx<'a> {
         let found = auth
             .resolve_session(&self.cookies, opts, &mut self.jar, self.now)
             .await?;
-        self.session = Some(found.0.clone());
+        self.record_resolved(&found.0);
         Ok(found)
     }
 
@@ -225,8 +225,7 @@ impl<'a> Ctx<'a> {
             .auth
             .sessions
             .create(user, &meta, dont_remember, self.now)
-            .await
-            .map_err(super::routes::store_error)?;
+            .await?;
         let pair = SessionWithUser {
             session: session.clone(),
             user: user.clone(),
@@ -261,6 +260,20 @@ impl<'a> Ctx<'a> {
     pub fn delete_session_cookies(&mut self) {
         let auth = self.auth;
         auth.delete_session_cookies(&mut self.jar, &self.cookies, false);
+    }
+
+    /// Remembers a resolved session; a refresh (which re-sets the session
+    /// cookie, better-auth's `setSessionCookie`) makes it the new session.
+    fn record_resolved(&mut self, found: &Option<SessionWithUser>) {
+        let token_name = &self.auth.cookies.session_token.name;
+        let refreshed = self
+            .jar
+            .iter()
+            .any(|c| &c.name == token_name && !c.is_expiry());
+        if let (Some(s), true) = (found, refreshed) {
+            self.new_session = Some(s.clone());
+        }
+        self.session = Some(found.clone());
     }
 
     /// The session created or switched to during this request, if any.

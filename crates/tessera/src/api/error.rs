@@ -81,6 +81,25 @@ impl ApiError {
     }
 }
 
+impl From<crate::store::StoreError> for ApiError {
+    /// A storage failure as a response: 503 `STORAGE_UNAVAILABLE` when the
+    /// store cannot be reached (a revocation is never reported as done when
+    /// it was not), a generic 500 otherwise. Details are logged, never sent.
+    fn from(e: crate::store::StoreError) -> Self {
+        match e {
+            crate::store::StoreError::Unavailable(_) => {
+                tracing::error!(error = %e, source = ?std::error::Error::source(&e), "storage unavailable");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "STORAGE_UNAVAILABLE",
+                    "Session storage is unavailable. Please try again.",
+                )
+            }
+            other => ApiError::internal("INTERNAL_SERVER_ERROR", "Internal Server Error", &other),
+        }
+    }
+}
+
 /// Error codes better-auth answers with, and their messages.
 pub mod codes {
     use super::ApiError;

@@ -43,6 +43,26 @@ impl Reply {
         }
     }
 
+    /// A 200 JSON reply, or the serialisation error (a `Serialize` impl
+    /// of yours that can fail).
+    pub fn try_json<T: Serialize + ?Sized>(value: &T) -> Result<Self, serde_json::Error> {
+        Ok(Reply {
+            status: StatusCode::OK,
+            headers: HeaderMap::new(),
+            body: Bytes::from(serde_json::to_vec(value)?),
+        })
+    }
+
+    /// Marks the reply uncacheable (`Cache-Control: no-store`,
+    /// `Pragma: no-cache`), as `/get-session` answers.
+    pub fn no_store(mut self) -> Self {
+        self.headers
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        self.headers
+            .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        self
+    }
+
     /// A reply with another status.
     pub fn with_status(mut self, status: StatusCode) -> Self {
         self.status = status;

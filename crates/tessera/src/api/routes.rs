@@ -101,22 +101,6 @@ pub(crate) fn core_routes() -> Vec<Route> {
     ]
 }
 
-/// Maps a storage failure to a response: 503 when the store cannot be
-/// reached (never reported as success), 500 otherwise; detail is logged only.
-pub(crate) fn store_error(e: StoreError) -> ApiError {
-    match e {
-        StoreError::Unavailable(_) => {
-            tracing::error!(error = %e, source = ?std::error::Error::source(&e), "storage unavailable");
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "STORAGE_UNAVAILABLE",
-                "Session storage is unavailable. Please try again.",
-            )
-        }
-        other => ApiError::internal("INTERNAL_SERVER_ERROR", "Internal Server Error", &other),
-    }
-}
-
 fn hash_failed(e: std::io::Error) -> ApiError {
     ApiError::internal("INTERNAL_SERVER_ERROR", "Internal Server Error", &e)
 }
@@ -160,12 +144,7 @@ async fn sign_up_email(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     }
     let email = email.to_lowercase();
     let db = ctx.auth.sessions.database().clone();
-    if db
-        .find_user_by_email(&email)
-        .await
-        .map_err(store_error)?
-        .is_some()
-    {
+    if db.find_user_by_email(&email).await?.is_some() {
         return Err(codes::user_already_exists());
     }
     let hash = ctx
@@ -203,7 +182,7 @@ async fn sign_up_email(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     match db.create_user_with_account(&user, &account).await {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => return Err(codes::user_already_exists()),
-        Err(e @ StoreError::Unavailable(_)) => return Err(store_error(e)),
+        Err(e @ StoreError::Unavailable(_)) => return Err(e.into()),
         Err(e) => {
             tracing::error!(error = %e, "failed to create user");
             return Err(codes::failed_to_create_user());
@@ -249,8 +228,7 @@ async fn sign_in_email(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
         .sessions
         .database()
         .find_user_with_credential(&email)
-        .await
-        .map_err(store_error)?;
+        .await?;
     let (user, hash) = match found {
         Some((
             user,
@@ -312,26 +290,17 @@ async fn sign_in_email(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     Ok(reply)
 }
 
-fn no_store(mut reply: Reply) -> Reply {
-    reply
-        .headers
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    reply
-        .headers
-        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    reply
-}
-
 async fn get_session(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     let defer = ctx.auth.options.session.defer_session_refresh;
     let is_post = *ctx.method() == Method::POST;
     if is_post && !defer {
         let err = codes::defer_session_required();
-        return Ok(no_store(Reply {
+        return Ok(Reply {
             status: err.status,
             headers: Default::default(),
             body: err.body(),
-        }));
+        }
+        .no_store());
     }
     let opts = ResolveOptions {
         disable_cookie_cache: ctx.query_flag("disableCookieCache"),
@@ -355,16 +324,13 @@ async fn get_session(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
         }),
         None => Reply::json(&Value::Null),
     };
-    Ok(no_store(reply))
+    Ok(reply.no_store())
 }
 
 async fn sign_out(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     let auth = ctx.auth;
     if let Some(token) = auth.session_token(&ctx.cookies) {
-        auth.sessions
-            .delete(&token, ctx.now)
-            .await
-            .map_err(store_error)?;
+        auth.sessions.delete(&token, ctx.now).await?;
     }
     auth.delete_session_cookies(&mut ctx.jar, &ctx.cookies, false);
     Ok(Reply::json(&serde_json::json!({ "success": true })))
@@ -379,12 +345,7 @@ async fn list_sessions(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
             return Err(codes::session_not_fresh());
         }
     }
-    let sessions = ctx
-        .auth
-        .sessions
-        .list(&current.user.id, ctx.now())
-        .await
-        .map_err(store_error)?;
+    let sessions = ctx.auth.sessions.list(&current.user.id, ctx.now()).await?;
     Ok(Reply::json(&sessions))
 }
 
@@ -404,12 +365,9 @@ async fn revoke_session(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     v.finish()?;
     let current = ctx.require_sensitive_session().await?;
     let auth = ctx.auth;
-    let target = auth.sessions.find(&token).await.map_err(store_error)?;
+    let target = auth.sessions.find(&token).await?;
     if let Some(target) = target.filter(|t| t.session.user_id == current.user.id) {
-        auth.sessions
-            .delete(&target.session.token, ctx.now)
-            .await
-            .map_err(store_error)?;
+        auth.sessions.delete(&target.session.token, ctx.now).await?;
         if target.session.token == current.session.token {
             auth.delete_session_cookies(&mut ctx.jar, &ctx.cookies, false);
         }
@@ -422,8 +380,7 @@ async fn revoke_sessions(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     let auth = ctx.auth;
     auth.sessions
         .delete_user_sessions(&current.user.id, ctx.now)
-        .await
-        .map_err(store_error)?;
+        .await?;
     auth.delete_session_cookies(&mut ctx.jar, &ctx.cookies, false);
     Ok(status_true())
 }
@@ -431,16 +388,9 @@ async fn revoke_sessions(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
 async fn revoke_other_sessions(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     let current = ctx.require_sensitive_session().await?;
     let auth = ctx.auth;
-    let sessions = auth
-        .sessions
-        .list(&current.user.id, ctx.now)
-        .await
-        .map_err(store_error)?;
+    let sessions = auth.sessions.list(&current.user.id, ctx.now).await?;
     for s in sessions.iter().filter(|s| s.token != current.session.token) {
-        auth.sessions
-            .delete(&s.token, ctx.now)
-            .await
-            .map_err(store_error)?;
+        auth.sessions.delete(&s.token, ctx.now).await?;
     }
     Ok(status_true())
 }
@@ -473,8 +423,7 @@ async fn update_session(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     let session = ctx
         .sessions()
         .update(&current.session.token, &update, ctx.now())
-        .await
-        .map_err(store_error)?
+        .await?
         .ok_or_else(codes::failed_to_get_session)?;
     let pair = SessionWithUser {
         session,

@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use super::jwt::{claims_from, Claims};
 use super::payload::{CachePayload, CachedSession, Miss};
 use super::CacheCodec;
+use super::KeySetupError;
 use crate::secret::Secrets;
 use crate::Timestamp;
 
@@ -62,7 +63,7 @@ impl std::fmt::Debug for Jwe {
 impl Jwe {
     /// A codec for `salt`, encrypting with the current secret and
     /// decrypting with any configured one.
-    pub fn new(secrets: &Secrets, salt: &str) -> Result<Self, josekit::JoseError> {
+    pub fn new(secrets: &Secrets, salt: &str) -> Result<Self, KeySetupError> {
         let current = derive_key(secrets.current().expose(), salt);
         let keys = secrets
             .all()
@@ -71,13 +72,21 @@ impl Jwe {
                 let key = derive_key(s.expose(), salt);
                 Ok(Key {
                     kid: thumbprint(&key),
-                    decrypter: Box::new(jwe::Dir.decrypter_from_bytes(key)?),
+                    decrypter: Box::new(
+                        jwe::Dir
+                            .decrypter_from_bytes(key)
+                            .map_err(KeySetupError::new)?,
+                    ),
                 })
             })
-            .collect::<Result<_, josekit::JoseError>>()?;
+            .collect::<Result<_, KeySetupError>>()?;
         Ok(Jwe {
             kid: thumbprint(&current),
-            encrypter: Box::new(jwe::Dir.encrypter_from_bytes(current)?),
+            encrypter: Box::new(
+                jwe::Dir
+                    .encrypter_from_bytes(current)
+                    .map_err(KeySetupError::new)?,
+            ),
             keys,
         })
     }
@@ -91,6 +100,10 @@ impl Jwe {
     /// (or trying every key when there is none). josekit parses the header
     /// once; the selector only looks the key up.
     pub fn decrypt(&self, value: &str) -> Result<Vec<u8>, Miss> {
+        // Compact JWE: five parts (the encrypted key is empty for `dir`).
+        if value.split('.').count() != 5 {
+            return Err(Miss::Malformed);
+        }
         let unknown_kid = std::cell::Cell::new(false);
         let first = jwe::deserialize_compact_with_selector(value, |header| {
             if header.algorithm() != Some("dir") || header.content_encryption() != Some(ENC) {

@@ -33,6 +33,17 @@ pub trait CacheCodec: Send + Sync + 'static {
     fn decode(&self, value: &str, now: Timestamp) -> Result<CachedSession, Miss>;
 }
 
+/// The cache keys could not be set up (the crypto backend refused a key).
+#[derive(Debug, thiserror::Error)]
+#[error("cookie cache key setup failed")]
+pub struct KeySetupError(#[source] Box<dyn std::error::Error + Send + Sync>);
+
+impl KeySetupError {
+    pub(crate) fn new(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        KeySetupError(Box::new(e))
+    }
+}
+
 /// How the cache is encoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum CacheStrategy {
@@ -172,7 +183,7 @@ impl SessionCache {
         max_age: u64,
         version: CacheVersion,
         refresh_update_age: Option<u64>,
-    ) -> Result<Self, josekit::JoseError> {
+    ) -> Result<Self, KeySetupError> {
         Ok(SessionCache {
             enabled: true,
             max_age,
@@ -187,7 +198,7 @@ impl SessionCache {
     pub fn codec_for(
         strategy: CacheStrategy,
         secrets: &crate::Secrets,
-    ) -> Result<Arc<dyn CacheCodec>, josekit::JoseError> {
+    ) -> Result<Arc<dyn CacheCodec>, KeySetupError> {
         Ok(match strategy {
             CacheStrategy::Compact => Arc::new(Compact::new(secrets.clone())),
             CacheStrategy::Jwt => Arc::new(Jwt::new(secrets)),
