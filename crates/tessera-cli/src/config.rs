@@ -5,14 +5,11 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use tessera::options::{parse_secs, EnvError};
+use tessera::options::EnvError;
 use tessera::Options;
 
 /// Where to listen when neither `TESSERA_LISTEN` nor `PORT` is set.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
-
-/// Plugin ids this build knows (`TESSERA_PLUGINS`).
-const KNOWN_PLUGINS: &[&str] = &[];
 
 /// Everything `tessera serve` needs, validated.
 #[derive(Debug)]
@@ -27,8 +24,6 @@ pub struct ServeConfig {
     pub database: DatabaseChoice,
     /// `TESSERA_SECONDARY_STORAGE`.
     pub secondary_storage: SecondaryStorageChoice,
-    /// `TESSERA_COOKIE_CACHE*`, `TESSERA_REFRESH_CACHE`.
-    pub cookie_cache: CookieCacheConfig,
 }
 
 /// Where the signing secret comes from.
@@ -86,101 +81,6 @@ impl fmt::Display for SecondaryStorageChoice {
     }
 }
 
-/// How the session cookie cache encodes its payload (spec §2).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CookieCacheStrategy {
-    /// `compact`: base64url JSON with an HMAC.
-    Compact,
-    /// `jwt`: an HS256 JWT.
-    Jwt,
-    /// `jwe`: an encrypted JWT.
-    Jwe,
-}
-
-impl fmt::Display for CookieCacheStrategy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            CookieCacheStrategy::Compact => "compact",
-            CookieCacheStrategy::Jwt => "jwt",
-            CookieCacheStrategy::Jwe => "jwe",
-        })
-    }
-}
-
-/// `TESSERA_REFRESH_CACHE`: better-auth's `cookieCache.refreshCache`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RefreshCache {
-    /// `false`.
-    Off,
-    /// `true`: refresh at better-auth's default point (20% of max age left).
-    On,
-    /// `<seconds>`: `{ updateAge: seconds }`.
-    UpdateAge(u64),
-}
-
-/// The session cookie cache as configured. Only validated for now: the
-/// kernel's cookie cache lands later, and this is where it will be wired.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CookieCacheConfig {
-    /// `TESSERA_COOKIE_CACHE`; `None` is `off`.
-    pub strategy: Option<CookieCacheStrategy>,
-    /// `TESSERA_COOKIE_CACHE_MAX_AGE`, seconds.
-    pub max_age: Option<u64>,
-    /// `TESSERA_COOKIE_CACHE_VERSION`.
-    pub version: Option<String>,
-    /// `TESSERA_REFRESH_CACHE`.
-    pub refresh: Option<RefreshCache>,
-}
-
-impl CookieCacheConfig {
-    /// Cookie cache settings that are accepted but have no effect (yet), one
-    /// line each.
-    pub fn warnings(&self) -> Vec<String> {
-        let mut warnings = Vec::new();
-        if let Some(strategy) = self.strategy {
-            warnings.push(format!(
-                "TESSERA_COOKIE_CACHE={strategy}: the cookie cache is not implemented yet; \
-                 every request reads the session from the store"
-            ));
-        } else {
-            let orphans = [
-                ("TESSERA_COOKIE_CACHE_MAX_AGE", self.max_age.is_some()),
-                ("TESSERA_COOKIE_CACHE_VERSION", self.version.is_some()),
-                ("TESSERA_REFRESH_CACHE", self.refresh.is_some()),
-            ];
-            for (name, set) in orphans {
-                if set {
-                    warnings.push(format!(
-                        "{name} has no effect while TESSERA_COOKIE_CACHE is off"
-                    ));
-                }
-            }
-        }
-        warnings
-    }
-}
-
-impl fmt::Display for CookieCacheConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Some(strategy) = self.strategy else {
-            return f.write_str("off");
-        };
-        write!(f, "{strategy}")?;
-        if let Some(max_age) = self.max_age {
-            write!(f, ", max age {max_age} s")?;
-        }
-        if let Some(version) = &self.version {
-            write!(f, ", version {version:?}")?;
-        }
-        match self.refresh {
-            None | Some(RefreshCache::Off) => {}
-            Some(RefreshCache::On) => f.write_str(", refresh on")?,
-            Some(RefreshCache::UpdateAge(s)) => write!(f, ", refresh at {s} s")?,
-        }
-        Ok(())
-    }
-}
-
 /// A bad or unsupported value. Values that may hold credentials (database
 /// and Redis URLs) are never echoed.
 #[derive(Debug, thiserror::Error)]
@@ -206,24 +106,6 @@ pub enum ConfigError {
         /// What was asked for (never the full value).
         what: &'static str,
     },
-    /// `TESSERA_PLUGINS` names plugins this build does not have.
-    #[error("TESSERA_PLUGINS: unknown plugin id(s) {}; {}", list(.0), known_plugins())]
-    UnknownPlugins(Vec<String>),
-}
-
-fn list(ids: &[String]) -> String {
-    ids.iter()
-        .map(|id| format!("{id:?}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn known_plugins() -> String {
-    if KNOWN_PLUGINS.is_empty() {
-        "this build has no plugins".to_owned()
-    } else {
-        format!("known: {}", KNOWN_PLUGINS.join(", "))
-    }
 }
 
 impl ServeConfig {
@@ -242,20 +124,25 @@ impl ServeConfig {
         let secret = if options.secrets.is_some() {
             SecretSource::Environment
         } else {
-            let dir = get("TESSERA_DATA_DIR").map_or_else(|| PathBuf::from("."), PathBuf::from);
-            SecretSource::File(dir.join(SECRET_FILE_NAME))
+            SecretSource::File(secret_file_path(&get))
         };
-        let config = ServeConfig {
+        Ok(ServeConfig {
             listen,
             options,
             secret,
             database: database(get("TESSERA_DATABASE_URL"))?,
             secondary_storage: secondary_storage(get("TESSERA_SECONDARY_STORAGE"))?,
-            cookie_cache: cookie_cache(&get)?,
-        };
-        plugins(get("TESSERA_PLUGINS"))?;
-        Ok(config)
+        })
     }
+}
+
+/// `$TESSERA_DATA_DIR/tessera.secret` (the working directory when unset):
+/// where the generated secret lives when none is configured.
+pub fn secret_file_path(get: &impl Fn(&str) -> Option<String>) -> PathBuf {
+    get("TESSERA_DATA_DIR")
+        .filter(|v| !v.trim().is_empty())
+        .map_or_else(|| PathBuf::from("."), PathBuf::from)
+        .join(SECRET_FILE_NAME)
 }
 
 /// `http://<listen address>`, with a wildcard host written as `localhost`.
@@ -375,68 +262,6 @@ fn redacted(v: &str, scheme: Option<&str>) -> String {
     }
 }
 
-/// The cookie cache variables, validated. This is the one place they are
-/// read; the kernel's cookie cache will be configured from its result.
-pub fn cookie_cache(
-    get: &impl Fn(&str) -> Option<String>,
-) -> Result<CookieCacheConfig, ConfigError> {
-    let strategy = match get("TESSERA_COOKIE_CACHE") {
-        None => None,
-        Some(v) => match v.trim().to_ascii_lowercase().as_str() {
-            "off" => None,
-            "compact" => Some(CookieCacheStrategy::Compact),
-            "jwt" => Some(CookieCacheStrategy::Jwt),
-            "jwe" => Some(CookieCacheStrategy::Jwe),
-            _ => {
-                return Err(ConfigError::Invalid {
-                    name: "TESSERA_COOKIE_CACHE",
-                    value: v,
-                    reason: "expected off, compact, jwt or jwe".to_owned(),
-                })
-            }
-        },
-    };
-    let max_age = get("TESSERA_COOKIE_CACHE_MAX_AGE")
-        .map(|v| parse_secs("TESSERA_COOKIE_CACHE_MAX_AGE", &v))
-        .transpose()?;
-    let version = get("TESSERA_COOKIE_CACHE_VERSION").map(|v| v.trim().to_owned());
-    let refresh = get("TESSERA_REFRESH_CACHE")
-        .map(|v| match v.trim().to_ascii_lowercase().as_str() {
-            "false" | "off" | "no" => Ok(RefreshCache::Off),
-            "true" | "on" | "yes" => Ok(RefreshCache::On),
-            n => n
-                .parse()
-                .map(RefreshCache::UpdateAge)
-                .map_err(|_| ConfigError::Invalid {
-                    name: "TESSERA_REFRESH_CACHE",
-                    value: v.clone(),
-                    reason: "expected false, true or a whole number of seconds".to_owned(),
-                }),
-        })
-        .transpose()?;
-    Ok(CookieCacheConfig {
-        strategy,
-        max_age,
-        version,
-        refresh,
-    })
-}
-
-fn plugins(value: Option<String>) -> Result<(), ConfigError> {
-    let unknown: Vec<String> = value
-        .iter()
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .filter(|id| !id.is_empty() && !KNOWN_PLUGINS.contains(id))
-        .map(str::to_owned)
-        .collect();
-    if unknown.is_empty() {
-        Ok(())
-    } else {
-        Err(ConfigError::UnknownPlugins(unknown))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
@@ -471,9 +296,8 @@ mod tests {
         );
         assert_eq!(c.database, DatabaseChoice::EmbeddedDefault);
         assert_eq!(c.secondary_storage, SecondaryStorageChoice::None);
-        assert_eq!(c.cookie_cache, CookieCacheConfig::default());
         assert_eq!(c.options.environment, tessera::Environment::Production);
-        assert!(c.cookie_cache.warnings().is_empty());
+        assert!(c.options.plugins.is_empty());
     }
 
     #[test]
@@ -625,39 +449,29 @@ mod tests {
     }
 
     #[test]
-    fn cookie_cache_values_are_parsed() {
+    fn cookie_cache_and_plugins_reach_the_kernel_options() {
+        use tessera::cache::{CacheStrategy, CacheVersion, RefreshCache};
         let c = config(&[
             ("TESSERA_COOKIE_CACHE", "JWE"),
             ("TESSERA_COOKIE_CACHE_MAX_AGE", "600"),
             ("TESSERA_COOKIE_CACHE_VERSION", "2"),
             ("TESSERA_REFRESH_CACHE", "120"),
+            ("TESSERA_PLUGINS", "stateless-refresh, nope,"),
         ]);
-        assert_eq!(
-            c.cookie_cache,
-            CookieCacheConfig {
-                strategy: Some(CookieCacheStrategy::Jwe),
-                max_age: Some(600),
-                version: Some("2".to_owned()),
-                refresh: Some(RefreshCache::UpdateAge(120)),
-            }
-        );
-        assert_eq!(
-            c.cookie_cache.to_string(),
-            "jwe, max age 600 s, version \"2\", refresh at 120 s"
-        );
-        let refresh = |v: &str| config(&[("TESSERA_REFRESH_CACHE", v)]).cookie_cache.refresh;
-        assert_eq!(refresh("true"), Some(RefreshCache::On));
-        assert_eq!(refresh("false"), Some(RefreshCache::Off));
-        let strategy = |v: &str| config(&[("TESSERA_COOKIE_CACHE", v)]).cookie_cache.strategy;
-        assert_eq!(strategy("off"), None);
-        assert_eq!(strategy("compact"), Some(CookieCacheStrategy::Compact));
-        assert_eq!(strategy("jwt"), Some(CookieCacheStrategy::Jwt));
+        let cache = &c.options.session.cookie_cache;
+        assert_eq!(cache.enabled, Some(true));
+        assert_eq!(cache.strategy, Some(CacheStrategy::Jwe));
+        assert_eq!(cache.max_age, Some(600));
+        assert!(matches!(&cache.version, Some(CacheVersion::Static(v)) if v == "2"));
+        assert_eq!(cache.refresh_cache, Some(RefreshCache::UpdateAge(120)));
+        // Plugin ids are checked when the kernel is built, not here.
+        assert_eq!(c.options.plugins, ["stateless-refresh", "nope"]);
     }
 
     #[test]
     fn bad_cookie_cache_values_are_named() {
         for (name, value) in [
-            ("TESSERA_COOKIE_CACHE", "yes"),
+            ("TESSERA_COOKIE_CACHE", "jws"),
             ("TESSERA_COOKIE_CACHE_MAX_AGE", "5m"),
             ("TESSERA_REFRESH_CACHE", "sometimes"),
         ] {
@@ -667,35 +481,15 @@ mod tests {
     }
 
     #[test]
-    fn enabled_cookie_cache_warns_it_is_not_implemented() {
-        let c = config(&[("TESSERA_COOKIE_CACHE", "compact")]);
-        let warnings = c.cookie_cache.warnings();
-        assert_eq!(warnings.len(), 1);
-        assert!(warnings[0].contains("not implemented yet"), "{warnings:?}");
-        assert!(config(&[("TESSERA_COOKIE_CACHE", "off")])
-            .cookie_cache
-            .warnings()
-            .is_empty());
-    }
-
-    #[test]
-    fn cookie_cache_settings_without_a_cache_warn() {
-        let c = config(&[("TESSERA_COOKIE_CACHE_MAX_AGE", "60")]);
+    fn secret_file_lives_in_the_data_dir() {
         assert_eq!(
-            c.cookie_cache.warnings(),
-            ["TESSERA_COOKIE_CACHE_MAX_AGE has no effect while TESSERA_COOKIE_CACHE is off"]
+            secret_file_path(&vars(&[("TESSERA_DATA_DIR", "/srv/tessera")])),
+            PathBuf::from("/srv/tessera/tessera.secret")
         );
-    }
-
-    #[test]
-    fn plugins_are_unknown_in_this_build() {
-        let err = error(&[("TESSERA_PLUGINS", "multi-session, custom-session,")]);
         assert_eq!(
-            err,
-            "TESSERA_PLUGINS: unknown plugin id(s) \"multi-session\", \"custom-session\"; \
-             this build has no plugins"
+            secret_file_path(&vars(&[("TESSERA_DATA_DIR", " ")])),
+            PathBuf::from("./tessera.secret")
         );
-        assert!(ServeConfig::from_vars(vars(&[("TESSERA_PLUGINS", " , ")])).is_ok());
     }
 
     #[test]

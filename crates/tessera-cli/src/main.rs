@@ -1,9 +1,11 @@
 //! `tessera`: serves the better-auth-compatible auth API, configured from
-//! the environment. Run `tessera --help` for the variables.
+//! the environment, and inspects its cookies. Run `tessera --help` for the
+//! variables.
 
 #![forbid(unsafe_code)]
 
 mod config;
+mod inspect;
 mod secret_file;
 mod serve;
 
@@ -13,9 +15,12 @@ const HELP: &str = "\
 tessera — a better-auth-compatible auth server
 
 USAGE:
-    tessera [serve]      serve the auth API (the default)
-    tessera --help       print this help
-    tessera --version    print the version
+    tessera [serve]                      serve the auth API (the default)
+    tessera inspect [--json] ['<Cookie header>' | -]
+                                         check session cookies with the configured secrets
+                                         (see `tessera inspect --help`)
+    tessera --help                       print this help
+    tessera --version                    print the version
 
 CONFIGURATION (environment variables):
     PORT                           listen on 127.0.0.1:PORT
@@ -34,16 +39,20 @@ CONFIGURATION (environment variables):
     TESSERA_DATABASE_URL           unset (embedded default: in-memory) | memory | none (stateless)
                                    | sqlite://… | postgres://… (not available yet)
     TESSERA_SECONDARY_STORAGE      unset | memory | redis://… (not available yet)
-    TESSERA_COOKIE_CACHE           off | compact | jwt | jwe (validated; not implemented yet)
-    TESSERA_COOKIE_CACHE_MAX_AGE   seconds
-    TESSERA_COOKIE_CACHE_VERSION   cache version string
-    TESSERA_REFRESH_CACHE          false | true | <seconds>
-    TESSERA_PLUGINS                comma-separated plugin ids (none in this build)
+    TESSERA_COOKIE_CACHE           off | compact | jwt | jwe (default: off; jwe in stateless mode,
+                                   i.e. TESSERA_DATABASE_URL=none and no secondary storage)
+    TESSERA_COOKIE_CACHE_MAX_AGE   seconds (default 300; the session lifetime in stateless mode)
+    TESSERA_COOKIE_CACHE_VERSION   cache version string (default \"1\")
+    TESSERA_REFRESH_CACHE          false | true | <seconds>: re-issue a stateless cache this long
+                                   before it expires (default: true in stateless mode; ignored
+                                   with a database or secondary storage)
+    TESSERA_PLUGINS                comma-separated plugin ids (this build: stateless-refresh)
     RUST_LOG                       log filter (default info); logs go to stderr
 ";
 
 enum Command {
     Serve,
+    Inspect(Vec<String>),
     Help,
     Version,
 }
@@ -51,6 +60,7 @@ enum Command {
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Command, String> {
     let command = match args.next().as_deref() {
         None | Some("serve") => Command::Serve,
+        Some("inspect") => return Ok(Command::Inspect(args.collect())),
         Some("-h" | "--help" | "help") => Command::Help,
         Some("-V" | "--version") => Command::Version,
         Some(other) => return Err(other.to_owned()),
@@ -62,6 +72,9 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Command, String>
 }
 
 fn main() -> ExitCode {
+    // Keeps the plugin crate, and its registration for TESSERA_PLUGINS and
+    // the stateless cookie-cache refresh, in the binary.
+    tessera_stateless_refresh::link();
     match parse_args(std::env::args().skip(1)) {
         Ok(Command::Help) => {
             print!("{HELP}");
@@ -72,6 +85,10 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(Command::Serve) => serve(),
+        Ok(Command::Inspect(args)) => {
+            init_logging("warn");
+            inspect::command::run(args.into_iter(), |name| std::env::var(name).ok())
+        }
         Err(arg) => {
             eprintln!("tessera: unexpected argument {arg:?}; see `tessera --help`");
             ExitCode::from(2)
@@ -80,7 +97,7 @@ fn main() -> ExitCode {
 }
 
 fn serve() -> ExitCode {
-    init_logging();
+    init_logging("info");
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -101,10 +118,10 @@ fn serve() -> ExitCode {
 }
 
 /// Logs (kernel warnings included) go to stderr; stdout carries the
-/// startup facts.
-fn init_logging() {
+/// startup facts, or the inspection report. `RUST_LOG` overrides `default`.
+fn init_logging(default: &str) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

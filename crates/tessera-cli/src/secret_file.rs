@@ -68,33 +68,50 @@ pub fn load_or_create(path: &Path) -> Result<(String, SecretFileOutcome), Secret
             Ok((secret, SecretFileOutcome::Generated))
         }
         Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {
-            let read_error = |source| SecretFileError::Read {
-                path: path.to_owned(),
-                source,
-            };
-            let mut contents = String::new();
-            File::open(path)
-                .and_then(|mut f| f.read_to_string(&mut contents))
-                .map_err(read_error)?;
-            let secret = contents.trim();
-            if secret.is_empty() {
-                return Err(SecretFileError::Empty {
-                    path: path.to_owned(),
-                });
-            }
-            if group_or_world_readable(path) {
-                tracing::warn!(
-                    "the secret file {} is readable by other users; run `chmod 600` on it",
-                    path.display()
-                );
-            }
-            Ok((secret.to_owned(), SecretFileOutcome::Reused))
+            Ok((read_existing(path)?, SecretFileOutcome::Reused))
         }
         Err(source) => Err(SecretFileError::Create {
             path: path.to_owned(),
             source,
         }),
     }
+}
+
+/// The secret in `path` if the file exists; never creates it (for
+/// `tessera inspect`, which must not leave a fresh secret behind).
+pub fn load_existing(path: &Path) -> Result<Option<String>, SecretFileError> {
+    match fs::symlink_metadata(path) {
+        Ok(_) => read_existing(path).map(Some),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(SecretFileError::Read {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// Reads the secret of an existing file: trimmed, never empty.
+fn read_existing(path: &Path) -> Result<String, SecretFileError> {
+    let mut contents = String::new();
+    File::open(path)
+        .and_then(|mut f| f.read_to_string(&mut contents))
+        .map_err(|source| SecretFileError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+    let secret = contents.trim();
+    if secret.is_empty() {
+        return Err(SecretFileError::Empty {
+            path: path.to_owned(),
+        });
+    }
+    if group_or_world_readable(path) {
+        tracing::warn!(
+            "the secret file {} is readable by other users; run `chmod 600` on it",
+            path.display()
+        );
+    }
+    Ok(secret.to_owned())
 }
 
 /// 32 bytes from the OS generator, hex-encoded (64 characters).
@@ -197,6 +214,21 @@ mod tests {
         fs::create_dir(&path).unwrap();
         let err = load_or_create(&path).unwrap_err();
         assert!(matches!(err, SecretFileError::Read { .. }), "{err}");
+    }
+
+    #[test]
+    fn load_existing_never_creates_the_file() {
+        let dir = TempDir::new("existing");
+        let path = dir.0.join("tessera.secret");
+        assert_eq!(load_existing(&path).unwrap(), None);
+        assert!(!path.exists());
+        let (secret, _) = load_or_create(&path).unwrap();
+        assert_eq!(load_existing(&path).unwrap(), Some(secret));
+        fs::write(&path, " \n").unwrap();
+        assert!(matches!(
+            load_existing(&path),
+            Err(SecretFileError::Empty { .. })
+        ));
     }
 
     #[test]

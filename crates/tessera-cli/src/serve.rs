@@ -4,6 +4,7 @@ use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
+use tessera::cache::{CacheVersion, SessionCache};
 use tessera::store::{MemoryDatabase, MemorySecondaryStorage};
 use tessera::{Auth, BuildError};
 use tokio::net::TcpListener;
@@ -22,9 +23,25 @@ pub enum ServeError {
     /// The generated secret's file.
     #[error(transparent)]
     SecretFile(#[from] SecretFileError),
+    /// `TESSERA_PLUGINS` names a plugin this binary does not have.
+    #[error("TESSERA_PLUGINS: unknown plugin {id:?}; this build has: {known}")]
+    UnknownPlugin {
+        /// The id asked for.
+        id: String,
+        /// The ids this binary has, comma-separated.
+        known: String,
+    },
     /// The kernel refused the configuration.
     #[error("invalid configuration: {0}")]
     Build(#[from] BuildError),
+    /// The kernel refused an option set by an environment variable.
+    #[error("invalid configuration: {variable}: {reason}")]
+    InvalidVariable {
+        /// The variable behind the option.
+        variable: &'static str,
+        /// Why.
+        reason: String,
+    },
     /// The shutdown signal handlers cannot be installed.
     #[error("cannot install the shutdown signal handlers: {0}")]
     Signal(io::Error),
@@ -53,6 +70,7 @@ pub async fn run(get: impl Fn(&str) -> Option<String>) -> Result<(), ServeError>
         options = options.secret(secret);
     }
     let environment = options.environment;
+    let asked_for_plugins = options.plugins.clone();
 
     let mut builder = Auth::builder(options);
     match config.database {
@@ -68,14 +86,14 @@ pub async fn run(get: impl Fn(&str) -> Option<String>) -> Result<(), ServeError>
             builder = builder.secondary_storage(Arc::new(MemorySecondaryStorage::new()));
         }
     }
-    let auth = builder.build()?;
+    let auth = builder
+        .build()
+        .map_err(|err| build_error(err, &asked_for_plugins))?;
 
     println!("database: {}", config.database);
     println!("secondary storage: {}", config.secondary_storage);
-    println!("cookie cache: {}", config.cookie_cache);
-    for warning in config.cookie_cache.warnings() {
-        tracing::warn!("{warning}");
-    }
+    println!("cookie cache: {}", describe_cache(auth.cookie_cache()));
+    println!("plugins: {}", list_or_none(&auth.plugin_ids()));
     println!("environment: {environment}");
 
     let listener =
@@ -95,6 +113,62 @@ pub async fn run(get: impl Fn(&str) -> Option<String>) -> Result<(), ServeError>
     tessera_hyper::serve(listener, auth, shutdown).await;
     println!("stopped");
     Ok(())
+}
+
+/// A kernel refusal in the words of the variables the user set.
+fn build_error(err: BuildError, asked_for_plugins: &[String]) -> ServeError {
+    match err {
+        BuildError::UnknownPlugin { id } if asked_for_plugins.contains(&id) => {
+            let linked: Vec<&str> = tessera::plugin::registered().iter().map(|r| r.id).collect();
+            ServeError::UnknownPlugin {
+                id,
+                known: list_or_none(&linked),
+            }
+        }
+        BuildError::Invalid { option, reason } => match variable_of(option) {
+            Some(variable) => ServeError::InvalidVariable { variable, reason },
+            None => ServeError::Build(BuildError::Invalid { option, reason }),
+        },
+        other => ServeError::Build(other),
+    }
+}
+
+/// The environment variable that sets a kernel option, for the options
+/// `tessera serve` sets from the environment.
+fn variable_of(option: &str) -> Option<&'static str> {
+    Some(match option {
+        "session.expires_in" => "TESSERA_SESSION_EXPIRES_IN",
+        "session.cookie_cache.max_age" => "TESSERA_COOKIE_CACHE_MAX_AGE",
+        "base_url" => "BETTER_AUTH_URL",
+        _ => return None,
+    })
+}
+
+/// `jwe, max age 604800 s, version "1", refresh when < 120960 s remain`, or `off`.
+fn describe_cache(cache: &SessionCache) -> String {
+    if !cache.enabled {
+        return "off".to_owned();
+    }
+    let version = match &cache.version {
+        CacheVersion::Static(v) => format!("version {v:?}"),
+        CacheVersion::PerSession(_) => "version per session".to_owned(),
+    };
+    let refresh = match cache.refresh_update_age {
+        Some(secs) => format!("refresh when < {secs} s remain"),
+        None => "no refresh".to_owned(),
+    };
+    format!(
+        "{}, max age {} s, {version}, {refresh}",
+        cache.strategy, cache.max_age
+    )
+}
+
+fn list_or_none(ids: &[&str]) -> String {
+    if ids.is_empty() {
+        "none".to_owned()
+    } else {
+        ids.join(", ")
+    }
 }
 
 /// The path as the user will recognise it: absolute when it can be.

@@ -291,13 +291,16 @@ async fn bad_values_exit_with_a_message_naming_the_variable() {
         ("TESSERA_DATABASE_URL", "postgres://root:hunter2@db/x"),
         ("TESSERA_SECONDARY_STORAGE", "redis://:hunter2@cache"),
         ("TESSERA_COOKIE_CACHE", "yes"),
+        ("TESSERA_COOKIE_CACHE", "jws"),
+        ("TESSERA_COOKIE_CACHE_MAX_AGE", "5m"),
+        ("TESSERA_COOKIE_CACHE_MAX_AGE", "99999999"),
         ("TESSERA_REFRESH_CACHE", "sometimes"),
         ("TESSERA_PLUGINS", "multi-session"),
         ("PORT", "http"),
     ] {
         let (status, _, stderr) =
             run_to_exit(&[("TESSERA_DATA_DIR", data_dir), (name, value)]).await;
-        assert!(!status.success(), "{name}={value} must fail");
+        assert_eq!(status.code(), Some(1), "{name}={value} must fail: {stderr}");
         assert!(stderr.contains(name), "{name}={value}: {stderr}");
         assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
@@ -364,4 +367,276 @@ async fn help_lists_the_variables() {
     }
     let out = Command::new(BIN).arg("bogus").output().await.unwrap();
     assert_eq!(out.status.code(), Some(2));
+}
+
+const SECRET: &str = "kY3vQ8pZr2LmX7wN4tB9sD1fH6jG0cVeA5uR8iOq";
+
+/// The `Cookie` header a browser would send after `res`: every cookie it
+/// set and did not expire.
+fn cookie_header(res: &reqwest::Response) -> String {
+    let pairs: Vec<String> = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter(|line| !line.to_ascii_lowercase().contains("max-age=0"))
+        .filter_map(|line| line.split(';').next())
+        .map(str::to_owned)
+        .collect();
+    pairs.join("; ")
+}
+
+/// `POST path` with `body` from the server's own origin; the response
+/// must be 200. Returns the cookies it set.
+async fn post_for_cookies(
+    client: &reqwest::Client,
+    server: &Server,
+    path: &str,
+    body: Value,
+) -> String {
+    let origin = server.base_url.split("/api/").next().unwrap().to_owned();
+    let res = client
+        .post(server.url(path))
+        .header("origin", origin)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{path}");
+    cookie_header(&res)
+}
+
+/// `GET /get-session` with `cookies`; the user's email, if any.
+async fn session_email(client: &reqwest::Client, server: &Server, cookies: &str) -> Option<String> {
+    let res = client
+        .get(server.url("/get-session"))
+        .header("cookie", cookies)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    body["user"]["email"].as_str().map(str::to_owned)
+}
+
+fn credentials(email: &str) -> Value {
+    json!({ "email": email, "password": "password1234", "name": "A" })
+}
+
+#[tokio::test]
+async fn stateless_sessions_survive_a_restart() {
+    let data = TempDir::new("stateless");
+    let data_dir = data.path().to_str().unwrap();
+    let port = free_port().to_string();
+    let vars = [
+        ("TESSERA_DATA_DIR", data_dir),
+        ("TESSERA_DATABASE_URL", "none"),
+    ];
+    let server = Server::start(&[vars[0], vars[1], ("PORT", &port)]).await;
+    for fact in [
+        "cookie cache: jwe, max age 604800 s, version \"1\", refresh when < 120960 s remain",
+        "plugins: stateless-refresh",
+    ] {
+        assert!(
+            server.startup.iter().any(|l| l == fact),
+            "{fact:?} not in {:?}",
+            server.startup
+        );
+    }
+    let client = reqwest::Client::new();
+    let cookies = post_for_cookies(
+        &client,
+        &server,
+        "/sign-up/email",
+        credentials("stateless@example.com"),
+    )
+    .await;
+    assert!(cookies.contains("better-auth.session_data="), "{cookies}");
+    let (status, _) = server.terminate().await;
+    assert!(status.success());
+
+    // A new process: its memory is empty, only the cookie cache and the
+    // secret file carry the session over.
+    let port = free_port().to_string();
+    let server = Server::start(&[vars[0], vars[1], ("PORT", &port)]).await;
+    assert_eq!(
+        session_email(&client, &server, &cookies).await.as_deref(),
+        Some("stateless@example.com")
+    );
+    let (status, _) = server.terminate().await;
+    assert!(status.success());
+}
+
+#[tokio::test]
+async fn stateless_processes_sharing_a_secret_share_sessions() {
+    fn stateless_with_secret(port: &str) -> [(&str, &str); 3] {
+        [
+            ("PORT", port),
+            ("BETTER_AUTH_SECRET", SECRET),
+            ("TESSERA_DATABASE_URL", "none"),
+        ]
+    }
+    let (port_a, port_b) = (free_port().to_string(), free_port().to_string());
+    let (vars_a, vars_b) = (
+        stateless_with_secret(&port_a),
+        stateless_with_secret(&port_b),
+    );
+    let (a, b) = tokio::join!(Server::start(&vars_a), Server::start(&vars_b));
+    let client = reqwest::Client::new();
+    let user = credentials("shared@example.com");
+    post_for_cookies(&client, &a, "/sign-up/email", user.clone()).await;
+    let user = json!({ "email": user["email"], "password": user["password"] });
+    let cookies = post_for_cookies(&client, &a, "/sign-in/email", user).await;
+    assert_eq!(
+        session_email(&client, &b, &cookies).await.as_deref(),
+        Some("shared@example.com"),
+        "a session from one process is valid on the other"
+    );
+    for server in [a, b] {
+        let (status, _) = server.terminate().await;
+        assert!(status.success());
+    }
+}
+
+/// Runs `tessera inspect <args>` with the given variables and stdin;
+/// (exit code, stdout, stderr).
+async fn inspect(vars: &[(&str, &str)], args: &[&str], stdin: &str) -> (i32, String, String) {
+    use tokio::io::AsyncWriteExt;
+    let mut child = tessera(vars)
+        .arg("inspect")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.as_bytes()).await.unwrap();
+    drop(input);
+    let out = tokio::time::timeout(STARTUP, child.wait_with_output())
+        .await
+        .expect("inspect exits in time")
+        .unwrap();
+    (
+        out.status.code().expect("an exit code"),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn compact_cache_with_a_database_is_decoded_by_inspect() {
+    let port = free_port().to_string();
+    let server = Server::start(&[
+        ("PORT", &port),
+        ("BETTER_AUTH_SECRET", SECRET),
+        ("TESSERA_COOKIE_CACHE", "compact"),
+    ])
+    .await;
+    for fact in [
+        "cookie cache: compact, max age 300 s, version \"1\", no refresh",
+        "plugins: none",
+    ] {
+        assert!(
+            server.startup.iter().any(|l| l == fact),
+            "{fact:?} not in {:?}",
+            server.startup
+        );
+    }
+    let client = reqwest::Client::new();
+    let cookies = post_for_cookies(
+        &client,
+        &server,
+        "/sign-up/email",
+        credentials("compact@example.com"),
+    )
+    .await;
+    assert!(cookies.contains("better-auth.session_data="), "{cookies}");
+    let (status, _) = server.terminate().await;
+    assert!(status.success());
+
+    let secret = [("BETTER_AUTH_SECRET", SECRET)];
+    let (code, stdout, stderr) = inspect(&secret, &[&cookies], "").await;
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("strategy:  compact"), "{stdout}");
+    assert!(
+        stdout.contains("token matches better-auth.session_token"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("compact@example.com"), "{stdout}");
+    assert!(!stdout.contains(SECRET), "the secret is never printed");
+
+    // The same from stdin, as JSON.
+    let (code, stdout, _) = inspect(&secret, &["--json"], &cookies).await;
+    assert_eq!(code, 0);
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let data = report
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == "session_data")
+        .expect("a session_data entry");
+    assert_eq!(data["strategy"], "compact");
+    assert_eq!(data["valid"], true);
+    assert_eq!(data["session"]["user"]["email"], "compact@example.com");
+
+    // Another deployment's secret: nothing verifies.
+    let other = [(
+        "BETTER_AUTH_SECRET",
+        "a-different-secret-0123456789-abcdefghij",
+    )];
+    let (code, stdout, _) = inspect(&other, &[&cookies], "").await;
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("signature: invalid"), "{stdout}");
+}
+
+#[tokio::test]
+async fn inspect_exits_1_on_garbage_and_2_without_a_secret() {
+    let secret = [("BETTER_AUTH_SECRET", SECRET)];
+    let (code, stdout, _) = inspect(&secret, &["garbage"], "").await;
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("not a compact, jwt or jwe cookie cache"),
+        "{stdout}"
+    );
+    let (code, _, _) = inspect(&secret, &["-"], "a=1; b=not-a-cookie-cache\n").await;
+    assert_eq!(code, 1);
+
+    let data = TempDir::new("inspect-no-secret");
+    let (code, _, stderr) = inspect(
+        &[("TESSERA_DATA_DIR", data.path().to_str().unwrap())],
+        &["garbage"],
+        "",
+    )
+    .await;
+    assert_eq!(code, 2);
+    assert!(stderr.contains("no secret"), "{stderr}");
+    assert!(
+        !data.path().join("tessera.secret").exists(),
+        "inspect never generates a secret"
+    );
+}
+
+#[tokio::test]
+async fn unknown_plugin_is_a_one_line_error_naming_it() {
+    let (status, _, stderr) = run_to_exit(&[
+        ("BETTER_AUTH_SECRET", SECRET),
+        ("TESSERA_PLUGINS", "stateless-refresh, nope"),
+    ])
+    .await;
+    assert_eq!(status.code(), Some(1));
+    assert!(stderr.contains("\"nope\""), "{stderr}");
+    assert!(
+        stderr.contains("stateless-refresh"),
+        "lists what exists: {stderr}"
+    );
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    let (status, _, stderr) = run_to_exit(&[
+        ("BETTER_AUTH_SECRET", SECRET),
+        ("TESSERA_COOKIE_CACHE", "jws"),
+    ])
+    .await;
+    assert_eq!(status.code(), Some(1));
+    assert!(stderr.contains("TESSERA_COOKIE_CACHE"), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
 }
