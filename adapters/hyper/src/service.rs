@@ -5,10 +5,11 @@ use std::future::Future;
 use std::pin::Pin;
 
 use bytes::Bytes;
-use http::{Request, Response, StatusCode};
+use http::{Request, Response};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Body;
-use tessera::{ApiError, Auth};
+use tessera::api::codes;
+use tessera::Auth;
 
 /// The default request body limit of [`AuthService`]: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
@@ -84,28 +85,19 @@ where
             // The client went away or sent a malformed body; the answer
             // probably never arrives, but it must not be a 500.
             tracing::debug!(error = %err, "failed to read request body");
-            Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "BAD_REQUEST",
-                "Failed to read request body",
-            )
-            .into_response())
+            Err(codes::body_unreadable().into_response())
         }
     }
 }
 
 fn too_large() -> Response<Bytes> {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "PAYLOAD_TOO_LARGE",
-        "Request body too large",
-    )
-    .into_response()
+    codes::payload_too_large().into_response()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::StatusCode;
     use hyper::service::Service;
 
     fn auth() -> Auth {

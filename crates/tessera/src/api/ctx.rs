@@ -25,6 +25,7 @@ pub struct Ctx<'a> {
     pub(crate) now: Timestamp,
     pub(crate) session: Option<Option<SessionWithUser>>,
     new_session: Option<SessionWithUser>,
+    extensions: http::Extensions,
 }
 
 impl<'a> Ctx<'a> {
@@ -52,6 +53,7 @@ impl<'a> Ctx<'a> {
             now,
             session: None,
             new_session: None,
+            extensions: parts.extensions,
         }
     }
 
@@ -274,6 +276,17 @@ impl<'a> Ctx<'a> {
             self.new_session = Some(s.clone());
         }
         self.session = Some(found.clone());
+    }
+
+    /// Per-request storage, starting with the request's own extensions: a
+    /// before hook can leave data here for an after hook.
+    pub fn extensions(&self) -> &http::Extensions {
+        &self.extensions
+    }
+
+    /// Per-request storage, mutable.
+    pub fn extensions_mut(&mut self) -> &mut http::Extensions {
+        &mut self.extensions
     }
 
     /// The session created or switched to during this request, if any.

@@ -152,6 +152,10 @@ pub mod codes {
         invalid_json => BAD_REQUEST, "BAD_REQUEST", "Invalid JSON in request body";
         /// 405: `POST /get-session` without `deferSessionRefresh`.
         defer_session_required => METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED_DEFER_SESSION_REQUIRED", "POST method requires deferSessionRefresh to be enabled in session config";
+        /// 413: a request body over the adapter's limit.
+        payload_too_large => PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", "Request body too large";
+        /// 400: a request body that could not be read.
+        body_unreadable => BAD_REQUEST, "BAD_REQUEST", "Failed to read request body";
         /// 400: `/update-session` with a field that may not be set.
         field_not_allowed => BAD_REQUEST, "FIELD_NOT_ALLOWED", "Field not allowed to be set";
     }
