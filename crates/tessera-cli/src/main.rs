@@ -46,7 +46,7 @@ CONFIGURATION (environment variables):
     TESSERA_REFRESH_CACHE          false | true | <seconds>: re-issue a stateless cache this long
                                    before it expires (default: true in stateless mode; ignored
                                    with a database or secondary storage)
-    TESSERA_PLUGINS                comma-separated plugin ids (this build: stateless-refresh)
+    TESSERA_PLUGINS                comma-separated plugin ids (this build: multi-session, stateless-refresh)
     RUST_LOG                       log filter (default info); logs go to stderr
 ";
 
@@ -72,9 +72,10 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Command, String>
 }
 
 fn main() -> ExitCode {
-    // Keeps the plugin crate, and its registration for TESSERA_PLUGINS and
-    // the stateless cookie-cache refresh, in the binary.
+    // Keeps the plugin crates, and their registrations for TESSERA_PLUGINS
+    // and the stateless cookie-cache refresh, in the binary.
     tessera_stateless_refresh::link();
+    tessera_multi_session::link();
     match parse_args(std::env::args().skip(1)) {
         Ok(Command::Help) => {
             print!("{HELP}");

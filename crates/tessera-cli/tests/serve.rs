@@ -640,3 +640,25 @@ async fn unknown_plugin_is_a_one_line_error_naming_it() {
     assert!(stderr.contains("TESSERA_COOKIE_CACHE"), "{stderr}");
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
 }
+
+#[tokio::test]
+async fn multi_session_is_enabled_by_id() {
+    let port = free_port().to_string();
+    let server = Server::start(&[
+        ("BETTER_AUTH_SECRET", SECRET),
+        ("TESSERA_PLUGINS", "multi-session"),
+        ("PORT", &port),
+    ])
+    .await;
+    assert!(
+        server.startup.iter().any(|l| l == "plugins: multi-session"),
+        "{:?}",
+        server.startup
+    );
+    let res = reqwest::get(server.url("/multi-session/list-device-sessions"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.text().await.unwrap(), "[]");
+    server.terminate().await;
+}
