@@ -1,0 +1,92 @@
+//! # tessera-axum
+//!
+//! [axum] 0.8 glue for the Tessera auth kernel: no auth logic lives here,
+//! only the kernel's two calls wrapped the axum way.
+//!
+//! - [`router`] serves the auth API ([`Auth::handle`]) under
+//!   [`Auth::base_path`]; merge it into your application's router.
+//! - [`SessionLayer`] resolves the session of every application request
+//!   once ([`Auth::session`]), stores it in the request extensions and
+//!   appends its `Set-Cookie` headers (a refresh, or the deletion of a dead
+//!   session's cookies) to your response.
+//! - [`OptionalSession`] and [`RequiredSession`] hand that session to
+//!   handlers; [`RequiredSession`] answers better-auth's 401
+//!   `{"message":"Unauthorized","code":"UNAUTHORIZED"}` without one.
+//!
+//! **The layer is required** for the extractors: on a route without it
+//! they answer 500 with a generic body and log what is missing.
+//!
+//! ```
+//! use axum::body::Body;
+//! use axum::{routing::get, Router};
+//! use http::{Request, StatusCode};
+//! use tessera::{Auth, Options};
+//! use tessera_axum::{OptionalSession, RequiredSession, SessionLayer};
+//! use tower_service::Service;
+//!
+//! async fn hello(OptionalSession(session): OptionalSession) -> String {
+//!     match session {
+//!         Some(s) => format!("hello, {}", s.user.name),
+//!         None => "hello, anonymous".to_owned(),
+//!     }
+//! }
+//!
+//! async fn me(RequiredSession(s): RequiredSession) -> String {
+//!     s.user.email
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let auth = Auth::builder(
+//!     Options::new().secret("a-long-random-secret-of-at-least-32-characters!"),
+//! )
+//! .build()?;
+//! let mut app: Router = Router::new()
+//!     .route("/", get(hello))
+//!     .route("/me", get(me))
+//!     .layer(SessionLayer::new(auth.clone()))
+//!     .merge(tessera_axum::router(auth));
+//!
+//! // The auth API, at /api/auth/*.
+//! let res = app.call(Request::get("/api/auth/ok").body(Body::empty())?).await?;
+//! assert_eq!(res.status(), StatusCode::OK);
+//!
+//! // A protected route without a session.
+//! let res = app.call(Request::get("/me").body(Body::empty())?).await?;
+//! assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! To serve it, hand axum the peer address too, so the kernel sees the
+//! client's IP when no forwarded-for header names it:
+//!
+//! ```no_run
+//! # async fn serve(app: axum::Router) -> std::io::Result<()> {
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//! axum::serve(
+//!     listener,
+//!     app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+//! )
+//! .await
+//! # }
+//! ```
+//!
+//! The request body limit of the auth API is axum's own
+//! ([`DefaultBodyLimit`](axum::extract::DefaultBodyLimit)).
+//!
+//! [axum]: https://docs.rs/axum
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod extract;
+mod layer;
+mod router;
+
+pub use extract::{OptionalSession, RequiredSession, SessionRejection};
+pub use layer::{SessionLayer, SessionService};
+pub use router::router;
+
+#[cfg(doc)]
+use tessera::Auth;

@@ -1,0 +1,174 @@
+//! [`Config`]: the environment `tessera serve` reads, read the same way.
+
+use tessera::options::EnvError;
+use tessera::Options;
+
+/// Where to listen when neither `TESSERA_LISTEN` nor `PORT` is set.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
+
+/// What the app is configured with.
+#[derive(Debug)]
+pub struct Config {
+    /// `host:port` to listen on.
+    pub listen: String,
+    /// The kernel's options ([`Options::from_vars`]), with the base URL
+    /// defaulting to the listen address.
+    pub options: Options,
+    /// Where sessions live.
+    pub storage: Storage,
+}
+
+/// `TESSERA_DATABASE_URL`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Storage {
+    /// Unset or `memory`: an in-memory database (lost on restart).
+    Memory,
+    /// `none`: no database, better-auth's stateless mode (the session lives
+    /// in its cookies).
+    Stateless,
+}
+
+/// Why the configuration is unusable. Each renders as one line.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A variable the kernel reads is invalid.
+    #[error(transparent)]
+    Env(#[from] EnvError),
+    /// No secret: this example never generates one.
+    #[error(
+        "BETTER_AUTH_SECRET is not set: set it to 32 or more random characters, \
+         e.g. BETTER_AUTH_SECRET=$(openssl rand -base64 32)"
+    )]
+    MissingSecret,
+    /// Any other invalid variable.
+    #[error("{name}={value:?}: {reason}")]
+    Invalid {
+        /// The variable.
+        name: &'static str,
+        /// Its value (a database URL is shown by scheme only).
+        value: String,
+        /// What was expected.
+        reason: &'static str,
+    },
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Config::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `get` (blank counts as unset):
+    /// everything [`Options::from_vars`] reads, plus `TESSERA_LISTEN`
+    /// (`host:port`, wins) or `PORT` (`127.0.0.1:PORT`), and
+    /// `TESSERA_DATABASE_URL` (`memory` or `none`).
+    pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        let mut options = Options::from_vars(get)?;
+        if options.secrets.is_none() {
+            return Err(ConfigError::MissingSecret);
+        }
+        let listen = match (get("TESSERA_LISTEN"), get("PORT")) {
+            (Some(listen), _) => listen.trim().to_owned(),
+            (None, Some(port)) => {
+                let port = port
+                    .trim()
+                    .parse::<u16>()
+                    .map_err(|_| ConfigError::Invalid {
+                        name: "PORT",
+                        value: port,
+                        reason: "expected a port number from 0 to 65535",
+                    })?;
+                format!("127.0.0.1:{port}")
+            }
+            (None, None) => DEFAULT_LISTEN.to_owned(),
+        };
+        if options.base_url.is_none() {
+            // Requests from the app's own origin then pass the origin checks.
+            options.base_url = Some(base_url_for(&listen));
+        }
+        let storage = match get("TESSERA_DATABASE_URL") {
+            None => Storage::Memory,
+            Some(v) if v.trim().eq_ignore_ascii_case("memory") => Storage::Memory,
+            Some(v) if v.trim().eq_ignore_ascii_case("none") => Storage::Stateless,
+            Some(v) => {
+                return Err(ConfigError::Invalid {
+                    name: "TESSERA_DATABASE_URL",
+                    // A URL may carry a password.
+                    value: v.split(':').next().unwrap_or_default().to_owned() + ":…",
+                    reason: "this example supports memory or none; use `tessera serve` for SQL",
+                });
+            }
+        };
+        Ok(Config {
+            listen,
+            options,
+            storage,
+        })
+    }
+}
+
+/// `http://<listen address>`, a wildcard host written as `localhost`.
+fn base_url_for(listen: &str) -> String {
+    let (host, port) = listen.rsplit_once(':').unwrap_or((listen, "3000"));
+    let host = match host {
+        "0.0.0.0" | "[::]" | "" => "localhost",
+        other => other,
+    };
+    format!("http://{host}:{port}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "a-long-random-secret-of-at-least-32-characters!";
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_vars(|name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    }
+
+    #[test]
+    fn missing_secret_is_a_clear_error() {
+        let err = config(&[]).unwrap_err();
+        assert!(matches!(err, ConfigError::MissingSecret));
+        assert!(err.to_string().starts_with("BETTER_AUTH_SECRET is not set"));
+    }
+
+    #[test]
+    fn defaults_listen_on_3000_with_memory_and_a_matching_base_url() {
+        let c = config(&[("BETTER_AUTH_SECRET", SECRET)]).unwrap();
+        assert_eq!(c.listen, DEFAULT_LISTEN);
+        assert_eq!(c.storage, Storage::Memory);
+        assert_eq!(c.options.base_url.as_deref(), Some("http://127.0.0.1:3000"));
+    }
+
+    #[test]
+    fn listen_wins_over_port() {
+        let secret = ("BETTER_AUTH_SECRET", SECRET);
+        let c = config(&[secret, ("PORT", "8080")]).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:8080");
+        let c = config(&[secret, ("PORT", "8080"), ("TESSERA_LISTEN", "0.0.0.0:4000")]).unwrap();
+        assert_eq!(c.listen, "0.0.0.0:4000");
+        assert_eq!(c.options.base_url.as_deref(), Some("http://localhost:4000"));
+        assert!(config(&[secret, ("PORT", "http")]).is_err());
+    }
+
+    #[test]
+    fn database_url_selects_memory_or_stateless() {
+        let secret = ("BETTER_AUTH_SECRET", SECRET);
+        let storage = |v| config(&[secret, ("TESSERA_DATABASE_URL", v)]).map(|c| c.storage);
+        assert_eq!(storage("memory").unwrap(), Storage::Memory);
+        assert_eq!(storage("none").unwrap(), Storage::Stateless);
+        let err = storage("postgres://user:hunter2@db/app")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("TESSERA_DATABASE_URL"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+}

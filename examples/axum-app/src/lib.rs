@@ -1,0 +1,145 @@
+//! # axum-app
+//!
+//! A small axum application on Tessera, the program `cargo run -p axum-app`
+//! starts (see `README.md` beside this crate):
+//!
+//! - the auth API under `/api/auth`, with better-auth's `multiSession` and
+//!   the `customSession` function from better-auth's docs ([`WithRoles`]);
+//! - `GET /`: public, `hello, anonymous` or `hello, <name>`;
+//! - `GET /me`: protected, the custom session as JSON (401 without one).
+//!
+//! Split into a library so its test can start the same router:
+//!
+//! ```
+//! use axum_app::{app, build, Config};
+//!
+//! let config = Config::from_vars(|name| match name {
+//!     "BETTER_AUTH_SECRET" => Some("a-long-random-secret-of-at-least-32-characters!".into()),
+//!     _ => None,
+//! })
+//! .unwrap();
+//! let state = build(config.options, config.storage).unwrap();
+//! let router: axum::Router = app(state);
+//! # let _ = router;
+//! ```
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod config;
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::get;
+use axum::Router;
+use http::HeaderMap;
+use serde::Serialize;
+use tessera::store::MemoryDatabase;
+use tessera::{ApiError, Auth, BuildError, Options, Session, SessionWithUser, User};
+use tessera_axum::{OptionalSession, RequiredSession, SessionLayer};
+use tessera_custom_session::{CustomSession, RequestInfo, SessionShaper};
+use tessera_multi_session::MultiSession;
+
+pub use config::{Config, ConfigError, Storage, DEFAULT_LISTEN};
+
+/// better-auth's `customSession` docs example: the user's roles next to
+/// the session, and a new field on the user.
+///
+/// ```js
+/// customSession(async ({ user, session }) => ({
+///   roles: ["user"],
+///   user: { ...user, newField: "newField" },
+///   session,
+/// }))
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WithRoles;
+
+/// What [`WithRoles`] makes of a session: `/get-session`'s body, and `/me`'s.
+#[derive(Clone, Debug, Serialize)]
+pub struct AppSession {
+    /// Always `["user"]` here; a real app would look them up.
+    pub roles: Vec<&'static str>,
+    /// The user, with `newField: "newField"` among its extra fields.
+    pub user: User,
+    /// The session.
+    pub session: Session,
+}
+
+impl SessionShaper for WithRoles {
+    type Output = AppSession;
+
+    async fn shape(
+        &self,
+        s: SessionWithUser,
+        _req: &RequestInfo<'_>,
+    ) -> Result<AppSession, ApiError> {
+        let SessionWithUser { session, mut user } = s;
+        user.extra.insert("newField".into(), "newField".into());
+        Ok(AppSession {
+            roles: vec!["user"],
+            user,
+            session,
+        })
+    }
+}
+
+/// What the routes share.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The kernel.
+    pub auth: Auth,
+    /// The custom-session plugin, for its function on application routes.
+    pub custom: Arc<CustomSession<WithRoles>>,
+}
+
+/// Builds the kernel with both plugins over the chosen storage.
+pub fn build(options: Options, storage: Storage) -> Result<AppState, BuildError> {
+    let custom = Arc::new(CustomSession::with_shaper(WithRoles));
+    let mut builder = Auth::builder(options)
+        .plugin(Arc::new(MultiSession::new()))
+        .plugin(custom.clone());
+    if storage == Storage::Memory {
+        builder = builder.database(Arc::new(MemoryDatabase::new()));
+    }
+    Ok(AppState {
+        auth: builder.build()?,
+        custom,
+    })
+}
+
+/// The application: `/` and `/me` behind the session layer, the auth API
+/// beside them.
+pub fn app(state: AppState) -> Router {
+    let auth = state.auth.clone();
+    Router::new()
+        .route("/", get(home))
+        .route("/me", get(me))
+        .layer(SessionLayer::new(auth.clone()))
+        .with_state(state)
+        .merge(tessera_axum::router(auth))
+}
+
+async fn home(OptionalSession(session): OptionalSession) -> String {
+    match session {
+        Some(s) => format!("hello, {}", s.user.name),
+        None => "hello, anonymous".to_owned(),
+    }
+}
+
+/// The custom session: the plugin's function applied to the session the
+/// layer already resolved (no second lookup, no second refresh).
+async fn me(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    RequiredSession(session): RequiredSession,
+) -> Response {
+    let req = RequestInfo::new(&headers, app.auth.clock().now());
+    match app.custom.shaper().shape(session, &req).await {
+        Ok(shaped) => Json(shaped).into_response(),
+        Err(err) => err.into_response().map(Body::from),
+    }
+}

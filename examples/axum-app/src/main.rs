@@ -1,0 +1,47 @@
+//! `cargo run -p axum-app`: serves the app until Ctrl-C.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use axum_app::{app, build, Config, Storage};
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("axum-app: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let config = Config::from_env()?;
+    let listener = TcpListener::bind(&config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let storage = match config.storage {
+        Storage::Memory => "in-memory database (lost on restart)",
+        Storage::Stateless => "none (stateless: sessions live in their cookies)",
+    };
+    let state = build(config.options, config.storage)?;
+    println!("storage: {storage}");
+    println!("listening on http://{}", listener.local_addr()?);
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    Ok(())
+}
