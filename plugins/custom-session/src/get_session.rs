@@ -4,11 +4,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use http::{HeaderMap, Method, StatusCode};
+use http::{HeaderMap, StatusCode};
 use serde::Serialize;
 use serde_json::Value;
-use tessera::api::codes;
-use tessera::{ApiError, Ctx, Endpoint, Reply, ResolveOptions};
+use tessera::{ApiError, Ctx, Endpoint, Reply};
 
 use crate::shaper::{RequestInfo, SessionShaper};
 
@@ -27,21 +26,9 @@ impl<S: SessionShaper> Endpoint for GetSession<S> {
         // spec §6.4 step 1: as core, POST is a refresh only with
         // deferSessionRefresh (better-auth's customSession routes GET only,
         // so its POST answers 404).
-        let defer = ctx.options().session.defer_session_refresh;
-        let is_post = *ctx.method() == Method::POST;
-        if is_post && !defer {
-            let err = codes::defer_session_required();
-            return Ok(Reply {
-                status: err.status,
-                headers: Default::default(),
-                body: err.body(),
-            }
-            .no_store());
-        }
-        let opts = ResolveOptions {
-            disable_cookie_cache: ctx.query_flag("disableCookieCache"),
-            disable_refresh: ctx.query_flag("disableRefresh"),
-            read_only: defer && !is_post,
+        let opts = match ctx.get_session_options() {
+            Ok(opts) => opts,
+            Err(reply) => return Ok(*reply),
         };
         // The cookie work (refresh, cache rewrite, deletion) goes into this
         // response's jar whatever the function does next.

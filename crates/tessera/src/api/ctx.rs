@@ -4,7 +4,7 @@
 use http::{header, HeaderMap, Method};
 use serde_json::Value;
 
-use super::ApiError;
+use super::{ApiError, Reply};
 use crate::cookie::{sign_value, verify_value, AuthCookies, CookieJar, RequestCookies};
 use crate::session::{ResolveOptions, SessionMeta, Sessions};
 use crate::store::{Session, SessionWithUser, User};
@@ -213,6 +213,32 @@ impl<'a> Ctx<'a> {
             .await?;
         self.record_resolved(&found.0);
         Ok(found)
+    }
+
+    /// The resolution options of a `/get-session` request (spec §6.4 step 1
+    /// and its query): `Err` with the 405 reply for a `POST` without
+    /// `deferSessionRefresh`, else the flags from `disableCookieCache` and
+    /// `disableRefresh`, read-only for a deferred `GET`. Endpoints that
+    /// replace `/get-session` start here.
+    pub fn get_session_options(&self) -> Result<ResolveOptions, Box<Reply>> {
+        let defer = self.auth.options.session.defer_session_refresh;
+        let is_post = self.method == Method::POST;
+        if is_post && !defer {
+            let err = super::codes::defer_session_required();
+            return Err(Box::new(
+                Reply {
+                    status: err.status,
+                    headers: HeaderMap::new(),
+                    body: err.body(),
+                }
+                .no_store(),
+            ));
+        }
+        Ok(ResolveOptions {
+            disable_cookie_cache: self.query_flag("disableCookieCache"),
+            disable_refresh: self.query_flag("disableRefresh"),
+            read_only: defer && !is_post,
+        })
     }
 
     /// Creates a session for `user` (recording this request's IP and user

@@ -291,21 +291,9 @@ async fn sign_in_email(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
 }
 
 async fn get_session(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
-    let defer = ctx.auth.options.session.defer_session_refresh;
-    let is_post = *ctx.method() == Method::POST;
-    if is_post && !defer {
-        let err = codes::defer_session_required();
-        return Ok(Reply {
-            status: err.status,
-            headers: Default::default(),
-            body: err.body(),
-        }
-        .no_store());
-    }
-    let opts = ResolveOptions {
-        disable_cookie_cache: ctx.query_flag("disableCookieCache"),
-        disable_refresh: ctx.query_flag("disableRefresh"),
-        read_only: defer && !is_post,
+    let opts = match ctx.get_session_options() {
+        Ok(opts) => opts,
+        Err(reply) => return Ok(*reply),
     };
     let (found, needs_refresh) = ctx.get_session(opts).await?;
     #[derive(Serialize)]
