@@ -54,8 +54,7 @@ async fn serve_api(State(auth): State<Auth>, mut req: Request) -> Response {
             // The client went away or sent a malformed body; the answer
             // probably never arrives, but it must not be a 500.
             tracing::debug!(error = %err, "failed to read request body");
-            codes::body_unreadable()
-            .into_response()
+            codes::body_unreadable().into_response()
         }
     };
     res.map(Body::from)
