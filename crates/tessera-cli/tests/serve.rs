@@ -295,7 +295,6 @@ async fn bad_values_exit_with_a_message_naming_the_variable() {
         ("TESSERA_COOKIE_CACHE_MAX_AGE", "5m"),
         ("TESSERA_COOKIE_CACHE_MAX_AGE", "99999999"),
         ("TESSERA_REFRESH_CACHE", "sometimes"),
-        ("TESSERA_PLUGINS", "multi-session"),
         ("PORT", "http"),
     ] {
         let (status, _, stderr) =
@@ -646,7 +645,6 @@ async fn multi_session_is_enabled_by_id() {
     let port = free_port().to_string();
     let server = Server::start(&[
         ("BETTER_AUTH_SECRET", SECRET),
-        ("TESSERA_PLUGINS", "multi-session"),
         ("PORT", &port),
     ])
     .await;
