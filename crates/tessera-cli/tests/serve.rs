@@ -645,6 +645,7 @@ async fn multi_session_is_enabled_by_id() {
     let port = free_port().to_string();
     let server = Server::start(&[
         ("BETTER_AUTH_SECRET", SECRET),
+        ("TESSERA_PLUGINS", "multi-session"),
         ("PORT", &port),
     ])
     .await;
