@@ -1,0 +1,87 @@
+//! actix-web 4 speaks `http` 0.2, the kernel `http` 1: the same grammar, so
+//! every conversion here is a byte copy.
+
+use actix_web::http::header as actix_header;
+use actix_web::{HttpRequest, HttpResponse};
+use bytes::Bytes;
+use tessera::{ClientAddr, CookieJar};
+
+/// An actix request head and its collected body, as the kernel's request.
+/// The socket peer travels as [`ClientAddr`].
+pub(crate) fn request(req: &HttpRequest, body: Bytes) -> Result<http::Request<Bytes>, http::Error> {
+    let mut builder = http::Request::builder()
+        .method(http::Method::from_bytes(req.method().as_str().as_bytes())?)
+        .uri(req.uri().to_string())
+        .version(version(req.version()));
+    if let Some(headers) = builder.headers_mut() {
+        *headers = headers_of(req.headers());
+    }
+    if let Some(peer) = req.peer_addr() {
+        builder = builder.extension(ClientAddr(peer.ip()));
+    }
+    builder.body(body)
+}
+
+fn version(v: actix_web::http::Version) -> http::Version {
+    use actix_web::http::Version;
+    match v {
+        Version::HTTP_09 => http::Version::HTTP_09,
+        Version::HTTP_10 => http::Version::HTTP_10,
+        Version::HTTP_2 => http::Version::HTTP_2,
+        Version::HTTP_3 => http::Version::HTTP_3,
+        _ => http::Version::HTTP_11,
+    }
+}
+
+/// Every header of an actix request, repeated ones kept in order.
+pub(crate) fn headers_of(from: &actix_header::HeaderMap) -> http::HeaderMap {
+    let mut to = http::HeaderMap::with_capacity(from.len());
+    for (name, value) in from.iter() {
+        // Both crates validate names and values by the same rules, so a
+        // failure here cannot happen; skip rather than panic.
+        let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(name.as_str().as_bytes()),
+            http::HeaderValue::from_bytes(value.as_bytes()),
+        ) else {
+            continue;
+        };
+        to.append(name, value);
+    }
+    to
+}
+
+/// The kernel's response as an actix response; every header is appended on
+/// its own (a `Set-Cookie` per cookie, never comma-joined).
+pub(crate) fn response(res: http::Response<Bytes>) -> HttpResponse {
+    let (parts, body) = res.into_parts();
+    let status = actix_web::http::StatusCode::from_u16(parts.status.as_u16())
+        .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
+    let mut out = HttpResponse::build(status).body(body);
+    let headers = out.headers_mut();
+    for (name, value) in &parts.headers {
+        if let (Ok(name), Ok(value)) = (
+            actix_header::HeaderName::from_bytes(name.as_str().as_bytes()),
+            actix_header::HeaderValue::from_bytes(value.as_bytes()),
+        ) {
+            headers.append(name, value);
+        }
+    }
+    out
+}
+
+/// The jar's `Set-Cookie` values, one per cookie.
+pub(crate) fn set_cookies(jar: &CookieJar) -> Vec<actix_header::HeaderValue> {
+    jar.iter()
+        .filter_map(|c| actix_header::HeaderValue::from_bytes(c.to_header_value().as_bytes()).ok())
+        .collect()
+}
+
+/// Appends `Set-Cookie` values to an actix header map.
+pub(crate) fn append_set_cookies(
+    headers: &mut actix_header::HeaderMap,
+    cookies: &[actix_header::HeaderValue],
+) {
+    for value in cookies {
+        headers.append(actix_header::SET_COOKIE, value.clone());
+    }
+}

@@ -1,0 +1,107 @@
+//! # tessera-actix
+//!
+//! [actix-web] 4 glue for the Tessera auth kernel: no auth logic lives
+//! here, only the kernel's two calls wrapped the actix way.
+//!
+//! - [`configure`] (or [`scope`]) serves the auth API ([`Auth::handle`])
+//!   under [`Auth::base_path`], e.g. `/api/auth/*`.
+//! - [`SessionMiddleware`] resolves the session of every application
+//!   request once ([`Auth::session`]), stores it in the request extensions
+//!   and appends its `Set-Cookie` headers (a refresh, or the deletion of a
+//!   dead session's cookies) to your response.
+//! - [`OptionalSession`] and [`RequiredSession`] hand that session to
+//!   handlers; [`RequiredSession`] answers better-auth's 401
+//!   `{"message":"Unauthorized","code":"UNAUTHORIZED"}` without one.
+//!
+//! **The middleware is required** for the extractors: on a route without
+//! it they answer 500 with a generic body and log what is missing.
+//!
+//! ```
+//! use actix_web::{test, web, App};
+//! use tessera::{Auth, Options};
+//! use tessera_actix::{OptionalSession, RequiredSession, SessionMiddleware};
+//!
+//! async fn hello(OptionalSession(session): OptionalSession) -> String {
+//!     match session {
+//!         Some(s) => format!("hello, {}", s.user.name),
+//!         None => "hello, anonymous".to_owned(),
+//!     }
+//! }
+//!
+//! async fn me(RequiredSession(s): RequiredSession) -> String {
+//!     s.user.email
+//! }
+//!
+//! # #[actix_web::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let auth = Auth::builder(
+//!     Options::new().secret("a-long-random-secret-of-at-least-32-characters!"),
+//! )
+//! .build()?;
+//! let app = test::init_service(
+//!     App::new()
+//!         .wrap(SessionMiddleware::new(auth.clone()))
+//!         .configure(tessera_actix::configure(auth))
+//!         .route("/", web::get().to(hello))
+//!         .route("/me", web::get().to(me)),
+//! )
+//! .await;
+//!
+//! // The auth API, at /api/auth/*.
+//! let res = test::call_service(&app, test::TestRequest::get().uri("/api/auth/ok").to_request()).await;
+//! assert_eq!(res.status(), 200);
+//!
+//! // A protected route without a session.
+//! let res = test::call_service(&app, test::TestRequest::get().uri("/me").to_request()).await;
+//! assert_eq!(res.status(), 401);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Served by [`HttpServer`](actix_web::HttpServer), actix hands each
+//! request its socket peer, which the kernel sees as
+//! [`ClientAddr`](tessera::ClientAddr) when no forwarded-for header names
+//! the client:
+//!
+//! ```no_run
+//! use actix_web::{App, HttpServer};
+//! use tessera_actix::SessionMiddleware;
+//!
+//! # #[actix_web::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let auth = tessera::Auth::builder(
+//! #     tessera::Options::new().secret("a-long-random-secret-of-at-least-32-characters!"),
+//! # ).build()?;
+//! HttpServer::new(move || {
+//!     App::new()
+//!         .wrap(SessionMiddleware::new(auth.clone()))
+//!         .configure(tessera_actix::configure(auth.clone()))
+//! })
+//! .bind(("127.0.0.1", 3000))?
+//! .run()
+//! .await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The request body limit of the auth API is actix's own
+//! [`PayloadConfig`](actix_web::web::PayloadConfig) (256 KiB by default);
+//! a larger body answers 413
+//! `{"message":"Request body too large","code":"PAYLOAD_TOO_LARGE"}`.
+//!
+//! [actix-web]: https://docs.rs/actix-web
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod convert;
+mod extract;
+mod middleware;
+mod scope;
+
+pub use extract::{OptionalSession, RequiredSession, SessionRejection};
+pub use middleware::{SessionMiddleware, SessionService};
+pub use scope::{configure, scope};
+
+#[cfg(doc)]
+use tessera::Auth;

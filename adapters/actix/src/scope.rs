@@ -1,0 +1,84 @@
+//! [`scope`] and [`configure`]: the auth API as an actix scope.
+
+use actix_web::error::PayloadError;
+use actix_web::{web, HttpRequest, HttpResponse};
+use bytes::Bytes;
+use http::StatusCode;
+use tessera::{ApiError, Auth};
+
+use crate::convert;
+
+/// The auth API ([`Auth::handle`]) as an actix [`Scope`](actix_web::Scope)
+/// mounted at [`Auth::base_path`]: every method and every path under it.
+///
+/// The request body is read with actix's
+/// [`PayloadConfig`](web::PayloadConfig) (256 KiB unless configured, on the
+/// app or on this scope); a larger body answers 413
+/// `{"message":"Request body too large","code":"PAYLOAD_TOO_LARGE"}`.
+///
+/// ```
+/// use actix_web::{web, App};
+/// # let auth = tessera::Auth::builder(
+/// #     tessera::Options::new().secret("a-long-random-secret-of-at-least-32-characters!"),
+/// # ).build().unwrap();
+/// let app = App::new().service(
+///     tessera_actix::scope(auth).app_data(web::PayloadConfig::new(64 * 1024)),
+/// );
+/// # let _ = app;
+/// ```
+pub fn scope(auth: Auth) -> actix_web::Scope {
+    let base_path = auth.base_path().to_owned();
+    web::scope(&base_path).default_service(web::to(
+        move |req: HttpRequest, body: Result<Bytes, actix_web::Error>| {
+            handle(auth.clone(), req, body)
+        },
+    ))
+}
+
+/// Registers [`scope`] on an app (mount it at the root: the kernel routes
+/// by the full path):
+/// `App::new().configure(tessera_actix::configure(auth))`.
+pub fn configure(auth: Auth) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        cfg.service(scope(auth));
+    }
+}
+
+async fn handle(
+    auth: Auth,
+    req: HttpRequest,
+    body: Result<Bytes, actix_web::Error>,
+) -> HttpResponse {
+    let body = match body {
+        Ok(body) => body,
+        Err(err) => return convert::response(refused(&err).into_response()),
+    };
+    let res = match convert::request(&req, body) {
+        Ok(request) => auth.handle(request).await,
+        // actix already parsed method and URI; both re-parse the same way.
+        Err(err) => ApiError::internal("INTERNAL_SERVER_ERROR", "Internal Server Error", &err)
+            .into_response(),
+    };
+    convert::response(res)
+}
+
+/// Why a body could not be read, as better-auth-shaped JSON.
+fn refused(err: &actix_web::Error) -> ApiError {
+    match err.as_error::<PayloadError>() {
+        Some(PayloadError::Overflow) => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PAYLOAD_TOO_LARGE",
+            "Request body too large",
+        ),
+        _ => {
+            // The client went away, sent a malformed body, or a configured
+            // PayloadConfig mime type did not match; never a 500.
+            tracing::debug!(error = %err, "failed to read request body");
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                "Failed to read request body",
+            )
+        }
+    }
+}
