@@ -41,11 +41,9 @@ impl SessionRejection {
     fn api_error(&self) -> ApiError {
         match self {
             SessionRejection::Unauthorized => ApiError::unauthorized(),
-            SessionRejection::MissingMiddleware => ApiError::new(
-                http::StatusCode::INTERNAL_SERVER_ERROR,
-                "INTERNAL_SERVER_ERROR",
-                "Internal Server Error",
-            ),
+            SessionRejection::MissingMiddleware => {
+                ApiError::internal("INTERNAL_SERVER_ERROR", "Internal Server Error", self)
+            }
         }
     }
 }

@@ -3,7 +3,7 @@
 use actix_web::error::PayloadError;
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
-use http::StatusCode;
+use tessera::api::codes;
 use tessera::{ApiError, Auth};
 
 use crate::convert;
@@ -65,20 +65,12 @@ async fn handle(
 /// Why a body could not be read, as better-auth-shaped JSON.
 fn refused(err: &actix_web::Error) -> ApiError {
     match err.as_error::<PayloadError>() {
-        Some(PayloadError::Overflow) => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "PAYLOAD_TOO_LARGE",
-            "Request body too large",
-        ),
+        Some(PayloadError::Overflow) => codes::payload_too_large(),
         _ => {
             // The client went away, sent a malformed body, or a configured
             // PayloadConfig mime type did not match; never a 500.
             tracing::debug!(error = %err, "failed to read request body");
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "BAD_REQUEST",
-                "Failed to read request body",
-            )
+            codes::body_unreadable()
         }
     }
 }
