@@ -14,9 +14,8 @@ use base64::Engine as _;
 use hmac::Mac;
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use serde_json::Value;
 
-use super::payload::{from_object, CachePayload, CachedSession, Miss};
+use super::payload::{read_payload, CachePayload, CachedSession, Miss};
 use super::CacheCodec;
 use crate::secret::Secrets;
 use crate::Timestamp;
@@ -104,14 +103,11 @@ impl CacheCodec for Compact {
         if !verified {
             return Err(Miss::BadSignature);
         }
-        let Value::Object(obj) = serde_json::from_str(payload).map_err(|_| Miss::Malformed)? else {
-            return Err(Miss::Malformed);
-        };
-        let (data, updated_at, version) = from_object(obj, now)?;
+        let wire = read_payload(payload.as_bytes(), now)?;
         Ok(CachedSession {
-            data,
-            updated_at,
-            version,
+            data: wire.data,
+            updated_at: wire.updated_at,
+            version: wire.version,
             expires_at: Timestamp::from_millis(expires_at_ms as i64),
         })
     }

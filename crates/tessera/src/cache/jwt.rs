@@ -7,10 +7,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use sha2::{Sha256, Sha384, Sha512};
 
-use super::payload::{from_object, CachePayload, CachedSession, Miss};
+use super::payload::{read_payload, CachePayload, CachedSession, Miss};
 use super::CacheCodec;
 use crate::secret::Secrets;
 use crate::Timestamp;
@@ -59,39 +58,29 @@ pub(crate) struct Claims<'a> {
     pub jti: Option<&'a str>,
 }
 
-/// Reads the claims every token strategy carries; `exp` must be a number.
+/// Reads the claims every token strategy carries; `exp` must be a number
+/// and, as jose checks, not past (`exp <= now - tolerance` is expired), and
+/// `nbf` not in the future.
 pub(crate) fn claims_from(
     bytes: &[u8],
     now: Timestamp,
     tolerance_secs: i64,
 ) -> Result<CachedSession, Miss> {
-    let Value::Object(mut obj) = serde_json::from_slice(bytes).map_err(|_| Miss::Malformed)? else {
-        return Err(Miss::Malformed);
-    };
-    let exp = match obj.remove("exp") {
-        Some(Value::Number(n)) => n.as_f64().ok_or(Miss::Malformed)?,
-        None => return Err(Miss::Invalid),
-        Some(_) => return Err(Miss::Malformed),
-    };
-    if let Some(Value::Number(nbf)) = obj.get("nbf") {
-        if nbf
-            .as_f64()
-            .is_some_and(|nbf| nbf > (now.as_secs() + tolerance_secs) as f64)
-        {
-            return Err(Miss::Expired);
-        }
+    let wire = read_payload(bytes, now)?;
+    let exp = wire.exp.ok_or(Miss::Invalid)?;
+    if wire
+        .nbf
+        .is_some_and(|nbf| nbf > (now.as_secs() + tolerance_secs) as f64)
+    {
+        return Err(Miss::Expired);
     }
-    // jose: a token is expired once `exp <= now - tolerance`.
     if exp <= (now.as_secs() - tolerance_secs) as f64 {
         return Err(Miss::Expired);
     }
-    obj.remove("iat");
-    obj.remove("jti");
-    let (data, updated_at, version) = from_object(obj, now)?;
     Ok(CachedSession {
-        data,
-        updated_at,
-        version,
+        data: wire.data,
+        updated_at: wire.updated_at,
+        version: wire.version,
         expires_at: Timestamp::from_millis((exp * 1000.0) as i64),
     })
 }

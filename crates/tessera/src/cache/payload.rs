@@ -1,7 +1,11 @@
 //! The cached payload `{session, user, updatedAt, version}` (spec §2.2) and
 //! its validation on read (spec §2.8).
 
-use serde::Serialize;
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
 use crate::store::{Session, SessionWithUser, User};
@@ -58,109 +62,218 @@ pub enum Miss {
     Invalid,
 }
 
-/// Reads `{session, user, updatedAt, version}` from a parsed JSON object,
-/// applying better-auth's schema (spec §2.8): required strings and dates,
-/// `email` lowercased, `emailVerified` defaulting to false, unknown keys
-/// kept. `now` fills absent `createdAt`/`updatedAt`, as zod defaults do.
-pub(crate) fn from_object(
-    mut obj: Map<String, Value>,
+/// A payload read in one pass (spec §2.8): `{session, user, updatedAt,
+/// version}` plus the token claims `exp`/`nbf` when present.
+pub(crate) struct Wire {
+    pub data: SessionWithUser,
+    pub updated_at: i64,
+    pub version: String,
+    pub exp: Option<f64>,
+    pub nbf: Option<f64>,
+}
+
+/// Parses and validates a payload straight into records, in one pass with
+/// no intermediate JSON tree: required strings and dates, `email`
+/// lowercased, `emailVerified` defaulting to false, `userId` coerced to a
+/// string, unknown record keys kept, `createdAt`/`updatedAt` defaulting to
+/// `now` (zod defaults). A syntax error is [`Miss::Malformed`], a schema
+/// violation [`Miss::Invalid`].
+pub(crate) fn read_payload(json: &[u8], now: Timestamp) -> Result<Wire, Miss> {
+    let mut de = serde_json::Deserializer::from_slice(json);
+    let wire = PayloadSeed { now }.deserialize(&mut de).map_err(classify)?;
+    de.end().map_err(classify)?;
+    Ok(wire)
+}
+
+fn classify(e: serde_json::Error) -> Miss {
+    match e.classify() {
+        serde_json::error::Category::Data => Miss::Invalid,
+        _ => Miss::Malformed,
+    }
+}
+
+/// An object key, borrowed from the input unless it has escapes.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+struct PayloadSeed {
     now: Timestamp,
-) -> Result<(SessionWithUser, i64, String), Miss> {
-    let Some(Value::Object(session)) = obj.remove("session") else {
-        return Err(Miss::Invalid);
-    };
-    let Some(Value::Object(user)) = obj.remove("user") else {
-        return Err(Miss::Invalid);
-    };
-    let updated_at = match obj.remove("updatedAt") {
-        Some(Value::Number(n)) => n
-            .as_i64()
-            .or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))
-            .ok_or(Miss::Invalid)?,
-        _ => return Err(Miss::Invalid),
-    };
-    let version = match obj.remove("version") {
-        None | Some(Value::Null) => "1".to_owned(),
-        Some(Value::String(v)) => v,
-        Some(_) => return Err(Miss::Invalid),
-    };
-    Ok((
-        SessionWithUser {
-            session: session_from(session, now)?,
-            user: user_from(user, now)?,
-        },
-        updated_at,
-        version,
-    ))
 }
 
-fn string(map: &mut Map<String, Value>, key: &str) -> Result<String, Miss> {
-    match map.remove(key) {
-        Some(Value::String(s)) => Ok(s),
-        _ => Err(Miss::Invalid),
+impl<'de> DeserializeSeed<'de> for PayloadSeed {
+    type Value = Wire;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Wire, D::Error> {
+        d.deserialize_map(self)
     }
 }
 
-fn optional_string(map: &mut Map<String, Value>, key: &str) -> Result<Option<String>, Miss> {
-    match map.remove(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(Miss::Invalid),
+impl<'de> Visitor<'de> for PayloadSeed {
+    type Value = Wire;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a cookie cache payload")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Wire, A::Error> {
+        let (mut session, mut user, mut updated_at) = (None, None, None);
+        let (mut version, mut exp, mut nbf) = (None, None, None);
+        while let Some(Key(key)) = map.next_key()? {
+            match key.as_ref() {
+                "session" => session = Some(map.next_value_seed(SessionSeed { now: self.now })?),
+                "user" => user = Some(map.next_value_seed(UserSeed { now: self.now })?),
+                "updatedAt" => updated_at = Some(map.next_value::<f64>()?),
+                "version" => version = map.next_value::<Option<String>>()?,
+                "exp" => exp = Some(map.next_value::<f64>()?),
+                "nbf" => nbf = map.next_value::<Option<f64>>()?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        let updated_at = updated_at
+            .filter(|u| u.is_finite())
+            .ok_or_else(|| de::Error::missing_field("updatedAt"))?;
+        Ok(Wire {
+            data: SessionWithUser {
+                session: session.ok_or_else(|| de::Error::missing_field("session"))?,
+                user: user.ok_or_else(|| de::Error::missing_field("user"))?,
+            },
+            updated_at: updated_at as i64,
+            version: version.unwrap_or_else(|| "1".to_owned()),
+            exp,
+            nbf,
+        })
     }
 }
 
-fn date(map: &mut Map<String, Value>, key: &str) -> Result<Timestamp, Miss> {
-    match map.remove(key) {
-        Some(Value::String(s)) => Timestamp::parse_iso(&s).ok_or(Miss::Invalid),
-        _ => Err(Miss::Invalid),
+fn required<T, E: de::Error>(v: Option<T>, field: &'static str) -> Result<T, E> {
+    v.ok_or_else(|| E::missing_field(field))
+}
+
+/// A date as better-auth revives it: an ISO-8601 string.
+fn date<'de, A: MapAccess<'de>>(map: &mut A) -> Result<Timestamp, A::Error> {
+    let s: Cow<'de, str> = map.next_value::<Key<'de>>().map(|k| k.0)?;
+    Timestamp::parse_iso(&s).ok_or_else(|| de::Error::custom("invalid date"))
+}
+
+struct SessionSeed {
+    now: Timestamp,
+}
+
+impl<'de> DeserializeSeed<'de> for SessionSeed {
+    type Value = Session;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Session, D::Error> {
+        d.deserialize_map(self)
     }
 }
 
-fn date_or(map: &mut Map<String, Value>, key: &str, default: Timestamp) -> Result<Timestamp, Miss> {
-    if map.contains_key(key) {
-        date(map, key)
-    } else {
-        Ok(default)
+impl<'de> Visitor<'de> for SessionSeed {
+    type Value = Session;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a session object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Session, A::Error> {
+        let (mut expires_at, mut token, mut created_at, mut updated_at) = (None, None, None, None);
+        let (mut ip_address, mut user_agent, mut user_id, mut id) = (None, None, None, None);
+        let mut extra = Map::new();
+        while let Some(Key(key)) = map.next_key()? {
+            match key.as_ref() {
+                "expiresAt" => expires_at = Some(date(&mut map)?),
+                "token" => token = Some(map.next_value::<String>()?),
+                "createdAt" => created_at = Some(date(&mut map)?),
+                "updatedAt" => updated_at = Some(date(&mut map)?),
+                "ipAddress" => ip_address = map.next_value::<Option<String>>()?,
+                "userAgent" => user_agent = map.next_value::<Option<String>>()?,
+                // `z.coerce.string()`
+                "userId" => {
+                    user_id = Some(match map.next_value::<Value>()? {
+                        Value::String(s) => s,
+                        Value::Number(n) => n.to_string(),
+                        Value::Bool(b) => b.to_string(),
+                        _ => return Err(de::Error::custom("invalid userId")),
+                    })
+                }
+                "id" => id = Some(map.next_value::<String>()?),
+                _ => {
+                    extra.insert(key.into_owned(), map.next_value::<Value>()?);
+                }
+            }
+        }
+        Ok(Session {
+            expires_at: required(expires_at, "expiresAt")?,
+            token: required(token, "token")?,
+            created_at: created_at.unwrap_or(self.now),
+            updated_at: updated_at.unwrap_or(self.now),
+            ip_address,
+            user_agent,
+            user_id: required(user_id, "userId")?,
+            id: required(id, "id")?,
+            extra,
+        })
     }
 }
 
-fn session_from(mut m: Map<String, Value>, now: Timestamp) -> Result<Session, Miss> {
-    let user_id = match m.remove("userId") {
-        Some(Value::String(s)) => s,
-        // `z.coerce.string()`
-        Some(Value::Number(n)) => n.to_string(),
-        Some(Value::Bool(b)) => b.to_string(),
-        _ => return Err(Miss::Invalid),
-    };
-    Ok(Session {
-        expires_at: date(&mut m, "expiresAt")?,
-        token: string(&mut m, "token")?,
-        created_at: date_or(&mut m, "createdAt", now)?,
-        updated_at: date_or(&mut m, "updatedAt", now)?,
-        ip_address: optional_string(&mut m, "ipAddress")?,
-        user_agent: optional_string(&mut m, "userAgent")?,
-        user_id,
-        id: string(&mut m, "id")?,
-        extra: m,
-    })
+struct UserSeed {
+    now: Timestamp,
 }
 
-fn user_from(mut m: Map<String, Value>, now: Timestamp) -> Result<User, Miss> {
-    let email_verified = match m.remove("emailVerified") {
-        None => false,
-        Some(Value::Bool(b)) => b,
-        Some(_) => return Err(Miss::Invalid),
-    };
-    Ok(User {
-        name: string(&mut m, "name")?,
-        email: string(&mut m, "email")?.to_lowercase(),
-        email_verified,
-        image: optional_string(&mut m, "image")?,
-        created_at: date_or(&mut m, "createdAt", now)?,
-        updated_at: date_or(&mut m, "updatedAt", now)?,
-        id: string(&mut m, "id")?,
-        extra: m,
-    })
+impl<'de> DeserializeSeed<'de> for UserSeed {
+    type Value = User;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<User, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for UserSeed {
+    type Value = User;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a user object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<User, A::Error> {
+        let (mut name, mut email, mut email_verified, mut image) = (None, None, None, None);
+        let (mut created_at, mut updated_at, mut id) = (None, None, None);
+        let mut extra = Map::new();
+        while let Some(Key(key)) = map.next_key()? {
+            match key.as_ref() {
+                "name" => name = Some(map.next_value::<String>()?),
+                "email" => email = Some(map.next_value::<String>()?),
+                "emailVerified" => email_verified = Some(map.next_value::<bool>()?),
+                "image" => image = map.next_value::<Option<String>>()?,
+                "createdAt" => created_at = Some(date(&mut map)?),
+                "updatedAt" => updated_at = Some(date(&mut map)?),
+                "id" => id = Some(map.next_value::<String>()?),
+                _ => {
+                    extra.insert(key.into_owned(), map.next_value::<Value>()?);
+                }
+            }
+        }
+        Ok(User {
+            name: required(name, "name")?,
+            email: required::<String, A::Error>(email, "email")?.to_lowercase(),
+            email_verified: email_verified.unwrap_or(false),
+            image,
+            created_at: created_at.unwrap_or(self.now),
+            updated_at: updated_at.unwrap_or(self.now),
+            id: required(id, "id")?,
+            extra,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -182,10 +295,8 @@ mod tests {
 
     #[test]
     fn validates_and_normalises_like_better_auth() {
-        let Value::Object(obj) = sample() else {
-            unreachable!()
-        };
-        let (data, updated_at, version) = from_object(obj, Timestamp::EPOCH).unwrap();
+        let wire = read_payload(sample().to_string().as_bytes(), Timestamp::EPOCH).unwrap();
+        let (data, updated_at, version) = (wire.data, wire.updated_at, wire.version);
         assert_eq!(data.user.email, "alice@example.com");
         assert!(!data.user.email_verified);
         assert_eq!(data.session.extra["theme"], "dark");
@@ -203,25 +314,33 @@ mod tests {
         ] {
             let mut v = sample();
             v[path].as_object_mut().unwrap().remove(key);
-            let Value::Object(obj) = v else {
-                unreachable!()
-            };
-            assert_eq!(
-                from_object(obj, Timestamp::EPOCH).unwrap_err(),
-                Miss::Invalid,
-                "{path}.{key}"
-            );
+            let err = read_payload(v.to_string().as_bytes(), Timestamp::EPOCH).err();
+            assert_eq!(err, Some(Miss::Invalid), "{path}.{key}");
         }
+    }
+
+    #[test]
+    fn syntax_errors_are_malformed_and_defaults_apply() {
+        assert_eq!(
+            read_payload(b"{not json", Timestamp::EPOCH).err(),
+            Some(Miss::Malformed)
+        );
+        let mut v = sample();
+        v["session"].as_object_mut().unwrap().remove("createdAt");
+        v["session"]["userId"] = json!(42);
+        let now = Timestamp::from_millis(5);
+        let data = read_payload(v.to_string().as_bytes(), now).unwrap().data;
+        assert_eq!(data.session.created_at, now);
+        assert_eq!(data.session.user_id, "42");
     }
 
     #[test]
     fn a_name_that_looks_like_a_date_stays_a_name() {
         let mut v = sample();
         v["user"]["name"] = json!("2026-11-28T07:58:09Z");
-        let Value::Object(obj) = v else {
-            unreachable!()
-        };
-        let (data, _, _) = from_object(obj, Timestamp::EPOCH).unwrap();
+        let data = read_payload(v.to_string().as_bytes(), Timestamp::EPOCH)
+            .unwrap()
+            .data;
         assert_eq!(data.user.name, "2026-11-28T07:58:09Z");
     }
 }
