@@ -1,0 +1,3 @@
+//! Test doubles of AWS services.
+
+pub mod runtime_api;
