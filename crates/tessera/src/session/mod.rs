@@ -225,13 +225,17 @@ impl Sessions {
             return Ok(None);
         };
         update.apply(&mut current.session);
-        storage
-            .set(
+        let written = storage
+            .set_if_exists(
                 token,
                 &serde_json::to_string(&current).map_err(StoreError::backend)?,
                 Some(ttl_until(current.session.expires_at, now)),
             )
             .await?;
+        if !written {
+            // Revoked since it was read: stay revoked.
+            return Ok(None);
+        }
         self.index_put(storage.as_ref(), &current.session, now)
             .await?;
         if self.options.store_session_in_database {

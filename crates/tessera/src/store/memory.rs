@@ -319,6 +319,23 @@ impl SecondaryStorage for MemorySecondaryStorage {
         Ok(())
     }
 
+    async fn set_if_exists(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Option<Duration>,
+    ) -> Result<bool, StoreError> {
+        let now = self.clock.now();
+        let deadline = self.deadline(ttl);
+        Ok(match self.entries.get_mut(key) {
+            Some(mut slot) if live(&slot, now) => {
+                *slot = (value.to_owned(), deadline);
+                true
+            }
+            _ => false,
+        })
+    }
+
     async fn get_and_delete(&self, key: &str) -> Result<Option<String>, StoreError> {
         let now = self.clock.now();
         Ok(self

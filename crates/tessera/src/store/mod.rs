@@ -267,6 +267,23 @@ pub trait SecondaryStorage: Send + Sync + 'static {
     async fn set(&self, key: &str, value: &str, ttl: Option<Duration>) -> Result<(), StoreError>;
     /// Removes `key`.
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
+    /// Replaces the value at `key` only if the key exists (Redis
+    /// `SET … XX`); returns whether it did. A refresh writes this way, so a
+    /// refresh racing a revocation can never bring the session back. The
+    /// default is a read then a write; backends override it atomically.
+    async fn set_if_exists(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Option<Duration>,
+    ) -> Result<bool, StoreError> {
+        if self.get(key).await?.is_none() {
+            return Ok(false);
+        }
+        self.set(key, value, ttl).await?;
+        Ok(true)
+    }
+
     /// Atomically reads and removes `key`.
     async fn get_and_delete(&self, key: &str) -> Result<Option<String>, StoreError>;
     /// Atomically increments the counter at `key`; the TTL applies only
