@@ -195,6 +195,17 @@ impl Side {
                 set.insert(name);
             }
         }
+        // better-auth expires device cookies from parallel signature checks
+        // (`Promise.all` over WebCrypto), so their relative order varies from
+        // run to run; compare them in a canonical order, in place.
+        let slots: Vec<usize> = (0..order.len())
+            .filter(|&i| order[i].contains("_multi-") && order[i].ends_with("=<gone>"))
+            .collect();
+        let mut expiries: Vec<String> = slots.iter().map(|&i| order[i].clone()).collect();
+        expiries.sort();
+        for (slot, entry) in slots.into_iter().zip(expiries) {
+            order[slot] = entry;
+        }
         Comparable {
             status: res.status,
             body: match &res.json {
