@@ -238,6 +238,13 @@ impl Sessions {
         }
         self.index_put(storage.as_ref(), &current.session, now)
             .await?;
+        // A revocation that ran between the write and the index update has
+        // already removed the entry this just put back: take it out again.
+        if storage.get(token).await?.is_none() {
+            self.index_remove(storage.as_ref(), &current.session.user_id, &[token], now)
+                .await?;
+            return Ok(None);
+        }
         if self.options.store_session_in_database {
             self.db.update_session(token, update).await?;
         }
@@ -247,13 +254,14 @@ impl Sessions {
     /// Deletes one session.
     pub async fn delete(&self, token: &str, now: Timestamp) -> Result<(), StoreError> {
         if let Some(storage) = &self.secondary {
-            if let Some(raw) = storage.get(token).await? {
+            // The key goes first, atomically: from here on no refresh can
+            // write it back (`set_if_exists`), then the index forgets it.
+            if let Some(raw) = storage.get_and_delete(token).await? {
                 if let Ok(found) = serde_json::from_str::<SessionWithUser>(&raw) {
                     self.index_remove(storage.as_ref(), &found.session.user_id, &[token], now)
                         .await?;
                 }
             }
-            storage.delete(token).await?;
             if !self.options.store_session_in_database {
                 return Ok(());
             }

@@ -116,9 +116,7 @@ impl AuthInner {
             }
         }
         // Step 8.
-        let found = self.sessions.find(&token).await.map_err(|e| {
-            ApiError::internal("FAILED_TO_GET_SESSION", "Failed to get session", &e)
-        })?;
+        let found = self.sessions.find(&token).await.map_err(lookup_error)?;
         let found = match found {
             Some(s) if s.session.expires_at >= now => s,
             other => {
@@ -165,9 +163,7 @@ impl AuthInner {
             .sessions
             .update(&token, &update, now)
             .await
-            .map_err(|e| {
-                ApiError::internal("FAILED_TO_GET_SESSION", "Failed to get session", &e)
-            })?;
+            .map_err(lookup_error)?;
         let Some(session) = updated else {
             self.delete_session_cookies(jar, cookies, false);
             return Err(codes::failed_to_get_session());
@@ -263,6 +259,16 @@ impl AuthInner {
         if !skip_dont_remember {
             jar.expire(&c.dont_remember);
         }
+    }
+}
+
+/// A store failure while resolving: 503 `STORAGE_UNAVAILABLE` when the
+/// store cannot be reached (so clients retry rather than treat it as a
+/// signed-out answer), better-auth's 500 `FAILED_TO_GET_SESSION` otherwise.
+fn lookup_error(e: crate::store::StoreError) -> ApiError {
+    match e {
+        crate::store::StoreError::Unavailable(_) => e.into(),
+        other => ApiError::internal("FAILED_TO_GET_SESSION", "Failed to get session", &other),
     }
 }
 
