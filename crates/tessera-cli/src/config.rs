@@ -22,6 +22,8 @@ pub struct ServeConfig {
     pub secret: SecretSource,
     /// `TESSERA_DATABASE_URL`.
     pub database: DatabaseChoice,
+    /// `TESSERA_MIGRATE`: apply migrations at start-up (default true).
+    pub migrate: bool,
     /// `TESSERA_SECONDARY_STORAGE`.
     pub secondary_storage: SecondaryStorageChoice,
 }
@@ -38,11 +40,19 @@ pub enum SecretSource {
 /// The file a generated secret is kept in, inside the data directory.
 pub const SECRET_FILE_NAME: &str = "tessera.secret";
 
+/// The SQLite file of the embedded default, inside the data directory.
+pub const DATABASE_FILE_NAME: &str = "tessera.db";
+
 /// `TESSERA_DATABASE_URL`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DatabaseChoice {
-    /// Unset: the embedded default (for now an in-memory database).
-    EmbeddedDefault,
+    /// Unset: the embedded default, a SQLite file
+    /// (`$TESSERA_DATA_DIR/tessera.db`).
+    EmbeddedDefault(PathBuf),
+    /// `sqlite://…`: that SQLite database.
+    Sqlite(String),
+    /// `postgres://…` or `postgresql://…`: that PostgreSQL database.
+    Postgres(String),
     /// `memory`: an in-memory database.
     Memory,
     /// `none`: no database, better-auth's stateless mode.
@@ -50,35 +60,76 @@ pub enum DatabaseChoice {
 }
 
 impl fmt::Display for DatabaseChoice {
+    /// What the choice is, never its URL (which may carry a password).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            DatabaseChoice::EmbeddedDefault => {
-                "in-memory (embedded default; data is lost on restart)"
-            }
-            DatabaseChoice::Memory => "in-memory (data is lost on restart)",
-            DatabaseChoice::None => {
-                "none (stateless mode: sessions live only in this process and its cookies)"
-            }
-        })
+        match self {
+            DatabaseChoice::EmbeddedDefault(path) => write!(f, "SQLite at {}", path.display()),
+            DatabaseChoice::Sqlite(_) => f.write_str("SQLite"),
+            DatabaseChoice::Postgres(_) => f.write_str("PostgreSQL"),
+            DatabaseChoice::Memory => f.write_str("in-memory (data is lost on restart)"),
+            DatabaseChoice::None => f.write_str(
+                "none (stateless mode: sessions live only in this process and its cookies)",
+            ),
+        }
     }
 }
 
-/// `TESSERA_SECONDARY_STORAGE`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// `TESSERA_SECONDARY_STORAGE` (with `TESSERA_REDIS_PREFIX`).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SecondaryStorageChoice {
     /// Unset.
     None,
     /// `memory`.
     Memory,
+    /// `redis://…`.
+    Redis(RedisChoice),
+}
+
+/// A Redis URL and the key prefix. The URL may carry a password, so it is
+/// shown only without its credentials.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RedisChoice {
+    /// `TESSERA_SECONDARY_STORAGE`, as given.
+    pub url: String,
+    /// `TESSERA_REDIS_PREFIX`: put in front of every key (`""`, the
+    /// default, gives better-auth's bare key names; `better-auth:` matches
+    /// `@better-auth/redis-storage`'s default).
+    pub prefix: String,
+}
+
+impl fmt::Debug for RedisChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisChoice")
+            .field("url", &without_credentials(&self.url))
+            .field("prefix", &self.prefix)
+            .finish()
+    }
 }
 
 impl fmt::Display for SecondaryStorageChoice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            SecondaryStorageChoice::None => "none",
-            SecondaryStorageChoice::Memory => "in-memory (data is lost on restart)",
-        })
+        match self {
+            SecondaryStorageChoice::None => f.write_str("none"),
+            SecondaryStorageChoice::Memory => f.write_str("in-memory (data is lost on restart)"),
+            SecondaryStorageChoice::Redis(r) => write!(
+                f,
+                "Redis at {} (prefix {:?})",
+                without_credentials(&r.url),
+                r.prefix
+            ),
+        }
     }
+}
+
+/// `scheme://host…` without a `user:password@` part.
+fn without_credentials(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    format!("{scheme}://{host}{path}")
 }
 
 /// A bad or unsupported value. Values that may hold credentials (database
@@ -97,14 +148,6 @@ pub enum ConfigError {
         value: String,
         /// What is accepted.
         reason: String,
-    },
-    /// A recognised value whose backend is not in this build yet.
-    #[error("{name}: {what} is not available in this build yet")]
-    NotAvailable {
-        /// The variable.
-        name: &'static str,
-        /// What was asked for (never the full value).
-        what: &'static str,
     },
 }
 
@@ -130,8 +173,12 @@ impl ServeConfig {
             listen,
             options,
             secret,
-            database: database(get("TESSERA_DATABASE_URL"))?,
-            secondary_storage: secondary_storage(get("TESSERA_SECONDARY_STORAGE"))?,
+            database: database_choice(&get)?,
+            migrate: migrate_on_start(get("TESSERA_MIGRATE"))?,
+            secondary_storage: secondary_storage(
+                get("TESSERA_SECONDARY_STORAGE"),
+                get("TESSERA_REDIS_PREFIX"),
+            )?,
         })
     }
 }
@@ -139,10 +186,14 @@ impl ServeConfig {
 /// `$TESSERA_DATA_DIR/tessera.secret` (the working directory when unset):
 /// where the generated secret lives when none is configured.
 pub fn secret_file_path(get: &impl Fn(&str) -> Option<String>) -> PathBuf {
+    data_dir(get).join(SECRET_FILE_NAME)
+}
+
+/// `TESSERA_DATA_DIR`, the working directory when unset.
+fn data_dir(get: &impl Fn(&str) -> Option<String>) -> PathBuf {
     get("TESSERA_DATA_DIR")
         .filter(|v| !v.trim().is_empty())
         .map_or_else(|| PathBuf::from("."), PathBuf::from)
-        .join(SECRET_FILE_NAME)
 }
 
 /// `http://<listen address>`, with a wildcard host written as `localhost`.
@@ -191,10 +242,17 @@ fn listen(get: &impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> 
     Ok(DEFAULT_LISTEN.to_owned())
 }
 
-fn database(value: Option<String>) -> Result<DatabaseChoice, ConfigError> {
+/// `TESSERA_DATABASE_URL` (with `TESSERA_DATA_DIR` for the embedded
+/// default), read through `get`; blank counts as unset. `serve` and
+/// `migrate` share it.
+pub fn database_choice(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<DatabaseChoice, ConfigError> {
     const NAME: &str = "TESSERA_DATABASE_URL";
-    let Some(value) = value else {
-        return Ok(DatabaseChoice::EmbeddedDefault);
+    let Some(value) = get(NAME).filter(|v| !v.trim().is_empty()) else {
+        return Ok(DatabaseChoice::EmbeddedDefault(
+            data_dir(get).join(DATABASE_FILE_NAME),
+        ));
     };
     let v = value.trim();
     match v.to_ascii_lowercase().as_str() {
@@ -204,14 +262,8 @@ fn database(value: Option<String>) -> Result<DatabaseChoice, ConfigError> {
     }
     let scheme = scheme_of(v);
     match scheme.as_deref() {
-        Some("sqlite") => Err(ConfigError::NotAvailable {
-            name: NAME,
-            what: "the SQLite backend (sqlite://)",
-        }),
-        Some("postgres" | "postgresql") => Err(ConfigError::NotAvailable {
-            name: NAME,
-            what: "the PostgreSQL backend (postgres://)",
-        }),
+        Some("sqlite") => Ok(DatabaseChoice::Sqlite(v.to_owned())),
+        Some("postgres" | "postgresql") => Ok(DatabaseChoice::Postgres(v.to_owned())),
         _ => Err(ConfigError::Invalid {
             name: NAME,
             // A URL may carry a password: show its scheme only.
@@ -221,26 +273,68 @@ fn database(value: Option<String>) -> Result<DatabaseChoice, ConfigError> {
     }
 }
 
-fn secondary_storage(value: Option<String>) -> Result<SecondaryStorageChoice, ConfigError> {
-    const NAME: &str = "TESSERA_SECONDARY_STORAGE";
-    let Some(value) = value else {
-        return Ok(SecondaryStorageChoice::None);
-    };
-    let v = value.trim();
-    if v.eq_ignore_ascii_case("memory") {
-        return Ok(SecondaryStorageChoice::Memory);
+/// `TESSERA_MIGRATE`: `true` (the default) or `false`.
+fn migrate_on_start(value: Option<String>) -> Result<bool, ConfigError> {
+    match value.as_deref().map(str::trim) {
+        None => Ok(true),
+        Some(v) if v.eq_ignore_ascii_case("true") || v == "1" => Ok(true),
+        Some(v) if v.eq_ignore_ascii_case("false") || v == "0" => Ok(false),
+        Some(v) => Err(ConfigError::Invalid {
+            name: "TESSERA_MIGRATE",
+            value: v.to_owned(),
+            reason: "expected true or false".to_owned(),
+        }),
     }
-    let scheme = scheme_of(v);
-    match scheme.as_deref() {
-        Some("redis" | "rediss") => Err(ConfigError::NotAvailable {
-            name: NAME,
-            what: "the Redis secondary storage (redis://)",
+}
+
+fn secondary_storage(
+    value: Option<String>,
+    prefix: Option<String>,
+) -> Result<SecondaryStorageChoice, ConfigError> {
+    const NAME: &str = "TESSERA_SECONDARY_STORAGE";
+    let choice = match value {
+        None => SecondaryStorageChoice::None,
+        Some(value) => {
+            let v = value.trim();
+            let scheme = scheme_of(v);
+            match scheme.as_deref() {
+                _ if v.eq_ignore_ascii_case("memory") => SecondaryStorageChoice::Memory,
+                Some("redis" | "redis+unix") => SecondaryStorageChoice::Redis(RedisChoice {
+                    url: v.to_owned(),
+                    prefix: String::new(),
+                }),
+                Some("rediss") => {
+                    return Err(ConfigError::Invalid {
+                        name: NAME,
+                        value: redacted(v, scheme.as_deref()),
+                        reason: "Redis over TLS is not supported by this build; use redis://, \
+                                 e.g. through a TLS tunnel"
+                            .to_owned(),
+                    })
+                }
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        name: NAME,
+                        value: redacted(v, scheme.as_deref()),
+                        reason: "expected memory or redis://…".to_owned(),
+                    })
+                }
+            }
+        }
+    };
+    match (choice, prefix) {
+        (SecondaryStorageChoice::Redis(redis), Some(prefix)) => {
+            Ok(SecondaryStorageChoice::Redis(RedisChoice {
+                prefix,
+                ..redis
+            }))
+        }
+        (_, Some(prefix)) => Err(ConfigError::Invalid {
+            name: "TESSERA_REDIS_PREFIX",
+            value: prefix,
+            reason: "only used with TESSERA_SECONDARY_STORAGE=redis://…".to_owned(),
         }),
-        _ => Err(ConfigError::Invalid {
-            name: NAME,
-            value: redacted(v, scheme.as_deref()),
-            reason: "expected memory or redis://…".to_owned(),
-        }),
+        (choice, None) => Ok(choice),
     }
 }
 
@@ -294,7 +388,11 @@ mod tests {
             c.secret,
             SecretSource::File(PathBuf::from(".").join("tessera.secret"))
         );
-        assert_eq!(c.database, DatabaseChoice::EmbeddedDefault);
+        assert_eq!(
+            c.database,
+            DatabaseChoice::EmbeddedDefault(PathBuf::from(".").join("tessera.db"))
+        );
+        assert!(c.migrate);
         assert_eq!(c.secondary_storage, SecondaryStorageChoice::None);
         assert_eq!(c.options.environment, tessera::Environment::Production);
         assert!(c.options.plugins.is_empty());
@@ -304,7 +402,7 @@ mod tests {
     fn blank_values_count_as_unset() {
         let c = config(&[("PORT", " "), ("TESSERA_DATABASE_URL", "")]);
         assert_eq!(c.listen, DEFAULT_LISTEN);
-        assert_eq!(c.database, DatabaseChoice::EmbeddedDefault);
+        assert!(matches!(c.database, DatabaseChoice::EmbeddedDefault(_)));
     }
 
     #[test]
@@ -410,20 +508,40 @@ mod tests {
         assert_eq!(db("memory"), DatabaseChoice::Memory);
         assert_eq!(db("MEMORY"), DatabaseChoice::Memory);
         assert_eq!(db("none"), DatabaseChoice::None);
+        assert_eq!(
+            db(" sqlite://data/app.db "),
+            DatabaseChoice::Sqlite("sqlite://data/app.db".to_owned())
+        );
+        for url in ["postgres://u:hunter2@db/tessera", "postgresql://db/tessera"] {
+            assert_eq!(db(url), DatabaseChoice::Postgres(url.to_owned()));
+        }
     }
 
     #[test]
-    fn sql_databases_are_not_available_yet() {
-        for url in [
-            "sqlite://tessera.db",
-            "postgres://u:hunter2@db/tessera",
-            "postgresql://db/tessera",
-        ] {
-            let err = error(&[("TESSERA_DATABASE_URL", url)]);
-            assert!(err.starts_with("TESSERA_DATABASE_URL:"), "{err}");
-            assert!(err.contains("not available"), "{err}");
-            assert!(!err.contains("hunter2"), "{err}");
-        }
+    fn the_embedded_default_is_sqlite_in_the_data_dir() {
+        let c = config(&[("TESSERA_DATA_DIR", "/var/lib/tessera")]);
+        assert_eq!(
+            c.database,
+            DatabaseChoice::EmbeddedDefault(PathBuf::from("/var/lib/tessera/tessera.db"))
+        );
+        assert_eq!(
+            c.database.to_string(),
+            "SQLite at /var/lib/tessera/tessera.db"
+        );
+    }
+
+    #[test]
+    fn database_urls_are_never_shown() {
+        let c = config(&[("TESSERA_DATABASE_URL", "postgres://u:hunter2@db/tessera")]);
+        assert_eq!(c.database.to_string(), "PostgreSQL");
+    }
+
+    #[test]
+    fn migrations_at_start_up_can_be_turned_off() {
+        assert!(!config(&[("TESSERA_MIGRATE", "false")]).migrate);
+        assert!(config(&[("TESSERA_MIGRATE", "TRUE")]).migrate);
+        let err = error(&[("TESSERA_MIGRATE", "later")]);
+        assert!(err.starts_with("TESSERA_MIGRATE=\"later\""), "{err}");
     }
 
     #[test]
@@ -440,12 +558,74 @@ mod tests {
     fn secondary_storage_choices() {
         let c = config(&[("TESSERA_SECONDARY_STORAGE", "memory")]);
         assert_eq!(c.secondary_storage, SecondaryStorageChoice::Memory);
-        let err = error(&[("TESSERA_SECONDARY_STORAGE", "redis://:hunter2@cache:6379")]);
-        assert!(err.starts_with("TESSERA_SECONDARY_STORAGE:"), "{err}");
-        assert!(err.contains("not available"), "{err}");
-        assert!(!err.contains("hunter2"), "{err}");
         let err = error(&[("TESSERA_SECONDARY_STORAGE", "memcached")]);
         assert!(err.starts_with("TESSERA_SECONDARY_STORAGE="), "{err}");
+    }
+
+    #[test]
+    fn redis_secondary_storage_with_its_prefix() {
+        let c = config(&[("TESSERA_SECONDARY_STORAGE", "redis://127.0.0.1:6379")]);
+        assert_eq!(
+            c.secondary_storage,
+            SecondaryStorageChoice::Redis(RedisChoice {
+                url: "redis://127.0.0.1:6379".to_owned(),
+                prefix: String::new(),
+            })
+        );
+        assert_eq!(
+            c.secondary_storage.to_string(),
+            "Redis at redis://127.0.0.1:6379 (prefix \"\")"
+        );
+        let c = config(&[
+            ("TESSERA_SECONDARY_STORAGE", " redis://cache/2 "),
+            ("TESSERA_REDIS_PREFIX", "better-auth:"),
+        ]);
+        let SecondaryStorageChoice::Redis(redis) = &c.secondary_storage else {
+            panic!("{:?}", c.secondary_storage);
+        };
+        assert_eq!(redis.url, "redis://cache/2");
+        assert_eq!(redis.prefix, "better-auth:");
+    }
+
+    #[test]
+    fn redis_credentials_are_never_shown() {
+        let c = config(&[(
+            "TESSERA_SECONDARY_STORAGE",
+            "redis://default:hunter2@cache:6379/1",
+        )]);
+        let shown = format!("{} {:?}", c.secondary_storage, c);
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("Redis at redis://cache:6379/1"), "{shown}");
+        assert_eq!(
+            without_credentials("redis://:p@ss@host:1/0"),
+            "redis://host:1/0"
+        );
+    }
+
+    #[test]
+    fn redis_over_tls_is_refused_clearly() {
+        let err = error(&[("TESSERA_SECONDARY_STORAGE", "rediss://:hunter2@cache:6380")]);
+        assert!(
+            err.starts_with(
+                "TESSERA_SECONDARY_STORAGE=\"rediss:…\": Redis over TLS is not supported"
+            ),
+            "{err}"
+        );
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn redis_prefix_needs_redis() {
+        for storage in [None, Some("memory")] {
+            let mut vars = vec![("TESSERA_REDIS_PREFIX", "better-auth:")];
+            vars.extend(storage.map(|s| ("TESSERA_SECONDARY_STORAGE", s)));
+            let err = error(&vars);
+            assert!(err.starts_with("TESSERA_REDIS_PREFIX="), "{err}");
+            assert!(err.contains("redis://"), "{err}");
+        }
+        // Blank counts as unset.
+        let c = config(&[("TESSERA_REDIS_PREFIX", " ")]);
+        assert_eq!(c.secondary_storage, SecondaryStorageChoice::None);
     }
 
     #[test]

@@ -5,7 +5,9 @@
 #![forbid(unsafe_code)]
 
 mod config;
+mod database;
 mod inspect;
+mod migrate;
 mod secret_file;
 mod serve;
 
@@ -16,6 +18,7 @@ tessera — a better-auth-compatible auth server
 
 USAGE:
     tessera [serve]                      serve the auth API (the default)
+    tessera migrate                      create or update the database schema, then exit
     tessera inspect [--json] ['<Cookie header>' | -]
                                          check session cookies with the configured secrets
                                          (see `tessera inspect --help`)
@@ -27,8 +30,9 @@ CONFIGURATION (environment variables):
     TESSERA_LISTEN                 listen on host:port (wins over PORT); default 127.0.0.1:3000
     BETTER_AUTH_SECRET             signing secret (also AUTH_SECRET)
     BETTER_AUTH_SECRETS            versioned secrets, current first: \"2:new,1:old\"
-    TESSERA_DATA_DIR               where a generated secret is kept (tessera.secret, mode 0600)
-                                   when no secret is set; default the current directory
+    TESSERA_DATA_DIR               where a generated secret (tessera.secret, mode 0600) and the
+                                   default SQLite database (tessera.db) live; default the current
+                                   directory
     BETTER_AUTH_URL                public URL of the API (its path becomes the base path)
     BETTER_AUTH_TRUSTED_ORIGINS    comma-separated trusted origins
     NODE_ENV                       development | test | production (default)
@@ -36,9 +40,14 @@ CONFIGURATION (environment variables):
     TESSERA_SESSION_UPDATE_AGE     refresh a session older than this, seconds (default 86400)
     TESSERA_SESSION_FRESH_AGE      freshness window, seconds (default 86400)
     TESSERA_RATE_LIMIT             true | false (default: on in production)
-    TESSERA_DATABASE_URL           unset (embedded default: in-memory) | memory | none (stateless)
-                                   | sqlite://… | postgres://… (not available yet)
-    TESSERA_SECONDARY_STORAGE      unset | memory | redis://… (not available yet)
+    TESSERA_DATABASE_URL           unset (embedded default: SQLite file tessera.db in TESSERA_DATA_DIR)
+                                   | sqlite://path/to/file.db | postgres://user@host:port/db
+                                   | memory | none (stateless)
+    TESSERA_MIGRATE                true | false: create or update the schema at start-up (default true)
+    TESSERA_SECONDARY_STORAGE      unset | memory | redis://[user:password@]host[:port][/db]
+                                   (sessions in Redis, better-auth's key layout; Redis 6.2+, no TLS)
+    TESSERA_REDIS_PREFIX           prefix for every Redis key (default none: better-auth's bare keys;
+                                   better-auth: matches @better-auth/redis-storage's default)
     TESSERA_COOKIE_CACHE           off | compact | jwt | jwe (default: off; jwe in stateless mode,
                                    i.e. TESSERA_DATABASE_URL=none and no secondary storage)
     TESSERA_COOKIE_CACHE_MAX_AGE   seconds (default 300; the session lifetime in stateless mode)
@@ -52,6 +61,7 @@ CONFIGURATION (environment variables):
 
 enum Command {
     Serve,
+    Migrate,
     Inspect(Vec<String>),
     Help,
     Version,
@@ -60,6 +70,7 @@ enum Command {
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Command, String> {
     let command = match args.next().as_deref() {
         None | Some("serve") => Command::Serve,
+        Some("migrate") => Command::Migrate,
         Some("inspect") => return Ok(Command::Inspect(args.collect())),
         Some("-h" | "--help" | "help") => Command::Help,
         Some("-V" | "--version") => Command::Version,
@@ -86,6 +97,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(Command::Serve) => serve(),
+        Ok(Command::Migrate) => migrate(),
         Ok(Command::Inspect(args)) => {
             init_logging("warn");
             inspect::command::run(args.into_iter(), |name| std::env::var(name).ok())
@@ -99,6 +111,19 @@ fn main() -> ExitCode {
 
 fn serve() -> ExitCode {
     init_logging("info");
+    run_async(serve::run(|name| std::env::var(name).ok()))
+}
+
+fn migrate() -> ExitCode {
+    init_logging("warn");
+    run_async(migrate::run(|name| std::env::var(name).ok()))
+}
+
+/// Runs a command on a multi-threaded runtime; an error is one line on
+/// stderr and exit code 1.
+fn run_async<E: std::fmt::Display>(
+    command: impl std::future::Future<Output = Result<(), E>>,
+) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -109,7 +134,7 @@ fn serve() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(serve::run(|name| std::env::var(name).ok())) {
+    match runtime.block_on(command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("tessera: {err}");

@@ -5,13 +5,13 @@ use std::path::Path;
 use std::sync::Arc;
 
 use tessera::cache::{CacheVersion, SessionCache};
-use tessera::store::{MemoryDatabase, MemorySecondaryStorage};
+use tessera::store::MemorySecondaryStorage;
 use tessera::{Auth, BuildError};
+use tessera_redis::RedisStorage;
 use tokio::net::TcpListener;
 
-use crate::config::{
-    ConfigError, DatabaseChoice, SecondaryStorageChoice, SecretSource, ServeConfig,
-};
+use crate::config::{ConfigError, SecondaryStorageChoice, SecretSource, ServeConfig};
+use crate::database::{self, DatabaseError};
 use crate::secret_file::{self, SecretFileError, SecretFileOutcome};
 
 /// Why `tessera serve` could not start. Each renders as one line.
@@ -42,6 +42,13 @@ pub enum ServeError {
         /// Why.
         reason: String,
     },
+    /// `TESSERA_SECONDARY_STORAGE`: Redis cannot be used (unreachable,
+    /// wrong credentials, too old). Never shows the URL's credentials.
+    #[error("TESSERA_SECONDARY_STORAGE: {0}")]
+    SecondaryStorage(#[source] tessera_redis::ConnectError),
+    /// `TESSERA_DATABASE_URL`: the database cannot be opened or migrated.
+    #[error(transparent)]
+    Database(#[from] DatabaseError),
     /// The shutdown signal handlers cannot be installed.
     #[error("cannot install the shutdown signal handlers: {0}")]
     Signal(io::Error),
@@ -73,25 +80,48 @@ pub async fn run(get: impl Fn(&str) -> Option<String>) -> Result<(), ServeError>
     let asked_for_plugins = options.plugins.clone();
 
     let mut builder = Auth::builder(options);
-    match config.database {
-        DatabaseChoice::EmbeddedDefault | DatabaseChoice::Memory => {
-            builder = builder.database(Arc::new(MemoryDatabase::new()));
-        }
-        // better-auth's stateless mode: the kernel gets no database.
-        DatabaseChoice::None => {}
+    let db = database::open(&config.database).await?;
+    let schema = if config.migrate {
+        db.migrate().await?.map(|m| database::describe_migrated(&m))
+    } else {
+        db.sql
+            .as_ref()
+            .map(|_| "not migrated (TESSERA_MIGRATE=false)".to_owned())
+    };
+    // None: better-auth's stateless mode, the kernel gets no database.
+    if let Some(database) = db.database.clone() {
+        builder = builder.database(database);
     }
-    match config.secondary_storage {
-        SecondaryStorageChoice::None => {}
+    let secondary_storage = match &config.secondary_storage {
+        SecondaryStorageChoice::None => config.secondary_storage.to_string(),
         SecondaryStorageChoice::Memory => {
             builder = builder.secondary_storage(Arc::new(MemorySecondaryStorage::new()));
+            config.secondary_storage.to_string()
         }
-    }
+        SecondaryStorageChoice::Redis(redis) => {
+            // Connected now, so a wrong address fails start-up, not the
+            // first request.
+            let storage = RedisStorage::connect(&redis.url, redis.prefix.clone())
+                .await
+                .map_err(ServeError::SecondaryStorage)?;
+            let described = format!(
+                "Redis at {} (prefix {:?})",
+                storage.address(),
+                storage.prefix()
+            );
+            builder = builder.secondary_storage(Arc::new(storage));
+            described
+        }
+    };
     let auth = builder
         .build()
         .map_err(|err| build_error(err, &asked_for_plugins))?;
 
-    println!("database: {}", config.database);
-    println!("secondary storage: {}", config.secondary_storage);
+    println!("database: {}", db.described);
+    if let Some(schema) = schema {
+        println!("schema: {schema}");
+    }
+    println!("secondary storage: {secondary_storage}");
     println!("cookie cache: {}", describe_cache(auth.cookie_cache()));
     println!("plugins: {}", list_or_none(&auth.plugin_ids()));
     println!("environment: {environment}");

@@ -47,12 +47,17 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// `tessera` with only the given variables set.
+/// `tessera` with only the given variables set. Without a
+/// `TESSERA_DATA_DIR` it also gets `TESSERA_DATABASE_URL=memory` (unless
+/// `vars` say otherwise), so the embedded default never writes a
+/// `tessera.db` into the crate directory.
 fn tessera(vars: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(BIN);
-    cmd.env_clear()
-        .env("RUST_LOG", "warn")
-        .envs(vars.iter().copied())
+    cmd.env_clear().env("RUST_LOG", "warn");
+    if !vars.iter().any(|(name, _)| *name == "TESSERA_DATA_DIR") {
+        cmd.env("TESSERA_DATABASE_URL", "memory");
+    }
+    cmd.envs(vars.iter().copied())
         .stdin(Stdio::null())
         .kill_on_drop(true);
     cmd
@@ -176,8 +181,13 @@ async fn serves_sessions_and_keeps_its_generated_secret() {
         "{:?}",
         server.startup
     );
+    let database = format!(
+        "database: SQLite at {}",
+        data.path().join("tessera.db").display()
+    );
     for fact in [
-        "database: in-memory (embedded default; data is lost on restart)",
+        database.as_str(),
+        "schema: version 1 (just applied: 1)",
         "secondary storage: none",
         "cookie cache: off",
         "environment: production",
@@ -288,7 +298,11 @@ async fn bad_values_exit_with_a_message_naming_the_variable() {
     for (name, value) in [
         ("TESSERA_SESSION_UPDATE_AGE", "soon"),
         ("TESSERA_DATABASE_URL", "mysql://root:hunter2@db/x"),
-        ("TESSERA_DATABASE_URL", "postgres://root:hunter2@db/x"),
+        (
+            "TESSERA_DATABASE_URL",
+            "postgres://root:hunter2@127.0.0.1:1/x",
+        ),
+        ("TESSERA_MIGRATE", "later"),
         ("TESSERA_SECONDARY_STORAGE", "redis://:hunter2@cache"),
         ("TESSERA_COOKIE_CACHE", "yes"),
         ("TESSERA_COOKIE_CACHE", "jws"),
@@ -659,5 +673,418 @@ async fn multi_session_is_enabled_by_id() {
         .unwrap();
     assert_eq!(res.status(), 200);
     assert_eq!(res.text().await.unwrap(), "[]");
+    server.terminate().await;
+}
+
+/// `REDIS_URL`, default `redis://127.0.0.1:6379`.
+fn redis_url() -> String {
+    std::env::var("REDIS_URL")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// Storage on the test Redis, or `None` after a loud skip banner (a failure
+/// under `CI=true`).
+async fn test_redis(prefix: &str) -> Option<tessera_redis::RedisStorage> {
+    match tessera_redis::RedisStorage::connect(&redis_url(), prefix).await {
+        Ok(storage) => Some(storage),
+        Err(e) if tessera_testkit::is_ci() => panic!("Redis unavailable (CI=true): {e}"),
+        Err(e) => {
+            use std::io::Write as _;
+            let line = "=".repeat(78);
+            let _ = writeln!(
+                std::io::stderr(),
+                "\n{line}\nSKIPPED: Redis unavailable: {e}\n(set CI=true to make this a failure)\n{line}"
+            );
+            None
+        }
+    }
+}
+
+/// A key prefix of the test's own; every key under it is deleted on drop,
+/// also when the test fails.
+struct RedisKeys {
+    url: String,
+    prefix: String,
+}
+
+impl Drop for RedisKeys {
+    fn drop(&mut self) {
+        let Ok(mut conn) = redis::Client::open(self.url.as_str()).and_then(|c| c.get_connection())
+        else {
+            return;
+        };
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}*", self.prefix))
+            .query(&mut conn)
+            .unwrap_or_default();
+        if !keys.is_empty() {
+            let _ = redis::cmd("DEL").arg(&keys).exec(&mut conn);
+        }
+    }
+}
+
+#[tokio::test]
+async fn processes_sharing_redis_share_sessions() {
+    use tessera::store::SecondaryStorage;
+    let keys = RedisKeys {
+        url: redis_url(),
+        prefix: format!(
+            "tessera-cli-test:{}:",
+            tessera::generate_id(12).to_ascii_lowercase()
+        ),
+    };
+    let (url, prefix) = (keys.url.clone(), keys.prefix.clone());
+    let Some(storage) = test_redis(&prefix).await else {
+        return;
+    };
+    let (port_a, port_b) = (free_port().to_string(), free_port().to_string());
+    let shared = [
+        ("BETTER_AUTH_SECRET", SECRET),
+        ("TESSERA_SECONDARY_STORAGE", url.as_str()),
+        ("TESSERA_REDIS_PREFIX", prefix.as_str()),
+    ];
+    let vars_a = [shared[0], shared[1], shared[2], ("PORT", port_a.as_str())];
+    let vars_b = [shared[0], shared[1], shared[2], ("PORT", port_b.as_str())];
+    let (a, b) = tokio::join!(Server::start(&vars_a), Server::start(&vars_b));
+    let expected = format!(
+        "secondary storage: Redis at {} (prefix {prefix:?})",
+        storage.address()
+    );
+    assert!(
+        a.startup.contains(&expected),
+        "{expected:?} not in {:?}",
+        a.startup
+    );
+
+    let client = reqwest::Client::new();
+    let cookies = post_for_cookies(
+        &client,
+        &a,
+        "/sign-up/email",
+        credentials("redis@example.com"),
+    )
+    .await;
+    assert_eq!(
+        session_email(&client, &b, &cookies).await.as_deref(),
+        Some("redis@example.com"),
+        "a session from one process is found by the other, through Redis"
+    );
+    let token = cookies
+        .split("better-auth.session_token=")
+        .nth(1)
+        .and_then(|v| v.split(['.', ';']).next())
+        .expect("a session token cookie")
+        .to_owned();
+    let stored = storage
+        .get(&token)
+        .await
+        .unwrap()
+        .expect("the session is under the prefix");
+    let stored: Value = serde_json::from_str(&stored).unwrap();
+    assert!(stored["user"]["id"].is_string(), "{stored}");
+
+    // Revoked on one process: signed out on the other.
+    let origin = a.base_url.split("/api/").next().unwrap().to_owned();
+    let res = client
+        .post(a.url("/revoke-sessions"))
+        .header("origin", origin)
+        .header("cookie", &cookies)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(session_email(&client, &b, &cookies).await, None);
+
+    assert_eq!(storage.get(&token).await.unwrap(), None);
+
+    for server in [a, b] {
+        let (status, _) = server.terminate().await;
+        assert!(status.success());
+    }
+    drop(keys);
+}
+
+#[tokio::test]
+async fn unreachable_redis_is_a_one_line_error() {
+    let port = free_port();
+    let data = TempDir::new("redis-down");
+    let (status, stdout, stderr) = run_to_exit(&[
+        ("TESSERA_DATA_DIR", data.path().to_str().unwrap()),
+        (
+            "TESSERA_SECONDARY_STORAGE",
+            &format!("redis://:hunter2@127.0.0.1:{port}"),
+        ),
+    ])
+    .await;
+    assert_eq!(status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "tessera: TESSERA_SECONDARY_STORAGE: cannot connect to Redis at redis://127.0.0.1:{port}:"
+        )),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(!stderr.contains("hunter2") && !stdout.contains("hunter2"));
+    assert!(!stdout.contains("listening"), "{stdout}");
+}
+
+#[tokio::test]
+async fn the_default_sqlite_database_keeps_users_and_sessions_across_restarts() {
+    let data = TempDir::new("sqlite-default");
+    let data_dir = data.path().to_str().unwrap();
+    let client = reqwest::Client::new();
+    let port = free_port().to_string();
+    let server = Server::start(&[("PORT", &port), ("TESSERA_DATA_DIR", data_dir)]).await;
+    let cookies = post_for_cookies(
+        &client,
+        &server,
+        "/sign-up/email",
+        credentials("sqlite@example.com"),
+    )
+    .await;
+    let (status, _) = server.terminate().await;
+    assert!(status.success());
+    assert!(data.path().join("tessera.db").is_file());
+
+    // A new process on the same file: the schema is already there, the
+    // session and the password still work.
+    let port = free_port().to_string();
+    let server = Server::start(&[("PORT", &port), ("TESSERA_DATA_DIR", data_dir)]).await;
+    assert!(
+        server
+            .startup
+            .iter()
+            .any(|l| l == "schema: version 1, up to date"),
+        "{:?}",
+        server.startup
+    );
+    assert_eq!(
+        session_email(&client, &server, &cookies).await.as_deref(),
+        Some("sqlite@example.com")
+    );
+    let user = json!({ "email": "sqlite@example.com", "password": "password1234" });
+    post_for_cookies(&client, &server, "/sign-in/email", user).await;
+    let (status, _) = server.terminate().await;
+    assert!(status.success());
+}
+
+#[tokio::test]
+async fn unreachable_postgres_is_a_one_line_error() {
+    let data = TempDir::new("pg-down");
+    let (status, stdout, stderr) = run_to_exit(&[
+        ("TESSERA_DATA_DIR", data.path().to_str().unwrap()),
+        ("BETTER_AUTH_SECRET", SECRET),
+        (
+            "TESSERA_DATABASE_URL",
+            "postgres://postgres:hunter2@127.0.0.1:1/test",
+        ),
+    ])
+    .await;
+    assert_eq!(status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stderr.starts_with(
+            "tessera: TESSERA_DATABASE_URL: cannot connect to PostgreSQL at 127.0.0.1:1/test: "
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.to_lowercase().contains("refused"), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+    assert!(!stderr.contains("hunter2") && !stdout.contains("hunter2"));
+    assert!(!stdout.contains("listening"), "{stdout}");
+}
+
+#[tokio::test]
+async fn migrate_creates_the_schema_once() {
+    let data = TempDir::new("migrate");
+    let vars = [("TESSERA_DATA_DIR", data.path().to_str().unwrap())];
+    let migrate = |vars: &[(&str, &str)]| {
+        let mut cmd = tessera(vars);
+        cmd.arg("migrate");
+        async move {
+            let out = tokio::time::timeout(STARTUP, cmd.output())
+                .await
+                .expect("migrate exits in time")
+                .unwrap();
+            (
+                out.status,
+                String::from_utf8(out.stdout).unwrap(),
+                String::from_utf8(out.stderr).unwrap(),
+            )
+        }
+    };
+    let (status, stdout, stderr) = migrate(&vars).await;
+    assert!(status.success(), "{stdout}{stderr}");
+    let db = data.path().join("tessera.db");
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        [
+            format!("database: SQLite at {}", db.display()).as_str(),
+            "applied migration 1: better-auth 1.7.25 core schema: user, session, account, verification",
+            "schema: version 1 (just applied: 1)",
+        ]
+    );
+    let (status, stdout, _) = migrate(&vars).await;
+    assert!(status.success());
+    assert!(
+        stdout.ends_with("schema: version 1, up to date\n"),
+        "{stdout}"
+    );
+    assert!(
+        !data.path().join("tessera.secret").exists(),
+        "migrate needs no secret"
+    );
+
+    // Nothing to migrate in memory; a bad URL is one line and exit 1.
+    let (status, stdout, _) = migrate(&[("TESSERA_DATABASE_URL", "memory")]).await;
+    assert!(status.success());
+    assert!(stdout.contains("nothing to migrate"), "{stdout}");
+    let (status, _, stderr) = migrate(&[(
+        "TESSERA_DATABASE_URL",
+        "postgres://postgres:hunter2@127.0.0.1:1/test",
+    )])
+    .await;
+    assert_eq!(status.code(), Some(1));
+    assert!(
+        stderr.starts_with("tessera: TESSERA_DATABASE_URL: cannot connect"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+}
+
+#[tokio::test]
+async fn migrations_at_start_up_can_be_turned_off() {
+    let data = TempDir::new("no-migrate");
+    let port = free_port().to_string();
+    let server = Server::start(&[
+        ("PORT", &port),
+        ("TESSERA_DATA_DIR", data.path().to_str().unwrap()),
+        ("TESSERA_MIGRATE", "false"),
+    ])
+    .await;
+    assert!(
+        server
+            .startup
+            .iter()
+            .any(|l| l == "schema: not migrated (TESSERA_MIGRATE=false)"),
+        "{:?}",
+        server.startup
+    );
+    let (status, _) = server.terminate().await;
+    assert!(status.success());
+}
+
+/// `DATABASE_URL` (default: the project's local PostgreSQL) with a fresh
+/// schema as its only `search_path` entry, and a guard that drops it; `None`
+/// after a loud banner when PostgreSQL is unreachable (a failure under
+/// `CI=true`).
+async fn postgres_schema() -> Option<(String, PostgresSchema)> {
+    use tessera_sql::sqlx::{Connection, Executor, PgConnection};
+    let url = std::env::var("DATABASE_URL")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    let mut conn = match PgConnection::connect(&url).await {
+        Ok(conn) => conn,
+        Err(e) if tessera_testkit::is_ci() => panic!("PostgreSQL unavailable (CI=true): {e}"),
+        Err(e) => {
+            use std::io::Write as _;
+            let line = "=".repeat(78);
+            let _ = writeln!(
+                std::io::stderr(),
+                "\n{line}\nSKIPPED: PostgreSQL unavailable at DATABASE_URL: {e}\n(set CI=true to make this a failure)\n{line}"
+            );
+            return None;
+        }
+    };
+    let schema = format!("cli_{}", tessera::generate_id(12).to_ascii_lowercase());
+    conn.execute(format!(r#"create schema "{schema}""#).as_str())
+        .await
+        .unwrap();
+    let _ = conn.close().await;
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let with_schema = format!("{url}{sep}options=-c%20search_path%3D{schema}");
+    Some((with_schema, PostgresSchema { url, schema }))
+}
+
+/// Drops its schema on drop, also when the test fails.
+struct PostgresSchema {
+    url: String,
+    schema: String,
+}
+
+impl Drop for PostgresSchema {
+    fn drop(&mut self) {
+        let (url, schema) = (self.url.clone(), self.schema.clone());
+        let _ = std::thread::spawn(move || {
+            use tessera_sql::sqlx::{Connection, Executor, PgConnection};
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Ok(mut conn) = PgConnection::connect(&url).await {
+                    let _ = conn
+                        .execute(format!(r#"drop schema if exists "{schema}" cascade"#).as_str())
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+#[tokio::test]
+async fn postgres_keeps_sessions_across_restarts() {
+    let Some((url, _schema)) = postgres_schema().await else {
+        return;
+    };
+    let vars = |port: &str| {
+        [
+            ("PORT", port.to_owned()),
+            ("BETTER_AUTH_SECRET", SECRET.to_owned()),
+            ("TESSERA_DATABASE_URL", url.clone()),
+        ]
+    };
+    let client = reqwest::Client::new();
+    let port = free_port().to_string();
+    let owned = vars(&port);
+    let borrowed: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let server = Server::start(&borrowed).await;
+    assert!(
+        server
+            .startup
+            .iter()
+            .any(|l| l.starts_with("database: PostgreSQL at ") && !l.contains("search_path")),
+        "{:?}",
+        server.startup
+    );
+    assert!(server
+        .startup
+        .iter()
+        .any(|l| l == "schema: version 1 (just applied: 1)"));
+    let cookies = post_for_cookies(
+        &client,
+        &server,
+        "/sign-up/email",
+        credentials("pg@example.com"),
+    )
+    .await;
+    server.terminate().await;
+
+    let port = free_port().to_string();
+    let owned = vars(&port);
+    let borrowed: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let server = Server::start(&borrowed).await;
+    assert!(server
+        .startup
+        .iter()
+        .any(|l| l == "schema: version 1, up to date"));
+    assert_eq!(
+        session_email(&client, &server, &cookies).await.as_deref(),
+        Some("pg@example.com")
+    );
     server.terminate().await;
 }

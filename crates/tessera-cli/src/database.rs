@@ -1,0 +1,169 @@
+//! The database `TESSERA_DATABASE_URL` names, opened (and migrated) for
+//! `tessera serve` and `tessera migrate`.
+
+use std::error::Error as StdError;
+use std::fmt::Write as _;
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tessera::store::{Database, MemoryDatabase};
+use tessera_sql::{ConnectError, MigrateError, Migrated, SqlDatabase};
+
+use crate::config::DatabaseChoice;
+
+/// Why the database could not be used. Each renders as one line naming the
+/// variable, with the cause; never the URL (it may carry a password).
+#[derive(Debug, thiserror::Error)]
+pub enum DatabaseError {
+    /// The data directory of the embedded default cannot be created.
+    #[error("TESSERA_DATA_DIR: cannot create {}: {source}", path.display())]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The database cannot be opened or reached.
+    #[error("{variable}: {}", with_causes(source))]
+    Connect {
+        /// `TESSERA_DATABASE_URL`, or `TESSERA_DATA_DIR` for the embedded default.
+        variable: &'static str,
+        /// Why.
+        source: ConnectError,
+    },
+    /// The schema cannot be brought up to date.
+    #[error("{variable}: {}", with_causes(source))]
+    Migrate {
+        /// As above.
+        variable: &'static str,
+        /// Why.
+        source: MigrateError,
+    },
+}
+
+/// `error: cause: cause…` on one line.
+fn with_causes(err: &dyn StdError) -> String {
+    let mut line = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let _ = write!(line, ": {cause}");
+        source = cause.source();
+    }
+    line
+}
+
+/// An opened database.
+pub struct Opened {
+    /// What the kernel gets; `None` in stateless mode.
+    pub database: Option<Arc<dyn Database>>,
+    /// The same, when it is SQL (it has a schema).
+    pub sql: Option<SqlDatabase>,
+    /// For the start-up line `database: …`.
+    pub described: String,
+    variable: &'static str,
+}
+
+/// Opens the chosen database. A SQLite file (and, for the embedded
+/// default, its data directory) is created when missing; PostgreSQL must
+/// answer now, so a wrong address fails start-up rather than a request.
+pub async fn open(choice: &DatabaseChoice) -> Result<Opened, DatabaseError> {
+    let (variable, opened) = match choice {
+        DatabaseChoice::Memory | DatabaseChoice::None => {
+            let database: Option<Arc<dyn Database>> = match choice {
+                DatabaseChoice::Memory => Some(Arc::new(MemoryDatabase::new())),
+                _ => None,
+            };
+            return Ok(Opened {
+                database,
+                sql: None,
+                described: choice.to_string(),
+                variable: "TESSERA_DATABASE_URL",
+            });
+        }
+        DatabaseChoice::EmbeddedDefault(path) => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|source| DatabaseError::DataDir {
+                    path: dir.to_owned(),
+                    source,
+                })?;
+            }
+            ("TESSERA_DATA_DIR", SqlDatabase::open_sqlite(path).await)
+        }
+        DatabaseChoice::Sqlite(url) | DatabaseChoice::Postgres(url) => {
+            ("TESSERA_DATABASE_URL", SqlDatabase::connect(url).await)
+        }
+    };
+    let sql = opened.map_err(|source| DatabaseError::Connect { variable, source })?;
+    Ok(Opened {
+        database: Some(Arc::new(sql.clone())),
+        described: sql.to_string(),
+        sql: Some(sql),
+        variable,
+    })
+}
+
+impl Opened {
+    /// Applies the migrations this build has and the database lacks;
+    /// `None` for a database without a schema (memory, none).
+    pub async fn migrate(&self) -> Result<Option<Migrated>, DatabaseError> {
+        let Some(sql) = &self.sql else {
+            return Ok(None);
+        };
+        sql.migrate()
+            .await
+            .map(Some)
+            .map_err(|source| DatabaseError::Migrate {
+                variable: self.variable,
+                source,
+            })
+    }
+}
+
+/// `version 1 (just applied: 1)` or `version 1, up to date`.
+pub fn describe_migrated(migrated: &Migrated) -> String {
+    if migrated.applied.is_empty() {
+        return format!("version {}, up to date", migrated.version);
+    }
+    let applied: Vec<String> = migrated
+        .applied
+        .iter()
+        .map(|m| m.version.to_string())
+        .collect();
+    format!(
+        "version {} (just applied: {})",
+        migrated.version,
+        applied.join(", ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn unreachable_postgres_is_one_line_naming_the_variable() {
+        let choice =
+            DatabaseChoice::Postgres("postgres://postgres:hunter2@127.0.0.1:1/test".to_owned());
+        let Err(err) = open(&choice).await else {
+            panic!("nothing listens on port 1");
+        };
+        let line = err.to_string();
+        assert!(
+            line.starts_with(
+                "TESSERA_DATABASE_URL: cannot connect to PostgreSQL at 127.0.0.1:1/test: "
+            ),
+            "{line}"
+        );
+        assert!(line.to_lowercase().contains("refused"), "{line}");
+        assert!(!line.contains('\n') && !line.contains("hunter2"), "{line}");
+    }
+
+    #[tokio::test]
+    async fn memory_and_none_have_no_schema() {
+        let memory = open(&DatabaseChoice::Memory).await.unwrap();
+        assert!(memory.database.is_some() && memory.sql.is_none());
+        let none = open(&DatabaseChoice::None).await.unwrap();
+        assert!(none.database.is_none() && none.sql.is_none());
+    }
+}
