@@ -144,7 +144,10 @@ async fn redis_killed_frozen_and_restarted_mid_run() {
         "a revocation that did not happen"
     );
     assert_storage_failure("revoke-sessions", &res, &["STORAGE_UNAVAILABLE"]);
-    assert_eq!(res.status, 503, "a revocation that cannot reach Redis is a 503");
+    assert_eq!(
+        res.status, 503,
+        "a revocation that cannot reach Redis is a 503"
+    );
 
     let mut other = Browser::new(&auth, ORIGIN);
     let res = within("sign-up", other.sign_up("down@example.com")).await;
