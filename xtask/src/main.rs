@@ -1,5 +1,8 @@
 //! Project chores, in Rust: `cargo xtask ci`, `cargo xtask test`,
-//! `cargo xtask bench`, `cargo xtask kernel-deps`.
+//! `cargo xtask bench` (criterion), `cargo xtask bench load` (wrk),
+//! `cargo xtask kernel-deps`.
+
+mod load;
 
 use std::process::{Command, ExitCode};
 
@@ -32,7 +35,7 @@ fn main() -> ExitCode {
         Some("bench") => bench(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  ci           fmt check, clippy -D warnings, kernel boundary, tests\n  test         the whole test suite\n  kernel-deps  check the kernel's dependency tree\n  bench        run the criterion benchmarks"
+                "usage: cargo xtask <command>\n\n  ci           fmt check, clippy -D warnings, kernel boundary, tests\n  test         the whole test suite\n  kernel-deps  check the kernel's dependency tree\n  bench        run the criterion benchmarks (extra args after `--` go to criterion)\n  bench load   whole servers under wrk: get-session per adapter, its ceiling, better-auth\n               [--duration 5s] [--threads 2] [--connections 16] [--frameworks hyper,axum,actix] [--no-refserver]"
             );
             Err("unknown command".into())
         }
@@ -129,6 +132,9 @@ fn kernel_deps() -> Result<(), String> {
 }
 
 fn bench(extra: &[String]) -> Result<(), String> {
+    if extra.first().map(String::as_str) == Some("load") {
+        return load::run(&extra[1..]);
+    }
     let mut args = vec!["bench", "-p", "tessera"];
     let extra = extra.strip_prefix(&["--".to_owned()]).unwrap_or(extra);
     if !extra.is_empty() {

@@ -5,6 +5,10 @@
 //!
 //! - [`AuthService`] serves the auth API ([`Auth::handle`]): it collects the
 //!   request body up to a limit and answers with the kernel's response.
+//!   It is a [`hyper::service::Service`] and a [`tower_service::Service`],
+//!   so it also mounts in tower-based stacks (axum's `route_service`, tower
+//!   layers); [`WithSession`] is both as well, around an inner service of
+//!   the same kind.
 //! - [`WithSession`] wraps an application service: it resolves the session
 //!   ([`Auth::session`]), hands it to the inner service in the request
 //!   extensions (read it with [`session`]) and adds the session's

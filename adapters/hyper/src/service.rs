@@ -3,6 +3,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::{Request, Response};
@@ -44,17 +45,16 @@ impl AuthService {
     }
 }
 
-impl<B> hyper::service::Service<Request<B>> for AuthService
-where
-    B: Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    type Response = Response<Full<Bytes>>;
-    type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+/// The future of [`AuthService`]: the kernel's response, never an error.
+type AuthFuture = Pin<Box<dyn Future<Output = Result<Response<Full<Bytes>>, Infallible>> + Send>>;
 
-    fn call(&self, req: Request<B>) -> Self::Future {
+impl AuthService {
+    fn respond<B>(&self, req: Request<B>) -> AuthFuture
+    where
+        B: Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         let auth = self.auth.clone();
         let limit = self.body_limit;
         Box::pin(async move {
@@ -65,6 +65,44 @@ where
             };
             Ok(res.map(Full::new))
         })
+    }
+}
+
+impl<B> hyper::service::Service<Request<B>> for AuthService
+where
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Response = Response<Full<Bytes>>;
+    type Error = Infallible;
+    type Future = AuthFuture;
+
+    fn call(&self, req: Request<B>) -> Self::Future {
+        self.respond(req)
+    }
+}
+
+/// The same service for tower: mount the auth API in anything that takes a
+/// `tower::Service` (e.g. axum's `Router::route_service` on
+/// `/api/auth/{*rest}`: the kernel needs the full path), or wrap it in
+/// tower layers. Always ready; the kernel applies no backpressure.
+impl<B> tower_service::Service<Request<B>> for AuthService
+where
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Response = Response<Full<Bytes>>;
+    type Error = Infallible;
+    type Future = AuthFuture;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        self.respond(req)
     }
 }
 
@@ -137,6 +175,42 @@ mod tests {
             .body(body)
             .unwrap();
         let res = service.call(req).await.unwrap();
+        assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    }
+
+    /// Drives a tower service as tower's `ServiceExt::oneshot` would.
+    async fn tower_oneshot<S, R>(mut service: S, req: R) -> Result<S::Response, S::Error>
+    where
+        S: tower_service::Service<R>,
+    {
+        std::future::poll_fn(|cx| service.poll_ready(cx)).await?;
+        service.call(req).await
+    }
+
+    #[tokio::test]
+    async fn tower_service_serves_the_auth_api() {
+        let res = tower_oneshot(
+            AuthService::new(auth()),
+            Request::get("/api/auth/ok")
+                .body(Full::new(Bytes::new()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(body.as_ref(), br#"{"ok":true}"#);
+    }
+
+    #[tokio::test]
+    async fn tower_service_applies_the_body_limit() {
+        let req = Request::post("/api/auth/sign-up/email")
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from_static(b"{\"email\":\"too long\"}")))
+            .unwrap();
+        let res = tower_oneshot(AuthService::new(auth()).body_limit(8), req)
+            .await
+            .unwrap();
         assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
     }
 

@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::{Request, Response};
@@ -15,6 +16,10 @@ use tessera::{Auth, SessionWithUser};
 ///
 /// A kernel error is answered with its JSON response; the inner service is
 /// not called then.
+///
+/// It is a [`hyper::service::Service`] around a hyper service, and a
+/// [`tower_service::Service`] around a tower service (readiness is the
+/// inner service's).
 #[derive(Clone, Debug)]
 pub struct WithSession<S> {
     auth: Auth,
@@ -67,5 +72,175 @@ where
             outcome.cookies.write_to(res.headers_mut());
             Ok(res)
         })
+    }
+}
+
+impl<S, ReqBody, ResBody> tower_service::Service<Request<ReqBody>> for WithSession<S>
+where
+    S: tower_service::Service<Request<ReqBody>, Response = Response<ResBody>>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send,
+    ReqBody: Send + 'static,
+    ResBody: From<Bytes>,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        // The service that was polled ready handles this request; a clone
+        // takes its place for the next one.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let auth = self.auth.clone();
+        Box::pin(async move {
+            let outcome = match auth.session(req.headers()).await {
+                Ok(outcome) => outcome,
+                Err(err) => return Ok(err.into_response().map(ResBody::from)),
+            };
+            req.extensions_mut().insert(outcome.session);
+            let mut res = inner.call(req).await?;
+            outcome.cookies.write_to(res.headers_mut());
+            Ok(res)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+    use std::future::{ready, Ready};
+    use std::sync::Arc;
+
+    use http::header::{COOKIE, SET_COOKIE};
+    use http::StatusCode;
+    use http_body_util::{BodyExt, Full};
+    use tessera::store::MemoryDatabase;
+    use tessera::Options;
+
+    use super::*;
+    use crate::AuthService;
+
+    const ORIGIN: &str = "http://127.0.0.1:3000";
+
+    fn auth() -> Auth {
+        Auth::builder(
+            Options::new()
+                .secret("a-long-random-secret-of-at-least-32-characters!")
+                .base_url(ORIGIN)
+                .rate_limit(false),
+        )
+        .database(Arc::new(MemoryDatabase::new()))
+        .build()
+        .unwrap()
+    }
+
+    /// A tower service answering with the email of the session it was
+    /// handed, or `anonymous`.
+    #[derive(Clone)]
+    struct Whoami;
+
+    impl tower_service::Service<Request<Full<Bytes>>> for Whoami {
+        type Response = Response<Full<Bytes>>;
+        type Error = Infallible;
+        type Future = Ready<Result<Self::Response, Infallible>>;
+
+        fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, req: Request<Full<Bytes>>) -> Self::Future {
+            let who = session(&req).map_or("anonymous".to_owned(), |s| s.user.email.clone());
+            ready(Ok(Response::new(Full::new(Bytes::from(who)))))
+        }
+    }
+
+    async fn tower_oneshot<S, R>(mut service: S, req: R) -> Result<S::Response, S::Error>
+    where
+        S: tower_service::Service<R>,
+    {
+        std::future::poll_fn(|cx| service.poll_ready(cx)).await?;
+        service.call(req).await
+    }
+
+    async fn text(res: Response<Full<Bytes>>) -> String {
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        String::from_utf8(body.to_vec()).unwrap()
+    }
+
+    fn post(path: &str, cookie: Option<&str>, body: &str) -> Request<Full<Bytes>> {
+        let mut req = Request::post(path)
+            .header("origin", ORIGIN)
+            .header("content-type", "application/json");
+        if let Some(cookie) = cookie {
+            req = req.header(COOKIE, cookie);
+        }
+        req.body(Full::new(Bytes::from(body.to_owned()))).unwrap()
+    }
+
+    fn get(path: &str, cookie: &str) -> Request<Full<Bytes>> {
+        Request::get(path)
+            .header(COOKIE, cookie)
+            .body(Full::new(Bytes::new()))
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn tower_with_session_hands_the_session_and_appends_its_cookies() {
+        let auth = auth();
+        let api = AuthService::new(auth.clone());
+        let app = WithSession::new(auth, Whoami);
+
+        let res = tower_oneshot(
+            app.clone(),
+            Request::get("/").body(Full::new(Bytes::new())).unwrap(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(text(res).await, "anonymous");
+
+        let body = r#"{"email":"ada@example.com","password":"password1234","name":"Ada"}"#;
+        let res = tower_oneshot(api.clone(), post("/api/auth/sign-up/email", None, body))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let cookie = res.headers()[SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+
+        let res = tower_oneshot(app.clone(), get("/", &cookie)).await.unwrap();
+        assert_eq!(text(res).await, "ada@example.com");
+
+        // Signed out elsewhere: the app's response deletes the dead
+        // session's cookies, one header per cookie.
+        let res = tower_oneshot(api, post("/api/auth/sign-out", Some(&cookie), "{}"))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let res = tower_oneshot(app, get("/", &cookie)).await.unwrap();
+        let deleted: Vec<&str> = res
+            .headers()
+            .get_all(SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .collect();
+        assert!(
+            deleted.len() > 1
+                && deleted
+                    .iter()
+                    .any(|c| c.starts_with("better-auth.session_token=;")),
+            "{deleted:?}"
+        );
+        assert_eq!(text(res).await, "anonymous");
     }
 }

@@ -11,6 +11,12 @@
 //! - [`TestRequest`] / [`TestResponse`] / [`Target`]: send the same request
 //!   to better-auth over HTTP and to a Tessera [`tessera::Auth`] in process,
 //!   and compare status, `code`, `message` and cookies.
+//! - [`conformance`]: one end-to-end suite ([`conformance::run_suite`]) that
+//!   every framework adapter, and better-auth itself, must pass over real
+//!   HTTP.
+//! - [`storage`]: one storage conformance suite ([`storage_conformance!`])
+//!   that every backend (memory, SQLite, PostgreSQL, Redis) must pass
+//!   through the kernel's [`Sessions`](tessera::Sessions).
 //!
 //! **Skip/fail rule.** When node or npm is missing, or `npm ci` fails, a
 //! test that needs better-auth prints a `SKIPPED: reference server
@@ -48,8 +54,10 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod conformance;
 pub mod exchange;
 pub mod refserver;
+pub mod storage;
 pub mod uri;
 
 pub use exchange::{
