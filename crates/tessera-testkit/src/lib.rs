@@ -56,6 +56,7 @@
 
 pub mod conformance;
 pub mod exchange;
+pub mod json;
 pub mod refserver;
 pub mod storage;
 pub mod uri;

@@ -14,10 +14,11 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use serde_json::{json, Value};
+use serde_json::json;
 use tessera::store::MemoryDatabase;
 use tessera::{Auth, Options, SessionWithUser};
 use tessera_custom_session::CustomSession;
+use tessera_testkit::json::normalized;
 use tessera_testkit::{
     require_refserver, ClientCookies, RefServer, Target, TestRequest, TestResponse,
 };
@@ -108,49 +109,6 @@ async fn sign_up(target: &Target, origin: &str, email: &str) -> ClientCookies {
     let mut cookies = ClientCookies::new();
     cookies.update(&res);
     cookies
-}
-
-/// Keys whose values are random or time-dependent: compared by form only.
-const VOLATILE_KEYS: &[&str] = &[
-    "id",
-    "token",
-    "userId",
-    "createdAt",
-    "updatedAt",
-    "expiresAt",
-];
-
-/// The body with volatile values replaced by their form, key order kept.
-fn normalized(v: &Value) -> Value {
-    match v {
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| {
-                    let v = if VOLATILE_KEYS.contains(&k.as_str()) {
-                        Value::String(form_of(v))
-                    } else {
-                        normalized(v)
-                    };
-                    (k.clone(), v)
-                })
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.iter().map(normalized).collect()),
-        other => other.clone(),
-    }
-}
-
-fn form_of(v: &Value) -> String {
-    match v {
-        Value::String(s) if tessera::Timestamp::parse_iso(s).is_some() && s.len() == 24 => {
-            "<iso-8601 ms>".to_owned()
-        }
-        Value::String(s) if s.len() == 32 && s.bytes().all(|b| b.is_ascii_alphanumeric()) => {
-            "<32 alnum>".to_owned()
-        }
-        Value::String(s) => format!("<string len {}>", s.len()),
-        other => format!("<{other}>"),
-    }
 }
 
 /// Cookies as compared: name, empty or not, attributes with `Expires` masked.

@@ -13,6 +13,7 @@ use tessera::cookie::{sign_value, verify_value};
 use tessera::password::{hash_password, verify_password};
 use tessera::store::MemoryDatabase;
 use tessera::{Auth, Options, Secrets};
+use tessera_testkit::json::normalized;
 use tessera_testkit::{
     decode_uri_component, encode_uri_component, node_eval, require_node, require_refserver,
     ClientCookies, RefServer, Target, TestRequest, TestResponse,
@@ -123,71 +124,6 @@ async fn sign_in(target: &Target, origin: &str, email: &str) -> (TestResponse, C
 // ---------------------------------------------------------------------------
 // Comparison
 // ---------------------------------------------------------------------------
-
-/// Keys whose values are random or time-dependent: compared by type only.
-const VOLATILE_KEYS: &[&str] = &[
-    "id",
-    "token",
-    "userId",
-    "createdAt",
-    "updatedAt",
-    "expiresAt",
-];
-
-/// The body with volatile values replaced by a description of their form,
-/// so two servers' bodies compare equal when they agree on everything that
-/// is deterministic — including key order.
-fn normalized(v: &Value) -> Value {
-    match v {
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| {
-                    let v = if VOLATILE_KEYS.contains(&k.as_str()) {
-                        Value::String(form_of(v))
-                    } else {
-                        normalized(v)
-                    };
-                    (k.clone(), v)
-                })
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.iter().map(normalized).collect()),
-        other => other.clone(),
-    }
-}
-
-fn form_of(v: &Value) -> String {
-    match v {
-        Value::String(s) if is_iso_millis(s) => "<iso-8601 ms>".to_owned(),
-        Value::String(s) if s.len() == 32 && s.bytes().all(|b| b.is_ascii_alphanumeric()) => {
-            "<32 alnum>".to_owned()
-        }
-        Value::String(s) => format!("<string len {}>", s.len()),
-        Value::Null => "<null>".to_owned(),
-        other => format!("<{other}>"),
-    }
-}
-
-/// `2026-12-05T07:57:54.369Z`
-fn is_iso_millis(s: &str) -> bool {
-    let b = s.as_bytes();
-    let digits = |r: std::ops::Range<usize>| r.into_iter().all(|i| b[i].is_ascii_digit());
-    b.len() == 24
-        && digits(0..4)
-        && b[4] == b'-'
-        && digits(5..7)
-        && b[7] == b'-'
-        && digits(8..10)
-        && b[10] == b'T'
-        && digits(11..13)
-        && b[13] == b':'
-        && digits(14..16)
-        && b[16] == b':'
-        && digits(17..19)
-        && b[19] == b'.'
-        && digits(20..23)
-        && b[23] == b'Z'
-}
 
 /// The body as compared: normalized JSON, or the raw text.
 fn comparable_body(res: &TestResponse) -> String {

@@ -19,6 +19,7 @@ use serde_json::{json, Value};
 use tessera::store::MemoryDatabase;
 use tessera::{Auth, Options};
 use tessera_multi_session::{device_cookie_name, is_device_cookie, MultiSession};
+use tessera_testkit::json::normalized;
 use tessera_testkit::{require_refserver, RefServer, Target, TestRequest, TestResponse};
 
 /// The reference server's default `SECRET`.
@@ -229,49 +230,6 @@ struct Comparable {
     device_lines: BTreeSet<String>,
     /// Every `Set-Cookie`, in order: normalized name and `=` or `=<gone>`.
     order: Vec<String>,
-}
-
-/// Keys whose values are random or time-dependent: compared by form only.
-const VOLATILE_KEYS: &[&str] = &[
-    "id",
-    "token",
-    "userId",
-    "createdAt",
-    "updatedAt",
-    "expiresAt",
-];
-
-fn normalized(v: &Value) -> Value {
-    match v {
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| {
-                    let v = if VOLATILE_KEYS.contains(&k.as_str()) {
-                        Value::String(form_of(v))
-                    } else {
-                        normalized(v)
-                    };
-                    (k.clone(), v)
-                })
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.iter().map(normalized).collect()),
-        other => other.clone(),
-    }
-}
-
-fn form_of(v: &Value) -> String {
-    match v {
-        Value::String(s) if s.len() == 24 && s.ends_with('Z') && s.as_bytes()[10] == b'T' => {
-            "<iso-8601>".to_owned()
-        }
-        Value::String(s) if s.len() == 32 && s.bytes().all(|b| b.is_ascii_alphanumeric()) => {
-            "<32 alnum>".to_owned()
-        }
-        Value::String(s) => format!("<string len {}>", s.len()),
-        Value::Null => "<null>".to_owned(),
-        other => format!("<{other}>"),
-    }
 }
 
 // ---------------------------------------------------------------------------
