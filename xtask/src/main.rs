@@ -135,7 +135,17 @@ fn bench(extra: &[String]) -> Result<(), String> {
     if extra.first().map(String::as_str) == Some("load") {
         return load::run(&extra[1..]);
     }
-    let mut args = vec!["bench", "-p", "tessera"];
+    // The kernel's benches, and the storage backends' (which need
+    // PostgreSQL and Redis, or print that they skip).
+    let mut args = vec![
+        "bench",
+        "-p",
+        "tessera",
+        "-p",
+        "tessera-sql",
+        "-p",
+        "tessera-redis",
+    ];
     let extra = extra.strip_prefix(&["--".to_owned()]).unwrap_or(extra);
     if !extra.is_empty() {
         args.push("--");
