@@ -614,6 +614,7 @@ fn abbreviate(lines: &[String]) -> Vec<String> {
 #[tokio::test]
 async fn every_recorded_get_session_check_replays_against_tessera() {
     tessera_stateless_refresh::link();
+    tessera_multi_session::link();
     let path = vector_path();
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("vectors at {}: {e}", path.display()));
