@@ -6,6 +6,8 @@
 //! 6265 validation, last occurrence wins), which is what chunk reassembly and
 //! multi-session enumeration use.
 
+use std::sync::OnceLock;
+
 use http::header::COOKIE;
 use http::HeaderMap;
 
@@ -15,7 +17,10 @@ pub struct RequestCookies {
     /// better-call view: every name once, first occurrence, in header order.
     lenient: Vec<(String, String)>,
     /// better-auth view: validated, last value wins, first position kept.
-    strict: Vec<(String, String)>,
+    /// Parsed on first use: only chunk handling and multi-session need it,
+    /// not the common get-session path.
+    strict: OnceLock<Vec<(String, String)>>,
+    header: String,
     present: bool,
 }
 
@@ -32,17 +37,22 @@ impl RequestCookies {
             }
             joined.push_str(&String::from_utf8_lossy(value.as_bytes()));
         }
-        let mut parsed = Self::parse(&joined);
+        let mut parsed = Self::from_string(joined);
         parsed.present = present;
         parsed
     }
 
     /// Parses one `Cookie` header value.
     pub fn parse(header: &str) -> Self {
+        Self::from_string(header.to_owned())
+    }
+
+    fn from_string(header: String) -> Self {
         RequestCookies {
-            lenient: parse_lenient(header),
-            strict: parse_strict(header),
+            lenient: parse_lenient(&header),
+            strict: OnceLock::new(),
             present: !header.is_empty(),
+            header,
         }
     }
 
@@ -66,7 +76,10 @@ impl RequestCookies {
 
     /// Every cookie as better-auth's strict parser sees it, in header order.
     pub fn strict(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.strict.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+        self.strict
+            .get_or_init(|| parse_strict(&self.header))
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
     }
 }
 
