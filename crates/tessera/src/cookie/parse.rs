@@ -159,9 +159,10 @@ fn try_decode(val: &str) -> String {
     decode_uri_component(val).unwrap_or_else(|| val.to_owned())
 }
 
-/// Strict percent-decoding: every `%` must start a valid escape and the
-/// bytes must be UTF-8, or the whole decode fails (as in JavaScript).
-pub(crate) fn decode_uri_component(val: &str) -> Option<String> {
+/// JavaScript's `decodeURIComponent`: every `%` must start a valid escape
+/// and the bytes must be UTF-8, or the whole decode fails (`None`, where
+/// JavaScript throws).
+pub fn decode_uri_component(val: &str) -> Option<String> {
     let bytes = val.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

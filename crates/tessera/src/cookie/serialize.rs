@@ -18,6 +18,12 @@ const URI_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'(')
     .remove(b')');
 
+/// JavaScript's `encodeURIComponent`, which better-call applies to every
+/// cookie value.
+pub fn encode_uri_component(s: &str) -> String {
+    utf8_percent_encode(s, URI_COMPONENT).to_string()
+}
+
 /// The longest `Max-Age` browsers honour, and better-call accepts: 400 days.
 pub const MAX_AGE_LIMIT: u64 = 400 * 24 * 60 * 60;
 

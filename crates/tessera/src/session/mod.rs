@@ -266,11 +266,9 @@ impl Sessions {
                 return Ok(());
             }
             if self.options.preserve_session_in_database {
-                let end = SessionUpdate {
-                    expires_at: Some(now),
-                    ..SessionUpdate::default()
-                };
-                self.db.update_session(token, &end).await?;
+                self.db
+                    .update_session(token, &SessionUpdate::ended(now))
+                    .await?;
                 return Ok(());
             }
         }
@@ -309,10 +307,7 @@ impl Sessions {
                 return Ok(());
             }
             if self.options.preserve_session_in_database {
-                let end = SessionUpdate {
-                    expires_at: Some(now),
-                    ..SessionUpdate::default()
-                };
+                let end = SessionUpdate::ended(now);
                 for s in self.db.list_sessions(user_id).await? {
                     self.db.update_session(&s.token, &end).await?;
                 }

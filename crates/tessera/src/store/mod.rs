@@ -153,6 +153,14 @@ pub struct SessionUpdate {
 }
 
 impl SessionUpdate {
+    /// Ends a session at `now` (how `preserveSessionInDatabase` revokes).
+    pub fn ended(now: Timestamp) -> Self {
+        SessionUpdate {
+            expires_at: Some(now),
+            ..SessionUpdate::default()
+        }
+    }
+
     /// Applies the update to a session in place.
     pub fn apply(&self, session: &mut Session) {
         if let Some(t) = self.expires_at {
