@@ -80,6 +80,42 @@ fn get_session(c: &mut Criterion) {
     });
 }
 
+/// The whole-server load path (`cargo xtask bench load`) in process:
+/// stateless mode, a valid `jwe` cookie cache, `GET /get-session`.
+fn get_session_stateless(c: &mut Criterion) {
+    let rt = runtime();
+    let auth = Auth::builder(
+        Options::new()
+            .secret(SECRET)
+            .base_url("http://localhost:3000")
+            .rate_limit(false),
+    )
+    .build()
+    .unwrap();
+    let res = rt.block_on(auth.handle(json_post(
+        "/api/auth/sign-up/email",
+        r#"{"email":"bench@example.com","password":"password1234","name":"Bench"}"#,
+    )));
+    let cookie = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap())
+        .collect::<Vec<_>>()
+        .join("; ");
+    c.bench_function("get_session/stateless/jwe_hit", |b| {
+        b.iter(|| {
+            let req = Request::get("/api/auth/get-session")
+                .header("cookie", cookie.as_str())
+                .body(Bytes::new())
+                .unwrap();
+            let res = rt.block_on(auth.handle(req));
+            assert_eq!(res.status(), 200);
+            black_box(res);
+        })
+    });
+}
+
 fn cookies(c: &mut Criterion) {
     let secrets = Secrets::single(SECRET);
     let signed = sign_value(&secrets, "Dq126CZaWZeVbN8dleAGBHLINk38aYUc");
@@ -187,5 +223,12 @@ fn dispatch(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, get_session, cookies, sign_in, dispatch);
+criterion_group!(
+    benches,
+    get_session,
+    get_session_stateless,
+    cookies,
+    sign_in,
+    dispatch
+);
 criterion_main!(benches);

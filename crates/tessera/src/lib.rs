@@ -190,10 +190,10 @@ impl Auth {
             .resolve_session(&cookies, opts, &mut jar, now)
             .await
         {
-            Ok((session, needs_refresh)) => Ok(SessionOutcome {
-                session,
+            Ok(resolved) => Ok(SessionOutcome {
+                session: resolved.session.map(Arc::unwrap_or_clone),
                 cookies: jar,
-                needs_refresh,
+                needs_refresh: resolved.needs_refresh,
             }),
             // The session vanished during a refresh: for an application
             // route that is "signed out", with the cookie deletions applied.
@@ -481,7 +481,8 @@ fn resolve_cache(
         max_age,
         c.version.clone().unwrap_or_default(),
         refresh_update_age,
-    )?;
+    )?
+    .with_memo_bytes(c.memo_bytes.unwrap_or(cache::DEFAULT_MEMO_BYTES));
     cache.enabled = enabled;
     Ok(cache)
 }

@@ -357,6 +357,7 @@ impl Options {
     /// - `TESSERA_RATE_LIMIT`: `true` / `false`;
     /// - `TESSERA_COOKIE_CACHE`: `off`, `compact`, `jwt` or `jwe`;
     ///   `TESSERA_COOKIE_CACHE_MAX_AGE` (seconds), `TESSERA_COOKIE_CACHE_VERSION`,
+    ///   `TESSERA_COOKIE_CACHE_MEMO_BYTES` (the decode memo's budget, `0`: off),
     ///   `TESSERA_REFRESH_CACHE` (`false`, `true` or an update age in seconds);
     /// - `TESSERA_PLUGINS`: comma-separated plugin ids.
     pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Self, EnvError> {
@@ -415,6 +416,13 @@ impl Options {
         }
         if let Some(v) = get("TESSERA_COOKIE_CACHE_VERSION") {
             cache.version = Some(CacheVersion::Static(v.trim().to_owned()));
+        }
+        if let Some(v) = get("TESSERA_COOKIE_CACHE_MEMO_BYTES") {
+            cache.memo_bytes = Some(v.trim().parse().map_err(|_| EnvError::Invalid {
+                name: "TESSERA_COOKIE_CACHE_MEMO_BYTES".to_owned(),
+                value: v.clone(),
+                reason: "expected a whole number of bytes (0 turns the memo off)".to_owned(),
+            })?);
         }
         if let Some(v) = get("TESSERA_REFRESH_CACHE") {
             cache.refresh_cache = Some(match v.trim().to_ascii_lowercase().as_str() {
@@ -519,6 +527,7 @@ mod tests {
             ("TESSERA_COOKIE_CACHE_MAX_AGE", "600"),
             ("TESSERA_COOKIE_CACHE_VERSION", "2"),
             ("TESSERA_REFRESH_CACHE", "120"),
+            ("TESSERA_COOKIE_CACHE_MEMO_BYTES", "0"),
             ("TESSERA_PLUGINS", "multi-session, custom-session"),
         ]))
         .unwrap();
@@ -528,11 +537,13 @@ mod tests {
         assert_eq!(c.max_age, Some(600));
         assert!(matches!(&c.version, Some(CacheVersion::Static(v)) if v == "2"));
         assert_eq!(c.refresh_cache, Some(RefreshCache::UpdateAge(120)));
+        assert_eq!(c.memo_bytes, Some(0));
         assert_eq!(o.plugins, ["multi-session", "custom-session"]);
         let off = Options::from_vars(vars(&[("TESSERA_COOKIE_CACHE", "off")])).unwrap();
         assert_eq!(off.session.cookie_cache.enabled, Some(false));
         assert!(Options::from_vars(vars(&[("TESSERA_COOKIE_CACHE", "jws")])).is_err());
         assert!(Options::from_vars(vars(&[("TESSERA_REFRESH_CACHE", "soon")])).is_err());
+        assert!(Options::from_vars(vars(&[("TESSERA_COOKIE_CACHE_MEMO_BYTES", "-1")])).is_err());
     }
 
     #[test]

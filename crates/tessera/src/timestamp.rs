@@ -57,33 +57,69 @@ impl Timestamp {
     /// Instants outside years 0..=9999 (which JS writes with an expanded
     /// year) are clamped to that range; no session date is ever near it.
     pub fn to_iso(self) -> String {
+        self.iso().as_str().to_owned()
+    }
+
+    /// `toISOString()` into a fixed buffer: dates are on every response
+    /// (six per get-session body), so no formatter and no allocation.
+    fn iso(self) -> Iso {
         const MIN: i64 = -62_167_219_200_000; // 0000-01-01T00:00:00.000Z
         const MAX: i64 = 253_402_300_799_999; // 9999-12-31T23:59:59.999Z
         let ms = self.0.clamp(MIN, MAX);
-        let dt = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-            .unwrap_or(OffsetDateTime::UNIX_EPOCH);
-        format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-            dt.year(),
-            u8::from(dt.month()),
-            dt.day(),
-            dt.hour(),
-            dt.minute(),
-            dt.second(),
-            dt.millisecond()
-        )
+        let (days, ms_of_day) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
+        let (year, month, day) = civil_from_days(days);
+        let secs = ms_of_day / 1000;
+        let mut b = *b"0000-00-00T00:00:00.000Z";
+        let mut put = |at: usize, width: usize, mut v: i64| {
+            for i in (at..at + width).rev() {
+                b[i] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        };
+        put(0, 4, year);
+        put(5, 2, month);
+        put(8, 2, day);
+        put(11, 2, secs / 3600);
+        put(14, 2, secs / 60 % 60);
+        put(17, 2, secs % 60);
+        put(20, 3, ms_of_day % 1000);
+        Iso(b)
     }
+}
+
+/// An ISO-8601 instant, `YYYY-MM-DDTHH:MM:SS.mmmZ`: ASCII digits only.
+struct Iso([u8; 24]);
+
+impl Iso {
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("ISO dates are ASCII")
+    }
+}
+
+/// The proleptic Gregorian (year, month, day) of a day count from
+/// 1970-01-01 (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
 }
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_iso())
+        f.write_str(self.iso().as_str())
     }
 }
 
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.to_iso())
+        serializer.serialize_str(self.iso().as_str())
     }
 }
 
@@ -129,6 +165,50 @@ mod tests {
             "2026-11-28T07:58:09.612Z"
         );
         assert_eq!(Timestamp::EPOCH.to_iso(), "1970-01-01T00:00:00.000Z");
+    }
+
+    /// What `time` prints, for comparison.
+    fn reference(ms: i64) -> String {
+        let dt = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).unwrap();
+        format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+            dt.year(),
+            u8::from(dt.month()),
+            dt.day(),
+            dt.hour(),
+            dt.minute(),
+            dt.second(),
+            dt.millisecond()
+        )
+    }
+
+    #[test]
+    fn formats_the_edges_and_clamps_beyond_them() {
+        for ms in [
+            -62_167_219_200_000,
+            -1,
+            951_782_400_000,   // 2000-02-29
+            4_107_542_399_999, // 2100-02-28T23:59:59.999
+            253_402_300_799_999,
+        ] {
+            assert_eq!(Timestamp::from_millis(ms).to_iso(), reference(ms), "{ms}");
+        }
+        assert_eq!(
+            Timestamp::from_millis(i64::MIN).to_iso(),
+            "0000-01-01T00:00:00.000Z"
+        );
+        assert_eq!(
+            Timestamp::from_millis(i64::MAX).to_iso(),
+            "9999-12-31T23:59:59.999Z"
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn formats_every_instant_as_time_does(ms in -62_167_219_200_000i64..=253_402_300_799_999) {
+            proptest::prop_assert_eq!(Timestamp::from_millis(ms).to_iso(), reference(ms));
+            proptest::prop_assert_eq!(Timestamp::parse_iso(&reference(ms)), Some(Timestamp::from_millis(ms)));
+        }
     }
 
     #[test]

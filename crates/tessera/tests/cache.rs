@@ -253,3 +253,37 @@ async fn explicit_refresh_without_the_plugin_fails_with_a_clear_error() {
     let err = tessera::Auth::builder(o).build().unwrap_err();
     assert!(err.to_string().contains("stateless-refresh"), "{err}");
 }
+
+#[tokio::test]
+async fn remembered_caches_still_expire_on_time() {
+    // The memo (on by default) keeps opened values; their expiry is
+    // checked on every request, so a value used a moment ago is refused
+    // once its time is up, exactly as with the memo off.
+    for memo_bytes in [None, Some(0)] {
+        for strategy in ALL {
+            let mut options = cached(strategy);
+            options.session.cookie_cache.memo_bytes = memo_bytes;
+            let h = Harness::new(options);
+            let mut b = h.browser();
+            b.sign_up("carol@example.com").await;
+            let before = b
+                .cookies
+                .iter()
+                .find(|(n, _)| n == DATA)
+                .map(|(_, v)| v.clone());
+            for _ in 0..3 {
+                let s = b.get("/get-session").await;
+                assert_eq!(s.body["user"]["email"], "carol@example.com");
+                assert!(s.set_cookies.is_empty(), "{strategy}: {:?}", s.set_cookies);
+            }
+            h.advance(301);
+            let s = b.get("/get-session").await;
+            assert_eq!(s.body["user"]["email"], "carol@example.com");
+            let after = s.cookie(DATA).flatten();
+            assert!(
+                after.is_some() && after != before,
+                "{strategy} {memo_bytes:?}: an expired cache is re-read from the store and rewritten"
+            );
+        }
+    }
+}

@@ -37,7 +37,10 @@ impl<S: SessionShaper> Endpoint for GetSession<S> {
             return Ok(Reply::json(&Value::Null).no_store());
         };
         let req = RequestInfo::new(ctx.headers(), ctx.now()).with_path(ctx.path());
-        let shaped = self.shaper.shape(session, &req).await?;
+        let shaped = self
+            .shaper
+            .shape(Arc::unwrap_or_clone(session), &req)
+            .await?;
         let body = match needs_refresh {
             Some(flag) => with_needs_refresh(&shaped, flag)?,
             None => to_json(&shaped)?,

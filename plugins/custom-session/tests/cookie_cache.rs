@@ -19,11 +19,12 @@ fn has_custom_fields(data: &SessionWithUser) -> bool {
 /// The `session_data` the browser holds, decoded as the kernel does.
 fn cached(h: &Harness, browser: &Browser<'_>) -> SessionWithUser {
     let raw = browser.cookies.get(SESSION_DATA).expect("a cookie cache");
-    h.auth
+    let cached = h
+        .auth
         .cookie_cache()
         .decode(&decode_uri_component(raw), h.now())
-        .expect("a valid cookie cache")
-        .data
+        .expect("a valid cookie cache");
+    SessionWithUser::clone(&cached.data)
 }
 
 #[tokio::test]

@@ -1,12 +1,14 @@
 //! [`Ctx`]: everything an endpoint or hook sees of one request, and the
 //! kernel services it may use (the plugin API, spec §10 `ctx.context`).
 
+use std::sync::Arc;
+
 use http::{header, HeaderMap, Method};
 use serde_json::Value;
 
 use super::{ApiError, Reply};
 use crate::cookie::{sign_value, verify_value, AuthCookies, CookieJar, RequestCookies};
-use crate::session::{ResolveOptions, SessionMeta, Sessions};
+use crate::session::{ResolveOptions, Resolved, SessionMeta, Sessions};
 use crate::store::{Session, SessionWithUser, User};
 use crate::{AuthInner, Options, Secrets, Timestamp};
 
@@ -23,8 +25,8 @@ pub struct Ctx<'a> {
     /// The `Set-Cookie` headers of the response.
     pub jar: CookieJar,
     pub(crate) now: Timestamp,
-    pub(crate) session: Option<Option<SessionWithUser>>,
-    new_session: Option<SessionWithUser>,
+    pub(crate) session: Option<Option<Arc<SessionWithUser>>>,
+    new_session: Option<Arc<SessionWithUser>>,
     extensions: http::Extensions,
 }
 
@@ -125,13 +127,9 @@ impl<'a> Ctx<'a> {
         opts: ResolveOptions,
     ) -> Result<Option<&SessionWithUser>, ApiError> {
         if self.session.is_none() {
-            let (found, _) = self
-                .auth
-                .resolve_session(&self.cookies, opts, &mut self.jar, self.now)
-                .await?;
-            self.record_resolved(&found);
+            self.resolve(opts).await?;
         }
-        Ok(self.session.as_ref().and_then(Option::as_ref))
+        Ok(self.session.as_ref().and_then(|s| s.as_deref()))
     }
 
     /// The session, or 401 `UNAUTHORIZED` (`sessionMiddleware`).
@@ -157,7 +155,7 @@ impl<'a> Ctx<'a> {
 
     /// Remembers a session created or switched to during this request.
     pub fn set_session(&mut self, session: Option<SessionWithUser>) {
-        self.session = Some(session);
+        self.session = Some(session.map(Arc::new));
     }
 
     /// The request headers, to change them (before hooks).
@@ -206,13 +204,19 @@ impl<'a> Ctx<'a> {
     pub async fn get_session(
         &mut self,
         opts: ResolveOptions,
-    ) -> Result<(Option<SessionWithUser>, Option<bool>), ApiError> {
+    ) -> Result<(Option<Arc<SessionWithUser>>, Option<bool>), ApiError> {
+        let resolved = self.resolve(opts).await?;
+        Ok((resolved.session, resolved.needs_refresh))
+    }
+
+    /// [`Ctx::get_session`] with what the kernel's own endpoint uses.
+    pub(crate) async fn resolve(&mut self, opts: ResolveOptions) -> Result<Resolved, ApiError> {
         let auth = self.auth;
-        let found = auth
+        let resolved = auth
             .resolve_session(&self.cookies, opts, &mut self.jar, self.now)
             .await?;
-        self.record_resolved(&found.0);
-        Ok(found)
+        self.record_resolved(resolved.session.as_ref());
+        Ok(resolved)
     }
 
     /// The resolution options of a `/get-session` request (spec §6.4 step 1
@@ -280,8 +284,9 @@ impl<'a> Ctx<'a> {
             self.now,
         )
         .await;
-        self.new_session = Some(session.clone());
-        self.session = Some(Some(session.clone()));
+        let session = Arc::new(session.clone());
+        self.new_session = Some(Arc::clone(&session));
+        self.session = Some(Some(session));
     }
 
     /// better-auth's `deleteSessionCookie`: expires every session cookie.
@@ -292,16 +297,16 @@ impl<'a> Ctx<'a> {
 
     /// Remembers a resolved session; a refresh (which re-sets the session
     /// cookie, better-auth's `setSessionCookie`) makes it the new session.
-    fn record_resolved(&mut self, found: &Option<SessionWithUser>) {
+    fn record_resolved(&mut self, found: Option<&Arc<SessionWithUser>>) {
         let token_name = &self.auth.cookies.session_token.name;
         let refreshed = self
             .jar
             .iter()
             .any(|c| &c.name == token_name && !c.is_expiry());
         if let (Some(s), true) = (found, refreshed) {
-            self.new_session = Some(s.clone());
+            self.new_session = Some(Arc::clone(s));
         }
-        self.session = Some(found.clone());
+        self.session = Some(found.cloned());
     }
 
     /// Per-request storage, starting with the request's own extensions: a
@@ -317,6 +322,6 @@ impl<'a> Ctx<'a> {
 
     /// The session created or switched to during this request, if any.
     pub fn new_session(&self) -> Option<&SessionWithUser> {
-        self.new_session.as_ref()
+        self.new_session.as_deref()
     }
 }

@@ -19,6 +19,7 @@ pub use origin::{origin_of, TrustedOrigins};
 pub use router::{Endpoint, Route};
 
 pub(crate) use router::Router;
+pub(crate) use routes::records_json;
 
 use crate::AuthInner;
 
@@ -40,6 +41,15 @@ impl Reply {
             status: StatusCode::OK,
             headers: HeaderMap::new(),
             body: Bytes::from(serde_json::to_vec(value).unwrap_or_else(|_| b"null".to_vec())),
+        }
+    }
+
+    /// A 200 reply with a body that is JSON already.
+    pub(crate) fn json_bytes(body: Bytes) -> Self {
+        Reply {
+            status: StatusCode::OK,
+            headers: HeaderMap::new(),
+            body,
         }
     }
 
@@ -93,7 +103,10 @@ impl AuthInner {
                 &self.options.ip,
                 self.options.environment,
             );
-            if let Err(limited) = self.rate_limiter.check(ip.as_deref(), rel, now).await {
+            // Boxed, as below: state a request may not need stays out of
+            // every request's future (get-session's is moved per request).
+            let check = Box::pin(self.rate_limiter.check(ip.as_deref(), rel, now));
+            if let Err(limited) = check.await {
                 return limited.into_response();
             }
         }

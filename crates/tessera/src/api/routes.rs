@@ -290,27 +290,46 @@ async fn sign_in_email(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     Ok(reply)
 }
 
+/// A get-session answer: `{session, user}`, and `needsRefresh` in a
+/// deferred read.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionBody<'a> {
+    session: &'a Session,
+    user: &'a User,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    needs_refresh: Option<bool>,
+}
+
+/// The get-session JSON of a session.
+pub(crate) fn records_json(s: &SessionWithUser) -> bytes::Bytes {
+    Reply::json(&SessionBody {
+        session: &s.session,
+        user: &s.user,
+        needs_refresh: None,
+    })
+    .body
+}
+
 async fn get_session(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     let opts = match ctx.get_session_options() {
         Ok(opts) => opts,
         Err(reply) => return Ok(*reply),
     };
-    let (found, needs_refresh) = ctx.get_session(opts).await?;
-    #[derive(Serialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Body<'a> {
-        session: &'a Session,
-        user: &'a User,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        needs_refresh: Option<bool>,
-    }
-    let reply = match &found {
-        Some(s) => Reply::json(&Body {
+    let resolved = ctx.resolve(opts).await?;
+    let reply = match (
+        resolved.session,
+        resolved.needs_refresh,
+        resolved.cache_entry,
+    ) {
+        // A cookie-cache hit: the JSON rendered once for this cache value.
+        (Some(_), None, Some(entry)) => Reply::json_bytes(entry.records_json()),
+        (Some(s), needs_refresh, _) => Reply::json(&SessionBody {
             session: &s.session,
             user: &s.user,
             needs_refresh,
         }),
-        None => Reply::json(&Value::Null),
+        (None, ..) => Reply::json(&Value::Null),
     };
     Ok(reply.no_store())
 }
@@ -318,7 +337,7 @@ async fn get_session(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
 async fn sign_out(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     let auth = ctx.auth;
     if let Some(token) = auth.session_token(&ctx.cookies) {
-        auth.sessions.delete(&token, ctx.now).await?;
+        auth.sessions.delete(token, ctx.now).await?;
     }
     auth.delete_session_cookies(&mut ctx.jar, &ctx.cookies, false);
     Ok(Reply::json(&serde_json::json!({ "success": true })))

@@ -9,13 +9,15 @@
 //! and never re-serialise. That is exact for every cookie a JSON.stringify
 //! wrote, and cheaper.
 
+use std::sync::Arc;
+
 use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use hmac::Mac;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::payload::{read_payload, CachePayload, CachedSession, Miss};
+use super::payload::{read_payload, CachePayload, CachedSession, Miss, Opened, TimeWindow};
 use super::CacheCodec;
 use crate::secret::Secrets;
 use crate::Timestamp;
@@ -80,7 +82,7 @@ impl CacheCodec for Compact {
         URL_SAFE_NO_PAD.encode(outer)
     }
 
-    fn decode(&self, value: &str, now: Timestamp) -> Result<CachedSession, Miss> {
+    fn open(&self, value: &str, now: Timestamp) -> Result<Opened, Miss> {
         // base64url; padding tolerated.
         let bytes = URL_SAFE_NO_PAD
             .decode(value.trim_end_matches('='))
@@ -104,11 +106,16 @@ impl CacheCodec for Compact {
             return Err(Miss::BadSignature);
         }
         let wire = read_payload(payload.as_bytes(), now)?;
-        Ok(CachedSession {
-            data: wire.data,
-            updated_at: wire.updated_at,
-            version: wire.version,
-            expires_at: Timestamp::from_millis(expires_at_ms as i64),
+        Ok(Opened {
+            session: CachedSession {
+                data: Arc::new(wire.data),
+                updated_at: wire.updated_at,
+                version: wire.version,
+                expires_at: Timestamp::from_millis(expires_at_ms as i64),
+            },
+            // The expiry is checked with the session's (spec §6.4 step 7).
+            window: TimeWindow::default(),
+            clock_defaults: wire.clock_defaults,
         })
     }
 }

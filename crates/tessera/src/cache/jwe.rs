@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256, Sha512};
 use subtle::ConstantTimeEq;
 
 use super::jwt::{claims_from, Claims};
-use super::payload::{CachePayload, CachedSession, Miss};
+use super::payload::{CachePayload, Miss, Opened};
 use super::CacheCodec;
 use super::KeySetupError;
 use crate::secret::Secrets;
@@ -220,7 +220,7 @@ impl CacheCodec for Jwe {
             .expect("encryption with a valid 64-byte key cannot fail")
     }
 
-    fn decode(&self, value: &str, now: Timestamp) -> Result<CachedSession, Miss> {
+    fn open(&self, value: &str, now: Timestamp) -> Result<Opened, Miss> {
         let plain = self.decrypt(value)?;
         claims_from(&plain, now, TOLERANCE_SECS)
     }

@@ -3,13 +3,15 @@
 //! keyed with the secret's raw bytes. As `jose.jwtVerify` does, any HS*
 //! algorithm verifies and `exp` has no clock tolerance.
 
+use std::sync::Arc;
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Sha256, Sha384, Sha512};
 
-use super::payload::{read_payload, CachePayload, CachedSession, Miss};
+use super::payload::{read_payload, CachePayload, CachedSession, Miss, Opened, TimeWindow};
 use super::CacheCodec;
 use crate::secret::Secrets;
 use crate::Timestamp;
@@ -58,30 +60,29 @@ pub(crate) struct Claims<'a> {
     pub jti: Option<&'a str>,
 }
 
-/// Reads the claims every token strategy carries; `exp` must be a number
-/// and, as jose checks, not past (`exp <= now - tolerance` is expired), and
-/// `nbf` not in the future.
+/// Reads the claims every token strategy carries: `exp` must be present
+/// and a number; its check against the clock, and `nbf`'s, is the
+/// returned window's, with `tolerance_secs` (jose's `clockTolerance`).
 pub(crate) fn claims_from(
     bytes: &[u8],
     now: Timestamp,
     tolerance_secs: i64,
-) -> Result<CachedSession, Miss> {
+) -> Result<Opened, Miss> {
     let wire = read_payload(bytes, now)?;
     let exp = wire.exp.ok_or(Miss::Invalid)?;
-    if wire
-        .nbf
-        .is_some_and(|nbf| nbf > (now.as_secs() + tolerance_secs) as f64)
-    {
-        return Err(Miss::Expired);
-    }
-    if exp <= (now.as_secs() - tolerance_secs) as f64 {
-        return Err(Miss::Expired);
-    }
-    Ok(CachedSession {
-        data: wire.data,
-        updated_at: wire.updated_at,
-        version: wire.version,
-        expires_at: Timestamp::from_millis((exp * 1000.0) as i64),
+    Ok(Opened {
+        session: CachedSession {
+            data: Arc::new(wire.data),
+            updated_at: wire.updated_at,
+            version: wire.version,
+            expires_at: Timestamp::from_millis((exp * 1000.0) as i64),
+        },
+        window: TimeWindow {
+            exp: Some(exp),
+            nbf: wire.nbf,
+            tolerance_secs,
+        },
+        clock_defaults: wire.clock_defaults,
     })
 }
 
@@ -107,7 +108,7 @@ impl CacheCodec for Jwt {
         token
     }
 
-    fn decode(&self, value: &str, now: Timestamp) -> Result<CachedSession, Miss> {
+    fn open(&self, value: &str, now: Timestamp) -> Result<Opened, Miss> {
         #[derive(Deserialize)]
         struct Header<'a> {
             alg: &'a str,

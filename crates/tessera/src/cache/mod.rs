@@ -8,8 +8,10 @@
 mod compact;
 mod jwe;
 mod jwt;
+mod memo;
 mod payload;
 
+use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -18,7 +20,9 @@ use std::sync::Arc;
 pub use compact::Compact;
 pub use jwe::{derive_key, thumbprint, Jwe, ACCOUNT_SALT, SESSION_SALT};
 pub use jwt::Jwt;
-pub use payload::{CachePayload, CachedSession, Miss};
+pub(crate) use memo::Entry;
+pub use memo::DEFAULT_MEMO_BYTES;
+pub use payload::{CachePayload, CachedSession, Miss, Opened, TimeWindow};
 
 use crate::store::{Session, User};
 use crate::Timestamp;
@@ -29,8 +33,17 @@ pub trait CacheCodec: Send + Sync + 'static {
     /// cookie's Max-Age (`None` for a browser-session cookie, when the
     /// strategy's own fallback lifetime applies).
     fn encode(&self, payload: &CachePayload<'_>, now: Timestamp, max_age: Option<u64>) -> String;
-    /// Verifies and reads a value. Any failure is a [`Miss`].
-    fn decode(&self, value: &str, now: Timestamp) -> Result<CachedSession, Miss>;
+    /// Verifies and reads a value, leaving the clock checks to the
+    /// returned [`TimeWindow`]. `now` only stands in for a date the payload
+    /// lacks (zod's defaults), which [`Opened::clock_defaults`] reports.
+    /// Any failure is a [`Miss`].
+    fn open(&self, value: &str, now: Timestamp) -> Result<Opened, Miss>;
+    /// Verifies and reads a value valid at `now`. Any failure is a [`Miss`].
+    fn decode(&self, value: &str, now: Timestamp) -> Result<CachedSession, Miss> {
+        let opened = self.open(value, now)?;
+        opened.window.check(now)?;
+        Ok(opened.session)
+    }
 }
 
 /// The cache keys could not be set up (the crypto backend refused a key).
@@ -110,10 +123,10 @@ impl Default for CacheVersion {
 
 impl CacheVersion {
     /// The version for a session.
-    pub async fn for_session(&self, session: &Session, user: &User) -> String {
+    pub async fn for_session(&self, session: &Session, user: &User) -> Cow<'_, str> {
         match self {
-            CacheVersion::Static(v) => v.clone(),
-            CacheVersion::PerSession(f) => f(session, user).await,
+            CacheVersion::Static(v) => Cow::Borrowed(v),
+            CacheVersion::PerSession(f) => Cow::Owned(f(session, user).await),
         }
     }
 }
@@ -144,6 +157,11 @@ pub struct CookieCacheOptions {
     /// Refresh on hit (default off; on in stateless mode; forced off with a
     /// database or secondary storage).
     pub refresh_cache: Option<RefreshCache>,
+    /// Bytes of memory for remembering opened cache values, so a client
+    /// repeating its cookie is verified and decoded once (default
+    /// [`DEFAULT_MEMO_BYTES`]; `0` turns it off). Outcomes are the same
+    /// either way: clock and session checks run on every request.
+    pub memo_bytes: Option<u64>,
 }
 
 /// The cookie cache as resolved when [`crate::Auth`] is built.
@@ -161,6 +179,7 @@ pub struct SessionCache {
     /// (`None`: never).
     pub refresh_update_age: Option<u64>,
     pub(crate) codec: Arc<dyn CacheCodec>,
+    memo: Option<Arc<memo::OpenMemo>>,
 }
 
 impl fmt::Debug for SessionCache {
@@ -171,12 +190,14 @@ impl fmt::Debug for SessionCache {
             .field("strategy", &self.strategy)
             .field("version", &self.version)
             .field("refresh_update_age", &self.refresh_update_age)
+            .field("memo", &self.memo)
             .finish()
     }
 }
 
 impl SessionCache {
-    /// A cache with these settings, its codec keyed with `secrets`.
+    /// A cache with these settings, its codec keyed with `secrets`, and a
+    /// memo of [`DEFAULT_MEMO_BYTES`] (see [`SessionCache::with_memo_bytes`]).
     pub fn new(
         strategy: CacheStrategy,
         secrets: &crate::Secrets,
@@ -191,7 +212,16 @@ impl SessionCache {
             version,
             refresh_update_age,
             codec: Self::codec_for(strategy, secrets)?,
+            memo: Some(Arc::new(memo::OpenMemo::new(DEFAULT_MEMO_BYTES))),
         })
+    }
+
+    /// The same cache remembering opened values within about `bytes` of
+    /// memory; `0` opens every value on every request.
+    #[must_use]
+    pub fn with_memo_bytes(mut self, bytes: u64) -> Self {
+        self.memo = (bytes > 0).then(|| Arc::new(memo::OpenMemo::new(bytes)));
+        self
     }
 
     /// The codec of a strategy, keyed with `secrets`.
@@ -206,9 +236,25 @@ impl SessionCache {
         })
     }
 
-    /// Decodes a `session_data` value with the configured strategy.
+    /// Decodes a `session_data` value valid at `now` with the configured
+    /// strategy.
     pub fn decode(&self, value: &str, now: Timestamp) -> Result<CachedSession, Miss> {
-        self.codec.decode(value, now)
+        self.decode_shared(value, now)
+            .map(|entry| entry.opened.session.clone())
+    }
+
+    /// [`SessionCache::decode`], through the memo when there is one.
+    pub(crate) fn decode_shared(
+        &self,
+        value: &str,
+        now: Timestamp,
+    ) -> Result<Arc<memo::Entry>, Miss> {
+        let entry = match &self.memo {
+            Some(memo) => memo.open(&*self.codec, value, now)?,
+            None => Arc::new(memo::Entry::new(self.codec.open(value, now)?)),
+        };
+        entry.opened.window.check(now)?;
+        Ok(entry)
     }
 
     /// Encodes a value as `setCookieCache` does (spec §2.2).

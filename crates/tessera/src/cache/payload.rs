@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -28,14 +29,65 @@ pub struct CachePayload<'a> {
 /// A decoded, verified and validated cookie cache.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CachedSession {
-    /// The session and user it carries.
-    pub data: SessionWithUser,
+    /// The session and user it carries, shared: a cache hit hands out this
+    /// record without copying it.
+    pub data: Arc<SessionWithUser>,
     /// When the cache was written (`updatedAt`, ms).
     pub updated_at: i64,
     /// The cache version (`"1"` when absent).
     pub version: String,
     /// When the cache itself expires (compact `expiresAt`; jwt/jwe `exp`), ms.
     pub expires_at: Timestamp,
+}
+
+/// A cookie cache whose signature or tag verified and whose payload
+/// parsed, with its strategy's time checks still to run
+/// ([`TimeWindow::check`]). Everything in it is a function of the value's
+/// bytes and the configured keys alone, unless `clock_defaults` says the
+/// parse took the clock for a missing date.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Opened {
+    /// The session, user, version and cache expiry it carries.
+    pub session: CachedSession,
+    /// The token claims the strategy checks against the clock.
+    pub window: TimeWindow,
+    /// A `createdAt`/`updatedAt` was absent and took `now` (zod's
+    /// defaults), so the result belongs to the instant it was opened at.
+    pub clock_defaults: bool,
+}
+
+/// The clock checks of a token strategy (spec §2.4, §2.5), as `jose`
+/// makes them: `exp` is required and must not be past, `nbf` must not be
+/// in the future, both with a tolerance. `compact` has none: its expiry
+/// is checked with the session's (spec §6.4 step 7).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct TimeWindow {
+    /// `exp`, seconds.
+    pub exp: Option<f64>,
+    /// `nbf`, seconds.
+    pub nbf: Option<f64>,
+    /// Clock tolerance, seconds.
+    pub tolerance_secs: i64,
+}
+
+impl TimeWindow {
+    /// Whether the claims hold at `now` ([`Miss::Expired`] if not).
+    pub fn check(&self, now: Timestamp) -> Result<(), Miss> {
+        let now = now.as_secs();
+        if self
+            .nbf
+            .is_some_and(|nbf| nbf > (now + self.tolerance_secs) as f64)
+        {
+            return Err(Miss::Expired);
+        }
+        if self
+            .exp
+            .is_some_and(|exp| exp <= (now - self.tolerance_secs) as f64)
+        {
+            return Err(Miss::Expired);
+        }
+        Ok(())
+    }
 }
 
 /// Why a cookie cache was not used. Every variant is a cache *miss*: the
@@ -70,6 +122,8 @@ pub(crate) struct Wire {
     pub version: String,
     pub exp: Option<f64>,
     pub nbf: Option<f64>,
+    /// A record date was absent and took `now`.
+    pub clock_defaults: bool,
 }
 
 /// Parses and validates a payload straight into records, in one pass with
@@ -149,11 +203,12 @@ impl<'de> Visitor<'de> for PayloadSeed {
         let updated_at = updated_at
             .filter(|u| u.is_finite())
             .ok_or_else(|| de::Error::missing_field("updatedAt"))?;
+        let (session, session_defaults) =
+            session.ok_or_else(|| de::Error::missing_field("session"))?;
+        let (user, user_defaults) = user.ok_or_else(|| de::Error::missing_field("user"))?;
         Ok(Wire {
-            data: SessionWithUser {
-                session: session.ok_or_else(|| de::Error::missing_field("session"))?,
-                user: user.ok_or_else(|| de::Error::missing_field("user"))?,
-            },
+            data: SessionWithUser { session, user },
+            clock_defaults: session_defaults || user_defaults,
             updated_at: updated_at as i64,
             version: version.unwrap_or_else(|| "1".to_owned()),
             exp,
@@ -176,19 +231,22 @@ struct SessionSeed {
     now: Timestamp,
 }
 
+/// A record, and whether one of its dates took `now`.
+type Seeded<T> = (T, bool);
+
 impl<'de> DeserializeSeed<'de> for SessionSeed {
-    type Value = Session;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Session, D::Error> {
+    type Value = Seeded<Session>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Seeded<Session>, D::Error> {
         d.deserialize_map(self)
     }
 }
 
 impl<'de> Visitor<'de> for SessionSeed {
-    type Value = Session;
+    type Value = Seeded<Session>;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a session object")
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Session, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Seeded<Session>, A::Error> {
         let (mut expires_at, mut token, mut created_at, mut updated_at) = (None, None, None, None);
         let (mut ip_address, mut user_agent, mut user_id, mut id) = (None, None, None, None);
         let mut extra = Map::new();
@@ -215,7 +273,8 @@ impl<'de> Visitor<'de> for SessionSeed {
                 }
             }
         }
-        Ok(Session {
+        let defaulted = created_at.is_none() || updated_at.is_none();
+        let session = Session {
             expires_at: required(expires_at, "expiresAt")?,
             token: required(token, "token")?,
             created_at: created_at.unwrap_or(self.now),
@@ -225,7 +284,8 @@ impl<'de> Visitor<'de> for SessionSeed {
             user_id: required(user_id, "userId")?,
             id: required(id, "id")?,
             extra,
-        })
+        };
+        Ok((session, defaulted))
     }
 }
 
@@ -234,18 +294,18 @@ struct UserSeed {
 }
 
 impl<'de> DeserializeSeed<'de> for UserSeed {
-    type Value = User;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<User, D::Error> {
+    type Value = Seeded<User>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Seeded<User>, D::Error> {
         d.deserialize_map(self)
     }
 }
 
 impl<'de> Visitor<'de> for UserSeed {
-    type Value = User;
+    type Value = Seeded<User>;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a user object")
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<User, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Seeded<User>, A::Error> {
         let (mut name, mut email, mut email_verified, mut image) = (None, None, None, None);
         let (mut created_at, mut updated_at, mut id) = (None, None, None);
         let mut extra = Map::new();
@@ -263,7 +323,8 @@ impl<'de> Visitor<'de> for UserSeed {
                 }
             }
         }
-        Ok(User {
+        let defaulted = created_at.is_none() || updated_at.is_none();
+        let user = User {
             name: required(name, "name")?,
             email: required::<String, A::Error>(email, "email")?.to_lowercase(),
             email_verified: email_verified.unwrap_or(false),
@@ -272,7 +333,8 @@ impl<'de> Visitor<'de> for UserSeed {
             updated_at: updated_at.unwrap_or(self.now),
             id: required(id, "id")?,
             extra,
-        })
+        };
+        Ok((user, defaulted))
     }
 }
 
@@ -296,6 +358,7 @@ mod tests {
     #[test]
     fn validates_and_normalises_like_better_auth() {
         let wire = read_payload(sample().to_string().as_bytes(), Timestamp::EPOCH).unwrap();
+        assert!(!wire.clock_defaults);
         let (data, updated_at, version) = (wire.data, wire.updated_at, wire.version);
         assert_eq!(data.user.email, "alice@example.com");
         assert!(!data.user.email_verified);
@@ -329,7 +392,9 @@ mod tests {
         v["session"].as_object_mut().unwrap().remove("createdAt");
         v["session"]["userId"] = json!(42);
         let now = Timestamp::from_millis(5);
-        let data = read_payload(v.to_string().as_bytes(), now).unwrap().data;
+        let wire = read_payload(v.to_string().as_bytes(), now).unwrap();
+        assert!(wire.clock_defaults);
+        let data = wire.data;
         assert_eq!(data.session.created_at, now);
         assert_eq!(data.session.user_id, "42");
     }

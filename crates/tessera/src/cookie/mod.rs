@@ -1,6 +1,8 @@
 //! Cookies: names, attributes, the request parser, the response jar, signing
 //! and chunking (spec §1, §2.7).
 
+use std::borrow::Cow;
+
 mod parse;
 mod serialize;
 mod signed;
@@ -232,9 +234,9 @@ impl CookieJar {
 /// Reassembles a possibly chunked cookie (better-auth's `getChunkedCookie`):
 /// the exact name wins; otherwise `name.<k>` chunks, `k` a canonical
 /// non-negative integer, sorted numerically and concatenated.
-pub fn read_chunked(def: &CookieDef, request: &RequestCookies) -> Option<String> {
+pub fn read_chunked<'a>(def: &CookieDef, request: &'a RequestCookies) -> Option<Cow<'a, str>> {
     if let Some(v) = request.get(&def.name) {
-        return Some(v.to_owned());
+        return Some(Cow::Borrowed(v));
     }
     let prefix = format!("{}.", def.name);
     let mut chunks: Vec<(u32, &str)> = request
@@ -248,7 +250,7 @@ pub fn read_chunked(def: &CookieDef, request: &RequestCookies) -> Option<String>
         return None;
     }
     chunks.sort_by_key(|(k, _)| *k);
-    Some(chunks.into_iter().map(|(_, v)| v).collect())
+    Some(Cow::Owned(chunks.into_iter().map(|(_, v)| v).collect()))
 }
 
 /// Names of `def` or its chunks that the request carried, in header order.

@@ -6,22 +6,57 @@
 //! 6265 validation, last occurrence wins), which is what chunk reassembly and
 //! multi-session enumeration use.
 
+use std::ops::Range;
 use std::sync::OnceLock;
 
 use http::header::COOKIE;
 use http::HeaderMap;
 
 /// The cookies of one request.
+///
+/// Names and values are spans of the header text; only a value that
+/// percent-decodes to something else is held apart. A get-session request
+/// with a 1.5 KB cache cookie copies its header once, not per view.
 #[derive(Clone, Debug, Default)]
 pub struct RequestCookies {
     /// better-call view: every name once, first occurrence, in header order.
-    lenient: Vec<(String, String)>,
+    lenient: Vec<Pair>,
     /// better-auth view: validated, last value wins, first position kept.
     /// Parsed on first use: only chunk handling and multi-session need it,
     /// not the common get-session path.
-    strict: OnceLock<Vec<(String, String)>>,
+    strict: OnceLock<Vec<Pair>>,
     header: String,
     present: bool,
+}
+
+/// One cookie: its name, and its value as a span or decoded.
+#[derive(Clone, Debug)]
+struct Pair {
+    name: Range<usize>,
+    value: Value,
+}
+
+#[derive(Clone, Debug)]
+enum Value {
+    /// Used as written (after trimming and quote stripping).
+    Span(Range<usize>),
+    /// Percent-decoded.
+    Decoded(String),
+}
+
+impl Pair {
+    // Spans always lie in the header they were taken from; `get` keeps a
+    // broken invariant from ever panicking on a request.
+    fn name<'a>(&self, header: &'a str) -> &'a str {
+        header.get(self.name.clone()).unwrap_or_default()
+    }
+
+    fn value<'a>(&'a self, header: &'a str) -> &'a str {
+        match &self.value {
+            Value::Span(r) => header.get(r.clone()).unwrap_or_default(),
+            Value::Decoded(v) => v,
+        }
+    }
 }
 
 impl RequestCookies {
@@ -35,7 +70,12 @@ impl RequestCookies {
             if !joined.is_empty() {
                 joined.push_str("; ");
             }
-            joined.push_str(&String::from_utf8_lossy(value.as_bytes()));
+            // Valid UTF-8 is the rule: check it at SIMD speed, and only
+            // replace bad bytes, as better-call's decoding does, when needed.
+            match std::str::from_utf8(value.as_bytes()) {
+                Ok(s) => joined.push_str(s),
+                Err(_) => joined.push_str(&String::from_utf8_lossy(value.as_bytes())),
+            }
         }
         let mut parsed = Self::from_string(joined);
         parsed.present = present;
@@ -65,13 +105,15 @@ impl RequestCookies {
     pub fn get(&self, name: &str) -> Option<&str> {
         self.lenient
             .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+            .find(|p| p.name(&self.header) == name)
+            .map(|p| p.value(&self.header))
     }
 
     /// Every cookie as better-call sees it, in header order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.lenient.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+        self.lenient
+            .iter()
+            .map(|p| (p.name(&self.header), p.value(&self.header)))
     }
 
     /// Every cookie as better-auth's strict parser sees it, in header order.
@@ -79,34 +121,47 @@ impl RequestCookies {
         self.strict
             .get_or_init(|| parse_strict(&self.header))
             .iter()
-            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .map(|p| (p.name(&self.header), p.value(&self.header)))
     }
 }
 
-/// better-call's `parseCookies` (the `cookie` package's algorithm).
-fn parse_lenient(s: &str) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = Vec::new();
+/// The span of `part` within `whole` (`part` is a slice of it).
+fn span(whole: &str, part: &str) -> Range<usize> {
+    let start = (part.as_ptr() as usize).wrapping_sub(whole.as_ptr() as usize);
+    debug_assert!(whole.get(start..start + part.len()) == Some(part));
+    start..start + part.len()
+}
+
+/// better-call's `parseCookies` (the `cookie` package's algorithm). The
+/// scans use `memchr`: a cache cookie is 1.5 KB or more, read on every
+/// request.
+fn parse_lenient(s: &str) -> Vec<Pair> {
+    let bytes = s.as_bytes();
+    let mut out: Vec<Pair> = Vec::with_capacity(4);
     let mut index = 0;
     while index < s.len() {
-        let Some(eq) = s[index..].find('=').map(|i| i + index) else {
+        let Some(eq) = memchr::memchr(b'=', &bytes[index..]).map(|i| i + index) else {
             break;
         };
-        let end = match s[index..].find(';').map(|i| i + index) {
+        let end = match memchr::memchr(b';', &bytes[index..]).map(|i| i + index) {
             None => s.len(),
             Some(semi) if semi < eq => {
                 // A segment without `=`: resume after the last `;` before the `=`.
-                index = s[..eq].rfind(';').map_or(eq, |i| i + 1);
+                index = memchr::memrchr(b';', &bytes[..eq]).map_or(eq, |i| i + 1);
                 continue;
             }
             Some(semi) => semi,
         };
         let key = s[index..eq].trim();
-        if !out.iter().any(|(k, _)| k == key) {
+        if !out.iter().any(|p| p.name(s) == key) {
             let mut val = s[eq + 1..end].trim();
             if val.starts_with('"') {
                 val = strip_quotes(val);
             }
-            out.push((key.to_owned(), try_decode(val)));
+            out.push(Pair {
+                name: span(s, key),
+                value: try_decode(s, val),
+            });
         }
         index = end + 1;
     }
@@ -114,8 +169,8 @@ fn parse_lenient(s: &str) -> Vec<(String, String)> {
 }
 
 /// better-auth's `parseCookies` from `cookie-utils.ts`.
-fn parse_strict(s: &str) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = Vec::new();
+fn parse_strict(s: &str) -> Vec<Pair> {
+    let mut out: Vec<Pair> = Vec::new();
     for part in s.split(';') {
         let part = part.trim_matches([' ', '\t']);
         let Some((name, value)) = part.split_once('=') else {
@@ -132,31 +187,37 @@ fn parse_strict(s: &str) -> Vec<(String, String)> {
         if value.len() >= 2 && value.starts_with('"') && value.ends_with('"') {
             value = &value[1..value.len() - 1];
         }
-        let decoded = try_decode(value);
-        match out.iter_mut().find(|(n, _)| n == name) {
-            Some(slot) => slot.1 = decoded,
-            None => out.push((name.to_owned(), decoded)),
+        let decoded = try_decode(s, value);
+        match out.iter_mut().find(|p| p.name(s) == name) {
+            Some(slot) => slot.value = decoded,
+            None => out.push(Pair {
+                name: span(s, name),
+                value: decoded,
+            }),
         }
     }
     out
 }
 
 /// JavaScript's `str.slice(1, -1)` on a value that starts with a quote.
+/// The result is always a slice of `val` (spans are taken of it).
 fn strip_quotes(val: &str) -> &str {
     let inner = &val[1..];
     match inner.char_indices().last() {
         Some((i, _)) => &inner[..i],
-        None => "",
+        None => &inner[..0],
     }
 }
 
 /// `decodeURIComponent`, applied only when the value has a `%`, keeping the
-/// raw value when it does not decode (better-call's `tryDecode`).
-fn try_decode(val: &str) -> String {
-    if !val.contains('%') {
-        return val.to_owned();
+/// raw value when it does not decode (better-call's `tryDecode`). `val` is
+/// a slice of `header`.
+fn try_decode(header: &str, val: &str) -> Value {
+    let escaped = memchr::memchr(b'%', val.as_bytes()).is_some();
+    match escaped.then(|| decode_uri_component(val)).flatten() {
+        Some(decoded) => Value::Decoded(decoded),
+        None => Value::Span(span(header, val)),
     }
-    decode_uri_component(val).unwrap_or_else(|| val.to_owned())
 }
 
 /// JavaScript's `decodeURIComponent`: every `%` must start a valid escape
@@ -165,18 +226,16 @@ fn try_decode(val: &str) -> String {
 pub fn decode_uri_component(val: &str) -> Option<String> {
     let bytes = val.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hi = hex_val(*bytes.get(i + 1)?)?;
-            let lo = hex_val(*bytes.get(i + 2)?)?;
-            out.push(hi << 4 | lo);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
+    let mut rest = bytes;
+    // Copy the runs between escapes whole.
+    while let Some(at) = memchr::memchr(b'%', rest) {
+        out.extend_from_slice(&rest[..at]);
+        let hi = hex_val(*rest.get(at + 1)?)?;
+        let lo = hex_val(*rest.get(at + 2)?)?;
+        out.push(hi << 4 | lo);
+        rest = &rest[at + 3..];
     }
+    out.extend_from_slice(rest);
     String::from_utf8(out).ok()
 }
 
@@ -225,6 +284,13 @@ mod tests {
         assert_eq!(c.get("q"), Some("x+y"));
         // An invalid escape keeps the raw value rather than failing.
         assert_eq!(c.get("bad"), Some("%E0%A4%A"));
+    }
+
+    #[test]
+    fn a_lone_quote_is_an_empty_value() {
+        // JavaScript's `'"'.slice(1, -1)` is `""`.
+        assert_eq!(RequestCookies::parse("a=\"").get("a"), Some(""));
+        assert_eq!(RequestCookies::parse("=\"").iter().count(), 1);
     }
 
     #[test]

@@ -16,6 +16,7 @@ use crate::store::{
 };
 use crate::Timestamp;
 
+pub(crate) use resolve::Resolved;
 pub use resolve::{ResolveOptions, SessionOutcome};
 
 /// Lifetime of a session created with `rememberMe: false` (spec §6.3).
@@ -61,6 +62,13 @@ struct IndexEntry {
 /// Key of a user's session index.
 pub fn active_sessions_key(user_id: &str) -> String {
     format!("active-sessions-{user_id}")
+}
+
+/// Whether a user's revocation watermark (ms) postdates the session.
+fn revoked_by(watermark: Option<&str>, session: &Session) -> bool {
+    watermark
+        .and_then(|w| w.trim().parse::<i64>().ok())
+        .is_some_and(|w| session.created_at.as_millis() < w)
 }
 
 /// Key of a user's revocation watermark.
@@ -161,8 +169,8 @@ impl Sessions {
         let Some(storage) = &self.secondary else {
             return self.db.find_session(token).await;
         };
-        match storage.get(token).await? {
-            Some(raw) => {
+        match storage.get_session_record(token).await? {
+            Some((raw, watermark)) => {
                 let found: SessionWithUser = match serde_json::from_str(&raw) {
                     Ok(v) => v,
                     Err(e) => {
@@ -170,10 +178,7 @@ impl Sessions {
                         return Ok(None);
                     }
                 };
-                if self
-                    .revoked_by_watermark(storage.as_ref(), &found.session)
-                    .await?
-                {
+                if revoked_by(watermark.as_deref(), &found.session) {
                     return Ok(None);
                 }
                 Ok(Some(found))
@@ -198,17 +203,6 @@ impl Sessions {
             }
         }
         Ok(out)
-    }
-
-    async fn revoked_by_watermark(
-        &self,
-        storage: &dyn SecondaryStorage,
-        session: &Session,
-    ) -> Result<bool, StoreError> {
-        let watermark = storage.get(&revoked_before_key(&session.user_id)).await?;
-        Ok(watermark
-            .and_then(|w| w.trim().parse::<i64>().ok())
-            .is_some_and(|w| session.created_at.as_millis() < w))
     }
 
     /// Updates a session; `None` when it no longer exists.

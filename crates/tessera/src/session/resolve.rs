@@ -2,7 +2,10 @@
 //! with a session: setting it (`setSessionCookie`, `setCookieCache`) and
 //! clearing it (`deleteSessionCookie`).
 
+use std::sync::Arc;
+
 use crate::api::{codes, ApiError};
+use crate::cache::Entry;
 use crate::cookie::{read_chunked, sign_value, verify_value, CookieJar, RequestCookies};
 use crate::plugin::CacheHit;
 use crate::store::{SessionUpdate, SessionWithUser};
@@ -34,11 +37,33 @@ pub struct SessionOutcome {
     pub needs_refresh: Option<bool>,
 }
 
+/// What one resolution found, for the kernel's own use.
+#[derive(Debug, Default)]
+pub(crate) struct Resolved {
+    /// The session and its user, shared with the cookie-cache memo on a hit.
+    pub(crate) session: Option<Arc<SessionWithUser>>,
+    /// With `deferSessionRefresh`, whether the client should `POST /get-session`.
+    pub(crate) needs_refresh: Option<bool>,
+    /// The cookie cache it came from, on a hit: it holds the session's
+    /// get-session JSON, rendered once per cache value.
+    pub(crate) cache_entry: Option<Arc<Entry>>,
+}
+
+impl Resolved {
+    fn found(session: Arc<SessionWithUser>, needs_refresh: Option<bool>) -> Self {
+        Resolved {
+            session: Some(session),
+            needs_refresh,
+            cache_entry: None,
+        }
+    }
+}
+
 impl AuthInner {
     /// The verified session token of a request, if any.
-    pub(crate) fn session_token(&self, cookies: &RequestCookies) -> Option<String> {
+    pub(crate) fn session_token<'c>(&self, cookies: &'c RequestCookies) -> Option<&'c str> {
         let raw = cookies.get(&self.cookies.session_token.name)?;
-        verify_value(&self.secrets, raw).map(str::to_owned)
+        verify_value(&self.secrets, raw)
     }
 
     /// Whether the request carries a validly signed `dont_remember` cookie.
@@ -62,14 +87,14 @@ impl AuthInner {
         opts: ResolveOptions,
         jar: &mut CookieJar,
         now: Timestamp,
-    ) -> Result<(Option<SessionWithUser>, Option<bool>), ApiError> {
+    ) -> Result<Resolved, ApiError> {
         // Step 2.
         let token = self.session_token(cookies);
         let cache_on = self.cache.enabled;
         // Step 3: with the cache on, no valid token means no session, even
         // with a valid cache cookie.
         if token.is_none() && cache_on {
-            return Ok((None, None));
+            return Ok(Resolved::default());
         }
         // Step 4.
         let cached_value = read_chunked(&self.cookies.session_data, cookies);
@@ -78,12 +103,13 @@ impl AuthInner {
         }
         // Step 5.
         let Some(token) = token else {
-            return Ok((None, None));
+            return Ok(Resolved::default());
         };
         // Steps 6 and 7.
         if let (true, false, Some(value)) = (cache_on, opts.disable_cookie_cache, cached_value) {
-            match self.cache.decode(&value, now) {
-                Ok(cached) => {
+            match self.cache.decode_shared(&value, now) {
+                Ok(entry) => {
+                    let cached = &entry.opened.session;
                     let expected = self
                         .cache
                         .version
@@ -96,7 +122,7 @@ impl AuthInner {
                     if usable {
                         let mut hit = CacheHit {
                             auth: self,
-                            cached: &cached,
+                            cached,
                             cookies,
                             jar,
                             now,
@@ -105,7 +131,11 @@ impl AuthInner {
                         for plugin in &self.plugins {
                             plugin.on_cache_hit(&mut hit).await;
                         }
-                        return Ok((Some(cached.data), opts.read_only.then_some(false)));
+                        return Ok(Resolved {
+                            session: Some(Arc::clone(&cached.data)),
+                            needs_refresh: opts.read_only.then_some(false),
+                            cache_entry: Some(entry),
+                        });
                     }
                     self.expire_cache_cookie(jar, cookies);
                 }
@@ -115,24 +145,40 @@ impl AuthInner {
                 }
             }
         }
+        // Boxed: the store path's state stays out of every cache hit's future.
+        Box::pin(self.resolve_stored(cookies, token, opts, jar, now)).await
+    }
+
+    /// spec §6.4 from step 8: the store, expiry, refresh.
+    async fn resolve_stored(
+        &self,
+        cookies: &RequestCookies,
+        token: &str,
+        opts: ResolveOptions,
+        jar: &mut CookieJar,
+        now: Timestamp,
+    ) -> Result<Resolved, ApiError> {
         // Step 8.
-        let found = self.sessions.find(&token).await.map_err(lookup_error)?;
+        let found = self.sessions.find(token).await.map_err(lookup_error)?;
         let found = match found {
             Some(s) if s.session.expires_at >= now => s,
             other => {
                 self.delete_session_cookies(jar, cookies, false);
                 if other.is_some() && !opts.read_only {
-                    if let Err(e) = self.sessions.delete(&token, now).await {
+                    if let Err(e) = self.sessions.delete(token, now).await {
                         tracing::warn!(error = %e, "could not delete an expired session");
                     }
                 }
-                return Ok((None, None));
+                return Ok(Resolved::default());
             }
         };
         // Step 9.
         let dont_remember = self.has_dont_remember(cookies);
         if dont_remember || opts.disable_refresh {
-            return Ok((Some(found), opts.read_only.then_some(false)));
+            return Ok(Resolved::found(
+                Arc::new(found),
+                opts.read_only.then_some(false),
+            ));
         }
         // Step 10.
         let s = &self.options.session;
@@ -145,13 +191,13 @@ impl AuthInner {
         if opts.read_only {
             self.set_cookie_cache(jar, cookies, &found, false, now)
                 .await;
-            return Ok((Some(found), Some(needs_refresh)));
+            return Ok(Resolved::found(Arc::new(found), Some(needs_refresh)));
         }
         if !needs_refresh {
             // Step 13.
             self.set_cookie_cache(jar, cookies, &found, false, now)
                 .await;
-            return Ok((Some(found), None));
+            return Ok(Resolved::found(Arc::new(found), None));
         }
         // Step 12.
         let update = SessionUpdate {
@@ -161,7 +207,7 @@ impl AuthInner {
         };
         let updated = self
             .sessions
-            .update(&token, &update, now)
+            .update(token, &update, now)
             .await
             .map_err(lookup_error)?;
         let Some(session) = updated else {
@@ -174,7 +220,7 @@ impl AuthInner {
         };
         self.set_session_cookie(jar, cookies, &refreshed, None, now)
             .await;
-        Ok((Some(refreshed), None))
+        Ok(Resolved::found(Arc::new(refreshed), None))
     }
 
     /// The signed `session_token` cookie: Max-Age = `expiresIn`, or a

@@ -265,6 +265,22 @@ pub trait Database: Send + Sync + 'static {
     async fn delete_verification(&self, identifier: &str) -> Result<(), StoreError>;
 }
 
+/// `session.userId` of a stored session record, when it is a string.
+fn record_user_id(value: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Record {
+        session: RecordSession,
+    }
+    #[derive(Deserialize)]
+    struct RecordSession {
+        #[serde(rename = "userId")]
+        user_id: String,
+    }
+    serde_json::from_str::<Record>(value)
+        .ok()
+        .map(|r| r.session.user_id)
+}
+
 /// A key-value store with TTLs, such as Redis (spec §5.1). Values are
 /// strings (JSON); TTLs are whole seconds.
 #[async_trait]
@@ -290,6 +306,28 @@ pub trait SecondaryStorage: Send + Sync + 'static {
         }
         self.set(key, value, ttl).await?;
         Ok(true)
+    }
+
+    /// A session record (the value at `token`) and, when it names its
+    /// user (`session.userId`, a string), that user's revocation watermark
+    /// (`revoked-sessions-before-<userId>`): what a cache-miss lookup
+    /// reads. The default reads one, then the other; backends that can
+    /// (Redis, with a script) read both in one round trip.
+    async fn get_session_record(
+        &self,
+        token: &str,
+    ) -> Result<Option<(String, Option<String>)>, StoreError> {
+        let Some(value) = self.get(token).await? else {
+            return Ok(None);
+        };
+        let watermark = match record_user_id(&value) {
+            Some(user_id) => {
+                self.get(&crate::session::revoked_before_key(&user_id))
+                    .await?
+            }
+            None => None,
+        };
+        Ok(Some((value, watermark)))
     }
 
     /// Atomically reads and removes `key`.
