@@ -9,9 +9,16 @@ use tessera::{ClientAddr, CookieJar};
 /// An actix request head and its collected body, as the kernel's request.
 /// The socket peer travels as [`ClientAddr`].
 pub(crate) fn request(req: &HttpRequest, body: Bytes) -> Result<http::Request<Bytes>, http::Error> {
+    let uri = req.uri();
+    // The usual origin-form target is its path and query; only an
+    // absolute-form one needs the whole URI written out.
+    let uri = match (uri.authority(), uri.path_and_query()) {
+        (None, Some(target)) => http::Uri::try_from(target.as_str())?,
+        _ => http::Uri::try_from(uri.to_string())?,
+    };
     let mut builder = http::Request::builder()
         .method(http::Method::from_bytes(req.method().as_str().as_bytes())?)
-        .uri(req.uri().to_string())
+        .uri(uri)
         .version(version(req.version()));
     if let Some(headers) = builder.headers_mut() {
         *headers = headers_of(req.headers());

@@ -1,7 +1,8 @@
 //! [`scope`] and [`configure`]: the auth API as an actix scope.
 
+use actix_web::dev::Payload;
 use actix_web::error::PayloadError;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, FromRequest as _, HttpRequest, HttpResponse};
 use bytes::Bytes;
 use tessera::api::codes;
 use tessera::{ApiError, Auth};
@@ -29,9 +30,7 @@ use crate::convert;
 pub fn scope(auth: Auth) -> actix_web::Scope {
     let base_path = auth.base_path().to_owned();
     web::scope(&base_path).default_service(web::to(
-        move |req: HttpRequest, body: Result<Bytes, actix_web::Error>| {
-            handle(auth.clone(), req, body)
-        },
+        move |req: HttpRequest, payload: web::Payload| handle(auth.clone(), req, payload),
     ))
 }
 
@@ -44,11 +43,14 @@ pub fn configure(auth: Auth) -> impl FnOnce(&mut web::ServiceConfig) {
     }
 }
 
-async fn handle(
-    auth: Auth,
-    req: HttpRequest,
-    body: Result<Bytes, actix_web::Error>,
-) -> HttpResponse {
+async fn handle(auth: Auth, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+    // Read the body with actix's `Bytes` extractor, and so its
+    // `PayloadConfig`, only when actix has one to read: most auth traffic
+    // is GET /get-session.
+    let body = match payload.into_inner() {
+        Payload::None => Ok(Bytes::new()),
+        mut payload => Bytes::from_request(&req, &mut payload).await,
+    };
     let body = match body {
         Ok(body) => body,
         Err(err) => return convert::response(refused(&err).into_response()),
