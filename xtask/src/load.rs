@@ -9,6 +9,10 @@
 //! bare `node:http` server get the same treatment. The result is a
 //! markdown table for the README.
 //!
+//! By default the server runs on CPU 1 with one worker and wrk on CPU 0
+//! with one thread (`taskset`), so neither steals the other's core;
+//! `--shared` runs both unpinned on every core instead.
+//!
 //! Std only: a tiny HTTP/1.1 client below does the sign-up, so xtask keeps
 //! no dependencies.
 
@@ -27,12 +31,26 @@ const GET_SESSION: &str = "/api/auth/get-session";
 const TARGET_SHARE_OF_CEILING: f64 = 0.70;
 /// tessera-hyper over better-auth.
 const TARGET_FACTOR_OVER_BETTER_AUTH: f64 = 50.0;
-const USAGE: &str = "usage: cargo xtask bench load [--duration 5s] [--threads 2] [--connections 16] [--frameworks hyper,axum,actix] [--no-refserver]";
+const USAGE: &str = "usage: cargo xtask bench load [--duration 5s] [--shared] [--threads N] [--connections 16] [--frameworks hyper,axum,actix] [--no-refserver]";
+
+/// Where the server and wrk run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Placement {
+    /// The server on CPU 1 with one worker, wrk on CPU 0 with one thread
+    /// (`taskset`): each side has a core of its own, so the figures measure
+    /// the server's cost per request rather than the scheduler's
+    /// arbitration between four busy threads on two cores.
+    Pinned,
+    /// Both unpinned: the server with a worker per core, wrk with
+    /// `--threads` (2 by default), all sharing every core.
+    Shared,
+}
 
 /// What to run, from the command line.
 #[derive(Debug)]
 struct LoadConfig {
     duration: String,
+    placement: Placement,
     threads: u32,
     connections: u32,
     frameworks: Vec<String>,
@@ -43,7 +61,8 @@ impl LoadConfig {
     fn parse(args: &[String]) -> Result<LoadConfig, String> {
         let mut config = LoadConfig {
             duration: "5s".to_owned(),
-            threads: 2,
+            placement: Placement::Pinned,
+            threads: 0,
             connections: 16,
             frameworks: FRAMEWORKS.iter().map(|s| (*s).to_owned()).collect(),
             refserver: true,
@@ -80,12 +99,53 @@ impl LoadConfig {
                     }
                 }
                 "--no-refserver" => config.refserver = false,
+                "--shared" => config.placement = Placement::Shared,
                 _ => return Err(format!("unknown option {flag:?}\n{USAGE}")),
             }
         }
+        if config.threads == 0 {
+            config.threads = match config.placement {
+                Placement::Pinned => 1,
+                Placement::Shared => 2,
+            };
+        }
         Ok(config)
     }
+
+    /// `cmd` pinned to the server's core (or as is, when shared).
+    fn server_command(&self, program: &Path) -> Command {
+        self.pinned_to(program.as_os_str(), SERVER_CPU)
+    }
+
+    fn pinned_to(&self, program: &std::ffi::OsStr, cpu: &str) -> Command {
+        match self.placement {
+            Placement::Pinned => {
+                let mut cmd = Command::new("taskset");
+                cmd.args(["-c", cpu]).arg(program);
+                cmd
+            }
+            Placement::Shared => Command::new(program),
+        }
+    }
+
+    /// One line on where things ran, for the table's caption.
+    fn describe(&self, cores: usize) -> String {
+        match self.placement {
+            Placement::Pinned => format!(
+                "server pinned to CPU {SERVER_CPU} with one worker, wrk (`-t{}`) pinned to CPU {WRK_CPU} (`taskset`), on a {cores}-core machine",
+                self.threads
+            ),
+            Placement::Shared => format!(
+                "server (a worker per core) and wrk (`-t{}`) unpinned, sharing the machine's {cores} cores",
+                self.threads
+            ),
+        }
+    }
 }
+
+/// Cores for [`Placement::Pinned`].
+const SERVER_CPU: &str = "1";
+const WRK_CPU: &str = "0";
 
 /// One wrk run, reduced.
 #[derive(Clone, Debug)]
@@ -110,6 +170,14 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let server_bin = target_dir()?.join("release/tessera-bench-server");
 
     let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    if config.placement == Placement::Pinned {
+        if cores < 2 {
+            return Err("pinning needs two cores; run with --shared".to_owned());
+        }
+        if Command::new("taskset").arg("-V").output().is_err() {
+            return Err("taskset (util-linux) is not installed; run with --shared".to_owned());
+        }
+    }
     let load = load_average();
     let idle = idle_share(Duration::from_secs(1));
     let idle_text = idle.map_or("unknown".to_owned(), |i| format!("{:.0} %", 100.0 * i));
@@ -121,7 +189,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let mut rows = Vec::new();
     for framework in &config.frameworks {
         eprintln!("== tessera-{framework}");
-        let server = Server::bench(&server_bin, &[framework, "auth"])?;
+        let server = Server::bench(&config, &server_bin, &[framework, "auth"])?;
         let cookie = sign_up(&server.addr)?;
         let body_len = check_get_session(&server.addr, &cookie)?;
         let get_session = wrk(&config, &server.addr, GET_SESSION, Some(&cookie))?;
@@ -129,6 +197,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
 
         let body_bytes = body_len.to_string();
         let server = Server::bench(
+            &config,
             &server_bin,
             &[framework, "ceiling", "--body-bytes", &body_bytes],
         )?;
@@ -164,6 +233,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
 fn measure_better_auth(config: &LoadConfig, dir: &Path) -> Result<Row, String> {
     eprintln!("== better-auth 1.7.25");
     let server = Server::node(
+        config,
         dir,
         "server.mjs",
         &[
@@ -178,7 +248,7 @@ fn measure_better_auth(config: &LoadConfig, dir: &Path) -> Result<Row, String> {
     let get_session = wrk(config, &server.addr, GET_SESSION, Some(&cookie))?;
     drop(server);
 
-    let server = Server::node(dir, "baseline-server.mjs", &[], "/")?;
+    let server = Server::node(config, dir, "baseline-server.mjs", &[], "/")?;
     let ceiling = wrk(config, &server.addr, GET_SESSION, Some(&cookie))?;
     drop(server);
     Ok(Row {
@@ -193,8 +263,11 @@ fn print_table(config: &LoadConfig, rows: &[Row], cores: usize, load: &str) {
     let mut out = String::new();
     out.push_str(&format!(
         "`wrk -t{} -c{} -d{} --latency`, `GET /api/auth/get-session` with a stateless `jwe` session cookie; \
-         server and wrk share the machine's {cores} cores (before the run: load average {load}).\n\n",
-        config.threads, config.connections, config.duration
+         {} (before the run: load average {load}).\n\n",
+        config.threads,
+        config.connections,
+        config.duration,
+        config.describe(cores)
     ));
     out.push_str("| server | get-session req/s | p99 | ceiling req/s | p99 | ceiling | get-session / ceiling |\n");
     out.push_str("|---|---:|---:|---:|---:|---|---:|\n");
@@ -260,7 +333,7 @@ fn wrk(
     cookie: Option<&str>,
 ) -> Result<WrkResult, String> {
     let url = format!("http://{addr}{path}");
-    let mut cmd = Command::new("wrk");
+    let mut cmd = config.pinned_to("wrk".as_ref(), WRK_CPU);
     cmd.arg(format!("-t{}", config.threads))
         .arg(format!("-c{}", config.connections))
         .arg(format!("-d{}", config.duration))
@@ -389,9 +462,13 @@ struct Server {
 
 impl Server {
     /// `tessera-bench-server <args>`: it prints its address once bound.
-    fn bench(bin: &Path, args: &[&str]) -> Result<Server, String> {
-        let mut child = Command::new(bin)
-            .args(args)
+    fn bench(config: &LoadConfig, bin: &Path, args: &[&str]) -> Result<Server, String> {
+        let mut cmd = config.server_command(bin);
+        cmd.args(args);
+        if config.placement == Placement::Pinned {
+            cmd.args(["--threads", "1"]);
+        }
+        let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .spawn()
@@ -419,6 +496,7 @@ impl Server {
     /// `node <script>` in the refserver directory on a free port, with a
     /// clean environment plus `env`, once `GET health` answers 200.
     fn node(
+        config: &LoadConfig,
         dir: &Path,
         script: &str,
         env: &[(&str, &str)],
@@ -428,7 +506,7 @@ impl Server {
             .and_then(|l| l.local_addr())
             .map_err(|e| format!("cannot find a free port: {e}"))?
             .port();
-        let mut cmd = Command::new("node");
+        let mut cmd = config.server_command(Path::new("node"));
         cmd.arg(script)
             .current_dir(dir)
             .env_clear()
@@ -770,7 +848,10 @@ Transfer/sec:     32.00MB
         assert_eq!(config.duration, "3s");
         assert_eq!(config.frameworks, ["hyper", "axum"]);
         assert!(!config.refserver);
-        assert_eq!((config.threads, config.connections), (2, 16));
+        assert_eq!(config.placement, Placement::Pinned);
+        assert_eq!((config.threads, config.connections), (1, 16));
+        let shared = LoadConfig::parse(&["--shared".to_owned()]).unwrap();
+        assert_eq!((shared.placement, shared.threads), (Placement::Shared, 2));
         let bad: Vec<String> = vec!["--frameworks".into(), "rocket".into()];
         assert!(LoadConfig::parse(&bad).is_err());
     }
