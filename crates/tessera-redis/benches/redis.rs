@@ -103,6 +103,13 @@ impl SecondaryStorage for CountingStorage {
         self.record("set_if_exists", key);
         self.inner.set_if_exists(key, value, ttl).await
     }
+    async fn get_session_record(
+        &self,
+        token: &str,
+    ) -> Result<Option<(String, Option<String>)>, StoreError> {
+        self.record("get_session_record", token);
+        self.inner.get_session_record(token).await
+    }
     async fn get_and_delete(&self, key: &str) -> Result<Option<String>, StoreError> {
         self.record("get_and_delete", key);
         self.inner.get_and_delete(key).await

@@ -24,6 +24,21 @@ if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return n
 ";
 
+/// A session record and its user's revocation watermark in one round trip
+/// (a cache-miss lookup): `KEYS[1]` the record, `ARGV[1]` the key prefix.
+/// The watermark key is derived from the record (`session.userId`, a
+/// string), so it cannot be declared in `KEYS`: like the rest of this
+/// crate, it assumes one Redis, not a cluster.
+const SESSION_RECORD: &str = r"
+local value = redis.call('GET', KEYS[1])
+if not value then return false end
+local ok, record = pcall(cjson.decode, value)
+local user = ok and type(record) == 'table' and type(record.session) == 'table'
+  and record.session.userId
+if type(user) ~= 'string' then return { value } end
+return { value, redis.call('GET', ARGV[1] .. 'revoked-sessions-before-' .. user) }
+";
+
 /// Redis as better-auth's secondary storage (spec §5). Cheap to clone.
 ///
 /// Plain commands go through one auto-reconnecting multiplexed connection;
@@ -40,6 +55,7 @@ struct Inner {
     manager: ConnectionManager,
     watch: WatchConnections,
     increment: Script,
+    session_record: Script,
     options: RedisOptions,
     address: String,
 }
@@ -113,6 +129,7 @@ impl RedisStorage {
                 manager,
                 watch,
                 increment: Script::new(INCREMENT),
+                session_record: Script::new(SESSION_RECORD),
                 options,
                 address,
             }),
@@ -224,6 +241,36 @@ impl SecondaryStorage for RedisStorage {
         // `OK` when written, nil when the key did not exist.
         let reply: Value = self.query(&cmd, true).await?;
         Ok(!matches!(reply, Value::Nil))
+    }
+
+    async fn get_session_record(
+        &self,
+        token: &str,
+    ) -> Result<Option<(String, Option<String>)>, StoreError> {
+        let key = self.key(token);
+        // `EVALSHA`, falling back to `EVAL` once per connection lifetime.
+        let reply: Option<Vec<Option<String>>> = self
+            .bounded(async {
+                let mut conn = self.inner.manager.clone();
+                self.inner
+                    .session_record
+                    .key(&*key)
+                    .arg(&self.inner.options.prefix)
+                    .invoke_async(&mut conn)
+                    .await
+                    .map_err(store_error)
+            })
+            .await?;
+        let Some(mut parts) = reply else {
+            return Ok(None);
+        };
+        let watermark = parts.get_mut(1).and_then(Option::take);
+        match parts.into_iter().next().flatten() {
+            Some(value) => Ok(Some((value, watermark))),
+            None => Err(StoreError::backend(std::io::Error::other(
+                "session record script answered without the record",
+            ))),
+        }
     }
 
     async fn get_and_delete(&self, key: &str) -> Result<Option<String>, StoreError> {

@@ -33,6 +33,67 @@ async fn get_set_delete_round_trip_under_the_prefix() {
     s.delete("k").await.unwrap();
 }
 
+/// The kernel's default, two reads: what the one-script override must equal.
+struct TwoReads(RedisStorage);
+
+#[async_trait::async_trait]
+impl SecondaryStorage for TwoReads {
+    async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.0.get(key).await
+    }
+    async fn set(&self, _: &str, _: &str, _: Option<Duration>) -> Result<(), StoreError> {
+        unreachable!("read-only")
+    }
+    async fn delete(&self, _: &str) -> Result<(), StoreError> {
+        unreachable!("read-only")
+    }
+    async fn get_and_delete(&self, _: &str) -> Result<Option<String>, StoreError> {
+        unreachable!("read-only")
+    }
+    async fn increment(&self, _: &str, _: Duration) -> Result<u64, StoreError> {
+        unreachable!("read-only")
+    }
+    async fn update(&self, _: &str, _: &tessera::store::UpdateFn<'_>) -> Result<(), StoreError> {
+        unreachable!("read-only")
+    }
+}
+
+#[tokio::test]
+async fn a_session_record_and_its_watermark_come_back_as_two_reads_would() {
+    let space = KeySpace::new("record");
+    let Some(s) = space.storage().await else {
+        return;
+    };
+    let record =
+        |user: &str| format!(r#"{{"session":{{"userId":{user},"token":"t"}},"user":{{}}}}"#);
+    s.set("revoked-sessions-before-u1", "1700000000000", None)
+        .await
+        .unwrap();
+    s.set("with-watermark", &record(r#""u1""#), None)
+        .await
+        .unwrap();
+    s.set("without-watermark", &record(r#""u2""#), None)
+        .await
+        .unwrap();
+    s.set("numeric-user", &record("7"), None).await.unwrap();
+    s.set("not-json", "{oops", None).await.unwrap();
+    for token in [
+        "with-watermark",
+        "without-watermark",
+        "numeric-user",
+        "not-json",
+        "missing",
+    ] {
+        let one = s.get_session_record(token).await.unwrap();
+        let two = TwoReads(s.clone()).get_session_record(token).await.unwrap();
+        assert_eq!(one, two, "{token}");
+    }
+    assert_eq!(
+        s.get_session_record("with-watermark").await.unwrap(),
+        Some((record(r#""u1""#), Some("1700000000000".to_owned())))
+    );
+}
+
 #[tokio::test]
 async fn ttls_are_whole_seconds() {
     let space = KeySpace::new("ttl");
