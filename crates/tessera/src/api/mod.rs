@@ -103,10 +103,7 @@ impl AuthInner {
                 &self.options.ip,
                 self.options.environment,
             );
-            // Boxed, as below: state a request may not need stays out of
-            // every request's future (get-session's is moved per request).
-            let check = Box::pin(self.rate_limiter.check(ip.as_deref(), rel, now));
-            if let Err(limited) = check.await {
+            if let Err(limited) = self.rate_limiter.check(ip.as_deref(), rel, now).await {
                 return limited.into_response();
             }
         }
@@ -141,13 +138,16 @@ impl AuthInner {
         };
         let mut res = match result {
             Ok(reply) => {
-                let mut res = Response::new(reply.body);
-                *res.status_mut() = reply.status;
-                res.headers_mut().insert(
+                // The reply's own headers become the response's: one map.
+                let mut headers = reply.headers;
+                headers.reserve(1 + ctx.jar.len());
+                headers.insert(
                     header::CONTENT_TYPE,
                     HeaderValue::from_static("application/json"),
                 );
-                res.headers_mut().extend(reply.headers);
+                let mut res = Response::new(reply.body);
+                *res.status_mut() = reply.status;
+                *res.headers_mut() = headers;
                 res
             }
             Err(e) => e.into_response(),

@@ -218,6 +218,11 @@ impl CookieJar {
         self.out.extend(other.out);
     }
 
+    /// How many `Set-Cookie` headers are pending.
+    pub fn len(&self) -> usize {
+        self.out.len()
+    }
+
     /// Whether nothing is pending.
     pub fn is_empty(&self) -> bool {
         self.out.is_empty()

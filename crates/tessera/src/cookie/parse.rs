@@ -10,13 +10,14 @@ use std::ops::Range;
 use std::sync::OnceLock;
 
 use http::header::COOKIE;
-use http::HeaderMap;
+use http::{HeaderMap, HeaderValue};
 
 /// The cookies of one request.
 ///
 /// Names and values are spans of the header text; only a value that
 /// percent-decodes to something else is held apart. A get-session request
-/// with a 1.5 KB cache cookie copies its header once, not per view.
+/// with a 1.5 KB cache cookie shares its one `Cookie` header rather than
+/// copying it.
 #[derive(Clone, Debug, Default)]
 pub struct RequestCookies {
     /// better-call view: every name once, first occurrence, in header order.
@@ -25,8 +26,52 @@ pub struct RequestCookies {
     /// Parsed on first use: only chunk handling and multi-session need it,
     /// not the common get-session path.
     strict: OnceLock<Vec<Pair>>,
-    header: String,
+    header: Text,
     present: bool,
+}
+
+/// The header text the spans point into.
+#[derive(Clone, Debug)]
+enum Text {
+    /// The request's one `Cookie` header, valid UTF-8, shared (its bytes
+    /// are reference-counted), not copied.
+    Header(HeaderValue),
+    /// Several headers joined, a header with invalid bytes replaced, or a
+    /// string given to [`RequestCookies::parse`].
+    Owned(String),
+}
+
+impl Default for Text {
+    fn default() -> Self {
+        Text::Owned(String::new())
+    }
+}
+
+impl Text {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Text::Header(v) => v.as_bytes(),
+            Text::Owned(s) => s.as_bytes(),
+        }
+    }
+
+    /// The text of a span. Spans lie on character boundaries of text that
+    /// was valid UTF-8 when parsed, so this never comes back empty for a
+    /// real span; a broken invariant gives `""`, never a panic.
+    fn get(&self, span: Range<usize>) -> &str {
+        match self {
+            Text::Header(v) => v
+                .as_bytes()
+                .get(span)
+                .and_then(|b| std::str::from_utf8(b).ok())
+                .unwrap_or_default(),
+            Text::Owned(s) => s.get(span).unwrap_or_default(),
+        }
+    }
+
+    fn all(&self) -> &str {
+        self.get(0..self.bytes().len())
+    }
 }
 
 /// One cookie: its name, and its value as a span or decoded.
@@ -45,15 +90,22 @@ enum Value {
 }
 
 impl Pair {
-    // Spans always lie in the header they were taken from; `get` keeps a
-    // broken invariant from ever panicking on a request.
-    fn name<'a>(&self, header: &'a str) -> &'a str {
-        header.get(self.name.clone()).unwrap_or_default()
+    fn name<'a>(&self, text: &'a Text) -> &'a str {
+        text.get(self.name.clone())
     }
 
-    fn value<'a>(&'a self, header: &'a str) -> &'a str {
+    /// While parsing: the name in the text being parsed.
+    fn name_in<'a>(&self, s: &'a str) -> &'a str {
+        s.get(self.name.clone()).unwrap_or_default()
+    }
+
+    fn is_named(&self, text: &Text, name: &str) -> bool {
+        text.bytes().get(self.name.clone()) == Some(name.as_bytes())
+    }
+
+    fn value<'a>(&'a self, text: &'a Text) -> &'a str {
         match &self.value {
-            Value::Span(r) => header.get(r.clone()).unwrap_or_default(),
+            Value::Span(r) => text.get(r.clone()),
             Value::Decoded(v) => v,
         }
     }
@@ -63,6 +115,17 @@ impl RequestCookies {
     /// Parses every `Cookie` header of a request. Several headers (HTTP/2
     /// splits them) are read as one list joined by `; `.
     pub fn from_headers(headers: &HeaderMap) -> Self {
+        let mut all = headers.get_all(COOKIE).iter();
+        if let (Some(one), None) = (all.next(), all.next()) {
+            if let Ok(text) = std::str::from_utf8(one.as_bytes()) {
+                return RequestCookies {
+                    lenient: parse_lenient(text),
+                    strict: OnceLock::new(),
+                    present: true,
+                    header: Text::Header(one.clone()),
+                };
+            }
+        }
         let mut joined = String::new();
         let mut present = false;
         for value in headers.get_all(COOKIE) {
@@ -92,7 +155,7 @@ impl RequestCookies {
             lenient: parse_lenient(&header),
             strict: OnceLock::new(),
             present: !header.is_empty(),
-            header,
+            header: Text::Owned(header),
         }
     }
 
@@ -105,7 +168,7 @@ impl RequestCookies {
     pub fn get(&self, name: &str) -> Option<&str> {
         self.lenient
             .iter()
-            .find(|p| p.name(&self.header) == name)
+            .find(|p| p.is_named(&self.header, name))
             .map(|p| p.value(&self.header))
     }
 
@@ -119,7 +182,7 @@ impl RequestCookies {
     /// Every cookie as better-auth's strict parser sees it, in header order.
     pub fn strict(&self) -> impl Iterator<Item = (&str, &str)> {
         self.strict
-            .get_or_init(|| parse_strict(&self.header))
+            .get_or_init(|| parse_strict(self.header.all()))
             .iter()
             .map(|p| (p.name(&self.header), p.value(&self.header)))
     }
@@ -153,7 +216,7 @@ fn parse_lenient(s: &str) -> Vec<Pair> {
             Some(semi) => semi,
         };
         let key = s[index..eq].trim();
-        if !out.iter().any(|p| p.name(s) == key) {
+        if !out.iter().any(|p| p.name_in(s) == key) {
             let mut val = s[eq + 1..end].trim();
             if val.starts_with('"') {
                 val = strip_quotes(val);
@@ -188,7 +251,7 @@ fn parse_strict(s: &str) -> Vec<Pair> {
             value = &value[1..value.len() - 1];
         }
         let decoded = try_decode(s, value);
-        match out.iter_mut().find(|p| p.name(s) == name) {
+        match out.iter_mut().find(|p| p.name_in(s) == name) {
             Some(slot) => slot.value = decoded,
             None => out.push(Pair {
                 name: span(s, name),
@@ -305,6 +368,23 @@ mod tests {
         let c = RequestCookies::parse("ok=1; b@d=2; v=a\\b");
         let names: Vec<_> = c.strict().map(|(n, _)| n).collect();
         assert_eq!(names, vec!["ok"]);
+    }
+
+    #[test]
+    fn one_header_is_read_in_place_and_bad_bytes_are_replaced() {
+        let mut h = HeaderMap::new();
+        h.append(COOKIE, "a=1; b=x%2By; c=\"q\"".parse().unwrap());
+        let c = RequestCookies::from_headers(&h);
+        assert!(matches!(c.header, Text::Header(_)));
+        assert_eq!(c.get("a"), Some("1"));
+        assert_eq!(c.get("b"), Some("x+y"));
+        assert_eq!(c.get("c"), Some("q"));
+        assert_eq!(c.strict().count(), 3);
+        let mut h = HeaderMap::new();
+        h.append(COOKIE, HeaderValue::from_bytes(b"a=\xff; b=2").unwrap());
+        let c = RequestCookies::from_headers(&h);
+        assert_eq!(c.get("a"), Some("\u{fffd}"));
+        assert_eq!(c.get("b"), Some("2"));
     }
 
     #[test]
