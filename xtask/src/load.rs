@@ -25,6 +25,8 @@ use std::time::{Duration, Instant};
 
 use crate::cargo;
 
+mod stores;
+
 const FRAMEWORKS: &[&str] = &["hyper", "axum", "actix"];
 const GET_SESSION: &str = "/api/auth/get-session";
 /// get-session over the ceiling, per framework.
@@ -164,27 +166,17 @@ struct Row {
 
 /// Runs the load benchmark.
 pub fn run(args: &[String]) -> Result<(), String> {
+    if args.first().map(String::as_str) == Some("stores") {
+        return stores::run(&args[1..]);
+    }
     let config = LoadConfig::parse(args)?;
     check_wrk()?;
+    check_placement(&config)?;
     cargo(&["build", "--release", "-p", "tessera-bench"])?;
     let server_bin = target_dir()?.join("release/tessera-bench-server");
 
-    let cores = std::thread::available_parallelism().map_or(0, usize::from);
-    if config.placement == Placement::Pinned {
-        if cores < 2 {
-            return Err("pinning needs two cores; run with --shared".to_owned());
-        }
-        if Command::new("taskset").arg("-V").output().is_err() {
-            return Err("taskset (util-linux) is not installed; run with --shared".to_owned());
-        }
-    }
-    let load = load_average();
-    let idle = idle_share(Duration::from_secs(1));
-    let idle_text = idle.map_or("unknown".to_owned(), |i| format!("{:.0} %", 100.0 * i));
-    eprintln!("before the run: load average {load}, {idle_text} of the {cores} cores idle");
-    if idle.is_some_and(|i| i < 0.9) {
-        eprintln!("warning: the machine is busy; the figures will be low and noisy");
-    }
+    let cores = cores();
+    let conditions = conditions(cores);
 
     let mut rows = Vec::new();
     for framework in &config.frameworks {
@@ -226,8 +218,37 @@ pub fn run(args: &[String]) -> Result<(), String> {
         }
     }
 
-    print_table(&config, &rows, cores, &format!("{load}, {idle_text} idle"));
+    print_table(&config, &rows, cores, &conditions);
     Ok(())
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(0, usize::from)
+}
+
+/// Pinning needs two cores and `taskset`.
+fn check_placement(config: &LoadConfig) -> Result<(), String> {
+    if config.placement == Placement::Pinned {
+        if cores() < 2 {
+            return Err("pinning needs two cores; run with --shared".to_owned());
+        }
+        if Command::new("taskset").arg("-V").output().is_err() {
+            return Err("taskset (util-linux) is not installed; run with --shared".to_owned());
+        }
+    }
+    Ok(())
+}
+
+/// The machine's state before a run, printed and returned for the caption.
+fn conditions(cores: usize) -> String {
+    let load = load_average();
+    let idle = idle_share(Duration::from_secs(1));
+    let idle_text = idle.map_or("unknown".to_owned(), |i| format!("{:.0} %", 100.0 * i));
+    eprintln!("before the run: load average {load}, {idle_text} of the {cores} cores idle");
+    if idle.is_some_and(|i| i < 0.9) {
+        eprintln!("warning: the machine is busy; the figures will be low and noisy");
+    }
+    format!("{load}, {idle_text} idle")
 }
 
 fn measure_better_auth(config: &LoadConfig, dir: &Path) -> Result<Row, String> {
@@ -332,15 +353,31 @@ fn wrk(
     path: &str,
     cookie: Option<&str>,
 ) -> Result<WrkResult, String> {
+    let extra = cookie.map(|c| vec!["-H".to_owned(), format!("Cookie: {c}")]);
+    wrk_with(
+        config,
+        addr,
+        path,
+        config.connections,
+        &extra.unwrap_or_default(),
+    )
+}
+
+/// wrk with `connections` and extra arguments (headers, a script).
+fn wrk_with(
+    config: &LoadConfig,
+    addr: &str,
+    path: &str,
+    connections: u32,
+    extra: &[String],
+) -> Result<WrkResult, String> {
     let url = format!("http://{addr}{path}");
     let mut cmd = config.pinned_to("wrk".as_ref(), WRK_CPU);
-    cmd.arg(format!("-t{}", config.threads))
-        .arg(format!("-c{}", config.connections))
+    cmd.arg(format!("-t{}", config.threads.min(connections)))
+        .arg(format!("-c{connections}"))
         .arg(format!("-d{}", config.duration))
-        .args(["--timeout", "5s", "--latency"]);
-    if let Some(cookie) = cookie {
-        cmd.arg("-H").arg(format!("Cookie: {cookie}"));
-    }
+        .args(["--timeout", "5s", "--latency"])
+        .args(extra);
     cmd.arg(&url);
     let out = cmd
         .stdin(Stdio::null())
