@@ -215,7 +215,7 @@ fn get_session(c: &mut Criterion) {
         })
         .collect();
     println!(
-        "get_session/redis/cache_miss: Redis commands per request (INFO commandstats over {PROBE_REQUESTS} requests; other clients of this server count too): {}",
+        "get_session/redis/cache_miss: Redis commands per request (INFO commandstats over {PROBE_REQUESTS} requests; commands a script runs count too, each evalsha/eval is one round trip; other clients of this server count too): {}",
         delta.join(", ")
     );
 

@@ -74,7 +74,11 @@ fn codecs(c: &mut Criterion) {
         CacheStrategy::Jwt,
         CacheStrategy::Jwe,
     ] {
-        let cache = SessionCache::new(strategy, &secrets, 300, Default::default(), None).unwrap();
+        // Memo off: `decode` opens the value every time, as on a first
+        // sight; `decode_remembered` is the memo's hit.
+        let remembered =
+            SessionCache::new(strategy, &secrets, 300, Default::default(), None).unwrap();
+        let cache = remembered.clone().with_memo_bytes(0);
         let value = cache.encode(&session, &user, "1", now, Some(300));
         let payload_len = serde_json::to_vec(&json!({"session": &session, "user": &user}))
             .unwrap()
@@ -89,6 +93,9 @@ fn codecs(c: &mut Criterion) {
         });
         group.bench_function("decode", |b| {
             b.iter(|| black_box(cache.decode(black_box(&value), now).unwrap()))
+        });
+        group.bench_function("decode_remembered", |b| {
+            b.iter(|| black_box(remembered.decode(black_box(&value), now).unwrap()))
         });
         match strategy {
             CacheStrategy::Compact => {
