@@ -1,5 +1,6 @@
 //! Shared state under concurrency: refreshes racing revocations on one
-//! user never resurrect a revoked session and never lose a live one.
+//! user never resurrect a revoked session and never lose a live one, and the
+//! cookie-cache memo hands each cookie its own session.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -127,4 +128,65 @@ async fn refresh_racing_revocation_with_secondary_storage() {
 async fn refresh_racing_revocation_with_a_database() {
     let db: Arc<dyn Database> = Arc::new(MemoryDatabase::new());
     race(Sessions::new(db, None, SessionOptions::default())).await;
+}
+
+/// The cookie-cache memo is shared by every request of an `Auth`: under
+/// many concurrent readers with more distinct cookies than it can hold
+/// (so it evicts as they run), each request still gets its own session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_decode_memo_answers_each_cookie_with_its_own_session_under_load() {
+    use bytes::Bytes;
+    use http::Request;
+
+    let mut options = tessera::Options::new()
+        .secret("a-long-random-secret-of-at-least-32-characters!")
+        .base_url("http://localhost:3000")
+        .rate_limit(false);
+    // Room for a handful of values: the 24 users' cookies keep evicting.
+    options.session.cookie_cache.memo_bytes = Some(16 * 1024);
+    let auth = tessera::Auth::builder(options).build().unwrap();
+    let mut users = Vec::new();
+    for i in 0..24 {
+        let email = format!("user{i}@example.com");
+        let body = format!(r#"{{"email":"{email}","password":"password1234","name":"U{i}"}}"#);
+        let res = auth
+            .handle(
+                Request::post("/api/auth/sign-up/email")
+                    .header("content-type", "application/json")
+                    .body(Bytes::from(body))
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+        let cookie = res
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+            .collect::<Vec<_>>()
+            .join("; ");
+        users.push((email, cookie));
+    }
+    let users = Arc::new(users);
+    let tasks: Vec<_> = (0..480)
+        .map(|n| {
+            let (auth, users) = (auth.clone(), users.clone());
+            tokio::spawn(async move {
+                let (email, cookie) = &users[(n * 7) % users.len()];
+                let res = auth
+                    .handle(
+                        Request::get("/api/auth/get-session")
+                            .header("cookie", cookie.as_str())
+                            .body(Bytes::new())
+                            .unwrap(),
+                    )
+                    .await;
+                let body: serde_json::Value = serde_json::from_slice(res.body()).unwrap();
+                assert_eq!(body["user"]["email"], email.as_str(), "request {n}");
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
 }
