@@ -95,10 +95,14 @@
 #![deny(missing_docs)]
 
 mod convert;
+#[cfg(feature = "custom-session")]
+mod custom;
 mod extract;
 mod middleware;
 mod scope;
 
+#[cfg(feature = "custom-session")]
+pub use custom::Shaped;
 pub use extract::{OptionalSession, RequiredSession, SessionRejection};
 pub use middleware::{SessionMiddleware, SessionService};
 pub use scope::{configure, scope};

@@ -80,10 +80,14 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+#[cfg(feature = "custom-session")]
+mod custom;
 mod extract;
 mod layer;
 mod router;
 
+#[cfg(feature = "custom-session")]
+pub use custom::Shaped;
 pub use extract::{OptionalSession, RequiredSession, SessionRejection};
 pub use layer::{SessionLayer, SessionService};
 pub use router::router;

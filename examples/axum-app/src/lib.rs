@@ -30,16 +30,14 @@ mod config;
 
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::extract::State;
-use axum::response::{IntoResponse, Json, Response};
+use axum::extract::FromRef;
+use axum::response::Json;
 use axum::routing::get;
 use axum::Router;
-use http::HeaderMap;
 use serde::Serialize;
 use tessera::store::MemoryDatabase;
 use tessera::{ApiError, Auth, BuildError, Options, Session, SessionWithUser, User};
-use tessera_axum::{OptionalSession, RequiredSession, SessionLayer};
+use tessera_axum::{OptionalSession, SessionLayer, Shaped};
 use tessera_custom_session::{CustomSession, RequestInfo, SessionShaper};
 use tessera_multi_session::MultiSession;
 
@@ -131,15 +129,20 @@ async fn home(OptionalSession(session): OptionalSession) -> String {
 }
 
 /// The custom session: the plugin's function applied to the session the
-/// layer already resolved (no second lookup, no second refresh).
-async fn me(
-    State(app): State<AppState>,
-    headers: HeaderMap,
-    RequiredSession(session): RequiredSession,
-) -> Response {
-    let req = RequestInfo::new(&headers, app.auth.clock().now());
-    match app.custom.shaper().shape(session, &req).await {
-        Ok(shaped) => Json(shaped).into_response(),
-        Err(err) => err.into_response().map(Body::from),
+/// layer already resolved (no second lookup, no second refresh); signed
+/// out, better-auth's 401.
+async fn me(Shaped(shaped): Shaped<WithRoles>) -> Json<<WithRoles as SessionShaper>::Output> {
+    Json(shaped)
+}
+
+impl FromRef<AppState> for Auth {
+    fn from_ref(app: &AppState) -> Auth {
+        app.auth.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<CustomSession<WithRoles>> {
+    fn from_ref(app: &AppState) -> Self {
+        app.custom.clone()
     }
 }
