@@ -66,24 +66,14 @@ pub(crate) fn response(res: http::Response<Bytes>) -> HttpResponse {
     let mut out = HttpResponse::build(status).body(body);
     let headers = out.headers_mut();
     for (name, value) in &parts.headers {
-        if let (Ok(name), Some(value)) = (
+        if let (Ok(name), Ok(value)) = (
             actix_header::HeaderName::from_bytes(name.as_str().as_bytes()),
-            value_of(value),
+            actix_header::HeaderValue::from_bytes(value.as_bytes()),
         ) {
             headers.append(name, value);
         }
     }
     out
-}
-
-/// A response header value for actix: the values every JSON answer
-/// carries are static there too (no copy, no allocation), the rest copied.
-fn value_of(value: &http::HeaderValue) -> Option<actix_header::HeaderValue> {
-    const STATIC: [&str; 3] = ["application/json", "no-store", "no-cache"];
-    match STATIC.iter().find(|s| s.as_bytes() == value.as_bytes()) {
-        Some(s) => Some(actix_header::HeaderValue::from_static(s)),
-        None => actix_header::HeaderValue::from_bytes(value.as_bytes()).ok(),
-    }
 }
 
 /// The jar's `Set-Cookie` values, one per cookie.

@@ -118,8 +118,9 @@ mod tests {
 
     use actix_web::test::TestRequest;
     use actix_web::{body, HttpMessage as _};
-    use tessera::store::{Session, SessionWithUser, User};
-    use tessera::{Options, Timestamp};
+    use tessera::store::SessionWithUser;
+    use tessera::Options;
+    use tessera_testkit::records::session_with_user;
 
     use super::*;
 
@@ -137,33 +138,6 @@ mod tests {
                 return Err(ApiError::new(http::StatusCode::FORBIDDEN, "NO", "No"));
             }
             Ok(format!("{} at {}", s.user.name, req.path().unwrap_or("?")))
-        }
-    }
-
-    fn session(name: &str) -> SessionWithUser {
-        let t = Timestamp::from_millis(1_767_225_600_000);
-        SessionWithUser {
-            session: Session {
-                expires_at: t.plus_secs(3600),
-                token: "t".into(),
-                created_at: t,
-                updated_at: t,
-                ip_address: None,
-                user_agent: None,
-                user_id: "u".into(),
-                id: "s".into(),
-                extra: Default::default(),
-            },
-            user: User {
-                name: name.into(),
-                email: "u@example.com".into(),
-                email_verified: false,
-                image: None,
-                created_at: t,
-                updated_at: t,
-                id: "u".into(),
-                extra: Default::default(),
-            },
         }
     }
 
@@ -201,7 +175,7 @@ mod tests {
     #[actix_web::test]
     async fn shapes_the_middlewares_session_and_rejects_like_better_auth() {
         assert_eq!(
-            answer(request(Some(session("Ada")), true)).await,
+            answer(request(Some(session_with_user("Ada")), true)).await,
             Ok("Ada at /me".to_owned())
         );
         assert_eq!(
@@ -212,10 +186,10 @@ mod tests {
             ))
         );
         assert_eq!(
-            answer(request(Some(session("Mallory")), true)).await,
+            answer(request(Some(session_with_user("Mallory")), true)).await,
             Err((403, r#"{"message":"No","code":"NO"}"#.to_owned()))
         );
-        let (status, _) = answer(request(Some(session("Ada")), false))
+        let (status, _) = answer(request(Some(session_with_user("Ada")), false))
             .await
             .unwrap_err();
         assert_eq!(status, 500);

@@ -104,8 +104,9 @@ where
 mod tests {
     use super::*;
     use http::StatusCode;
-    use tessera::store::{Session, SessionWithUser, User};
-    use tessera::{ApiError, Options, Timestamp};
+    use tessera::store::SessionWithUser;
+    use tessera::{ApiError, Options};
+    use tessera_testkit::records::session_with_user;
 
     /// Shapes to the user's name, or fails for Mallory.
     struct Name;
@@ -152,33 +153,6 @@ mod tests {
         State { auth, custom }
     }
 
-    fn session(name: &str) -> SessionWithUser {
-        let t = Timestamp::from_millis(1_767_225_600_000);
-        SessionWithUser {
-            session: Session {
-                expires_at: t.plus_secs(3600),
-                token: "t".into(),
-                created_at: t,
-                updated_at: t,
-                ip_address: None,
-                user_agent: None,
-                user_id: "u".into(),
-                id: "s".into(),
-                extra: Default::default(),
-            },
-            user: User {
-                name: name.into(),
-                email: "u@example.com".into(),
-                email_verified: false,
-                image: None,
-                created_at: t,
-                updated_at: t,
-                id: "u".into(),
-                extra: Default::default(),
-            },
-        }
-    }
-
     /// Request parts as `SessionLayer` leaves them (`None`: no layer).
     fn parts(layer: Option<Option<SessionWithUser>>) -> Parts {
         let (mut parts, ()) = http::Request::get("/me").body(()).unwrap().into_parts();
@@ -199,10 +173,12 @@ mod tests {
     #[tokio::test]
     async fn shapes_the_layers_session_and_rejects_like_better_auth() {
         let state = state();
-        let Shaped(name) =
-            Shaped::<Name>::from_request_parts(&mut parts(Some(Some(session("Ada")))), &state)
-                .await
-                .unwrap();
+        let Shaped(name) = Shaped::<Name>::from_request_parts(
+            &mut parts(Some(Some(session_with_user("Ada")))),
+            &state,
+        )
+        .await
+        .unwrap();
         assert_eq!(name, "Ada at /me");
 
         let signed_out = Shaped::<Name>::from_request_parts(&mut parts(Some(None)), &state)
@@ -216,10 +192,12 @@ mod tests {
             )
         );
 
-        let refused =
-            Shaped::<Name>::from_request_parts(&mut parts(Some(Some(session("Mallory")))), &state)
-                .await
-                .unwrap_err();
+        let refused = Shaped::<Name>::from_request_parts(
+            &mut parts(Some(Some(session_with_user("Mallory")))),
+            &state,
+        )
+        .await
+        .unwrap_err();
         assert_eq!(
             status_and_body(refused).await,
             (

@@ -106,7 +106,7 @@ impl SecondaryStorage for CountingStorage {
     async fn get_session_record(
         &self,
         token: &str,
-    ) -> Result<Option<(String, Option<String>)>, StoreError> {
+    ) -> Result<Option<(String, tessera::store::Watermark)>, StoreError> {
         self.record("get_session_record", token);
         self.inner.get_session_record(token).await
     }

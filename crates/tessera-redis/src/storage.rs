@@ -10,7 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
 use redis::{AsyncConnectionConfig, Client, Cmd, ConnectionAddr, FromRedisValue, Script, Value};
-use tessera::store::{SecondaryStorage, StoreError, UpdateFn};
+use tessera::store::{SecondaryStorage, StoreError, UpdateFn, Watermark};
 
 use crate::error::{is_dropped, store_error, ConnectError, OperationTimedOut};
 use crate::options::RedisOptions;
@@ -246,7 +246,7 @@ impl SecondaryStorage for RedisStorage {
     async fn get_session_record(
         &self,
         token: &str,
-    ) -> Result<Option<(String, Option<String>)>, StoreError> {
+    ) -> Result<Option<(String, Watermark)>, StoreError> {
         let key = self.key(token);
         // `EVALSHA`, falling back to `EVAL` once per connection lifetime.
         let reply: Option<Vec<Option<String>>> = self
@@ -261,16 +261,21 @@ impl SecondaryStorage for RedisStorage {
                     .map_err(store_error)
             })
             .await?;
-        let Some(mut parts) = reply else {
+        let Some(parts) = reply else {
             return Ok(None);
         };
-        let watermark = parts.get_mut(1).and_then(Option::take);
-        match parts.into_iter().next().flatten() {
-            Some(value) => Ok(Some((value, watermark))),
-            None => Err(StoreError::backend(std::io::Error::other(
+        // `{value, watermark}`, or `{value}` when the record names no user
+        // the script could read: then the lookup reads the watermark.
+        let mut parts = parts.into_iter();
+        let (Some(Some(value)), watermark) = (parts.next(), parts.next()) else {
+            return Err(StoreError::backend(std::io::Error::other(
                 "session record script answered without the record",
-            ))),
-        }
+            )));
+        };
+        Ok(Some((
+            value,
+            watermark.map_or(Watermark::Unread, Watermark::Read),
+        )))
     }
 
     async fn get_and_delete(&self, key: &str) -> Result<Option<String>, StoreError> {

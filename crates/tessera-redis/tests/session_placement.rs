@@ -13,19 +13,11 @@ use tessera::session::{SessionMeta, Sessions};
 use tessera::store::{Database, MemoryDatabase, SecondaryStorage, User};
 use tessera::{Options, Timestamp};
 
-const NOW: Timestamp = Timestamp::from_millis(1_795_852_689_612);
+/// The records' own time.
+const NOW: Timestamp = Timestamp::from_millis(tessera_testkit::records::T0);
 
 fn user() -> User {
-    User {
-        name: "Dana".to_owned(),
-        email: "dana@example.com".to_owned(),
-        email_verified: false,
-        image: None,
-        created_at: NOW,
-        updated_at: NOW,
-        id: "user-dana".to_owned(),
-        extra: Default::default(),
-    }
+    tessera_testkit::records::user("user-dana", "dana@example.com")
 }
 
 fn meta() -> SessionMeta {

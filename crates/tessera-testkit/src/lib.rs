@@ -57,6 +57,7 @@
 pub mod conformance;
 pub mod exchange;
 pub mod json;
+pub mod records;
 pub mod refserver;
 pub mod storage;
 pub mod uri;

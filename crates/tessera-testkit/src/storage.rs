@@ -55,12 +55,10 @@ use std::fmt;
 use std::io::Write as _;
 use std::sync::Arc;
 
-use serde_json::Map;
 use tessera::options::SessionOptions;
 use tessera::session::{active_sessions_key, revoked_before_key, SessionMeta, Sessions};
 use tessera::store::{
-    Account, Database, SecondaryStorage, Session, SessionUpdate, StoreError, User, Verification,
-    CREDENTIAL_PROVIDER,
+    Account, Database, SecondaryStorage, Session, SessionUpdate, StoreError, User,
 };
 use tessera::{Clock, SystemClock, Timestamp};
 
@@ -219,68 +217,7 @@ macro_rules! storage_conformance {
 // ---------------------------------------------------------------------------
 // Records
 
-/// 2026-11-28T00:00:00.000Z: fixed times for database-level scenarios.
-const T0: i64 = 1_795_824_000_000;
-
-fn at(offset_ms: i64) -> Timestamp {
-    Timestamp::from_millis(T0 + offset_ms)
-}
-
-fn user(id: &str, email: &str) -> User {
-    User {
-        name: format!("User {id}"),
-        email: email.to_owned(),
-        email_verified: false,
-        image: None,
-        created_at: at(0),
-        updated_at: at(0),
-        id: id.to_owned(),
-        extra: Map::new(),
-    }
-}
-
-fn credential(id: &str, user_id: &str) -> Account {
-    Account {
-        id: id.to_owned(),
-        account_id: user_id.to_owned(),
-        provider_id: CREDENTIAL_PROVIDER.to_owned(),
-        user_id: user_id.to_owned(),
-        access_token: None,
-        refresh_token: None,
-        id_token: None,
-        access_token_expires_at: None,
-        refresh_token_expires_at: None,
-        scope: None,
-        password: Some(format!("{}:{}", "ab".repeat(16), "cd".repeat(64))),
-        created_at: at(0),
-        updated_at: at(0),
-    }
-}
-
-fn session(token: &str, user_id: &str, created: i64) -> Session {
-    Session {
-        expires_at: at(created + 604_800_000),
-        token: token.to_owned(),
-        created_at: at(created),
-        updated_at: at(created),
-        ip_address: Some(String::new()),
-        user_agent: Some("tessera-tests/1.0".to_owned()),
-        user_id: user_id.to_owned(),
-        id: format!("id-{token}"),
-        extra: Map::new(),
-    }
-}
-
-fn verification(id: &str, identifier: &str, created: i64) -> Verification {
-    Verification {
-        id: id.to_owned(),
-        identifier: identifier.to_owned(),
-        value: format!("value of {id}"),
-        expires_at: at(created + 600_000),
-        created_at: at(created),
-        updated_at: at(created),
-    }
-}
+use crate::records::{at, credential, session, user, verification};
 
 fn meta() -> SessionMeta {
     SessionMeta {

@@ -13,7 +13,7 @@ use base64::Engine as _;
 use criterion::{criterion_group, criterion_main, Criterion};
 use hmac::Mac;
 use serde_json::{json, Map, Value};
-use tessera::cache::{derive_key, CacheStrategy, SessionCache, SESSION_SALT};
+use tessera::cache::{derive_key, CacheStrategy, SessionCache, DEFAULT_MEMO_BYTES, SESSION_SALT};
 use tessera::store::{Session, User};
 use tessera::{Secrets, Timestamp};
 
@@ -76,9 +76,8 @@ fn codecs(c: &mut Criterion) {
     ] {
         // Memo off: `decode` opens the value every time, as on a first
         // sight; `decode_remembered` is the memo's hit.
-        let remembered =
-            SessionCache::new(strategy, &secrets, 300, Default::default(), None).unwrap();
-        let cache = remembered.clone().with_memo_bytes(0);
+        let cache = SessionCache::new(strategy, &secrets, 300, Default::default(), None).unwrap();
+        let remembered = cache.clone().with_memo_bytes(DEFAULT_MEMO_BYTES);
         let value = cache.encode(&session, &user, "1", now, Some(300));
         let payload_len = serde_json::to_vec(&json!({"session": &session, "user": &user}))
             .unwrap()

@@ -196,8 +196,10 @@ impl fmt::Debug for SessionCache {
 }
 
 impl SessionCache {
-    /// A cache with these settings, its codec keyed with `secrets`, and a
-    /// memo of [`DEFAULT_MEMO_BYTES`] (see [`SessionCache::with_memo_bytes`]).
+    /// A cache with these settings, its codec keyed with `secrets`; it
+    /// opens every value on every request until given a memo with
+    /// [`SessionCache::with_memo_bytes`] (an [`crate::Auth`] gives it
+    /// [`CookieCacheOptions::memo_bytes`]).
     pub fn new(
         strategy: CacheStrategy,
         secrets: &crate::Secrets,
@@ -212,7 +214,7 @@ impl SessionCache {
             version,
             refresh_update_age,
             codec: Self::codec_for(strategy, secrets)?,
-            memo: Some(Arc::new(memo::OpenMemo::new(DEFAULT_MEMO_BYTES))),
+            memo: None,
         })
     }
 

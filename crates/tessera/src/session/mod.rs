@@ -13,6 +13,7 @@ use crate::id::{generate_id, ID_LENGTH};
 use crate::options::SessionOptions;
 use crate::store::{
     Database, SecondaryStorage, Session, SessionUpdate, SessionWithUser, StoreError, User,
+    Watermark,
 };
 use crate::Timestamp;
 
@@ -176,6 +177,14 @@ impl Sessions {
                     Err(e) => {
                         tracing::warn!(error = %e, "unreadable session value in secondary storage");
                         return Ok(None);
+                    }
+                };
+                let watermark = match watermark {
+                    Watermark::Read(watermark) => watermark,
+                    Watermark::Unread => {
+                        storage
+                            .get(&revoked_before_key(&found.session.user_id))
+                            .await?
                     }
                 };
                 if revoked_by(watermark.as_deref(), &found.session) {

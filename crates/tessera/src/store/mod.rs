@@ -265,20 +265,14 @@ pub trait Database: Send + Sync + 'static {
     async fn delete_verification(&self, identifier: &str) -> Result<(), StoreError>;
 }
 
-/// `session.userId` of a stored session record, when it is a string.
-fn record_user_id(value: &str) -> Option<String> {
-    #[derive(Deserialize)]
-    struct Record {
-        session: RecordSession,
-    }
-    #[derive(Deserialize)]
-    struct RecordSession {
-        #[serde(rename = "userId")]
-        user_id: String,
-    }
-    serde_json::from_str::<Record>(value)
-        .ok()
-        .map(|r| r.session.user_id)
+/// A user's revocation watermark, as a session lookup found it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Watermark {
+    /// Read with the record: the value of
+    /// `revoked-sessions-before-<userId>`, `None` when there is none.
+    Read(Option<String>),
+    /// Not read: the caller reads it, once it has parsed the record.
+    Unread,
 }
 
 /// A key-value store with TTLs, such as Redis (spec §5.1). Values are
@@ -308,26 +302,20 @@ pub trait SecondaryStorage: Send + Sync + 'static {
         Ok(true)
     }
 
-    /// A session record (the value at `token`) and, when it names its
-    /// user (`session.userId`, a string), that user's revocation watermark
-    /// (`revoked-sessions-before-<userId>`): what a cache-miss lookup
-    /// reads. The default reads one, then the other; backends that can
-    /// (Redis, with a script) read both in one round trip.
+    /// A session record (the value at `token`) with, where the backend
+    /// can read it in the same round trip, its user's revocation watermark
+    /// (`revoked-sessions-before-<session.userId>`): what a cache-miss
+    /// lookup reads. The default reads the record alone
+    /// ([`Watermark::Unread`]), and the lookup reads the watermark after
+    /// parsing it; Redis reads both with one script.
     async fn get_session_record(
         &self,
         token: &str,
-    ) -> Result<Option<(String, Option<String>)>, StoreError> {
-        let Some(value) = self.get(token).await? else {
-            return Ok(None);
-        };
-        let watermark = match record_user_id(&value) {
-            Some(user_id) => {
-                self.get(&crate::session::revoked_before_key(&user_id))
-                    .await?
-            }
-            None => None,
-        };
-        Ok(Some((value, watermark)))
+    ) -> Result<Option<(String, Watermark)>, StoreError> {
+        Ok(self
+            .get(token)
+            .await?
+            .map(|value| (value, Watermark::Unread)))
     }
 
     /// Atomically reads and removes `key`.
