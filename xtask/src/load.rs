@@ -3,8 +3,10 @@
 //! For each framework, `tessera-bench-server` (crates/tessera-bench, release
 //! build) serves the auth API in stateless `jwe` mode; one sign-up yields a
 //! session cookie, and wrk hammers `GET /api/auth/get-session` with it.
-//! Then the same framework serves a fixed JSON body of the same size with
-//! no auth (the "ceiling"), measured the same way. Last, the reference
+//! Beside it the same framework serves a fixed JSON body of the same size
+//! with no auth (the "ceiling"), measured the same way: wrk runs against
+//! the two in turn, `--rounds` times each, and the median run of each
+//! counts. Last, the reference
 //! better-auth (`MODE=stateless STRATEGY=jwe NODE_ENV=production`) and a
 //! bare `node:http` server get the same treatment. The result is a
 //! markdown table for the README.
@@ -33,7 +35,7 @@ const GET_SESSION: &str = "/api/auth/get-session";
 const TARGET_SHARE_OF_CEILING: f64 = 0.70;
 /// tessera-hyper over better-auth.
 const TARGET_FACTOR_OVER_BETTER_AUTH: f64 = 50.0;
-const USAGE: &str = "usage: cargo xtask bench load [--duration 5s] [--shared] [--threads N] [--connections 16] [--frameworks hyper,axum,actix] [--no-refserver]";
+const USAGE: &str = "usage: cargo xtask bench load [--duration 3s] [--rounds 5] [--shared] [--threads N] [--connections 16] [--frameworks hyper,axum,actix] [--no-refserver]";
 
 /// Where the server and wrk run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,7 +53,10 @@ enum Placement {
 /// What to run, from the command line.
 #[derive(Debug)]
 struct LoadConfig {
+    /// One wrk run.
     duration: String,
+    /// wrk runs per server, alternating with its ceiling's.
+    rounds: u32,
     placement: Placement,
     threads: u32,
     connections: u32,
@@ -62,7 +67,8 @@ struct LoadConfig {
 impl LoadConfig {
     fn parse(args: &[String]) -> Result<LoadConfig, String> {
         let mut config = LoadConfig {
-            duration: "5s".to_owned(),
+            duration: "3s".to_owned(),
+            rounds: 5,
             placement: Placement::Pinned,
             threads: 0,
             connections: 16,
@@ -85,6 +91,7 @@ impl LoadConfig {
             match flag.as_str() {
                 "--duration" => config.duration = value()?,
                 "--threads" => config.threads = number(value()?)?,
+                "--rounds" => config.rounds = number(value()?)?,
                 "--connections" => config.connections = number(value()?)?,
                 "--frameworks" => {
                     config.frameworks = value()?
@@ -181,19 +188,16 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let mut rows = Vec::new();
     for framework in &config.frameworks {
         eprintln!("== tessera-{framework}");
-        let server = Server::bench(&config, &server_bin, &[framework, "auth"])?;
-        let cookie = sign_up(&server.addr)?;
-        let body_len = check_get_session(&server.addr, &cookie)?;
-        let get_session = wrk(&config, &server.addr, GET_SESSION, Some(&cookie))?;
-        drop(server);
-
+        let auth = Server::bench(&config, &server_bin, &[framework, "auth"])?;
+        let cookie = sign_up(&auth.addr)?;
+        let body_len = check_get_session(&auth.addr, &cookie)?;
         let body_bytes = body_len.to_string();
-        let server = Server::bench(
+        let ceiling = Server::bench(
             &config,
             &server_bin,
             &[framework, "ceiling", "--body-bytes", &body_bytes],
         )?;
-        let reply = http_request(&server.addr, "GET", GET_SESSION, &[], None)?;
+        let reply = http_request(&ceiling.addr, "GET", GET_SESSION, &[], None)?;
         if reply.status != 200 || reply.body.len() != body_len {
             return Err(format!(
                 "the ceiling server answered {} with {} bytes, expected 200 with {body_len}",
@@ -201,8 +205,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
                 reply.body.len()
             ));
         }
-        let ceiling = wrk(&config, &server.addr, GET_SESSION, Some(&cookie))?;
-        drop(server);
+        let (get_session, ceiling) = alternate(&config, &auth.addr, &ceiling.addr, &cookie)?;
         rows.push(Row {
             server: format!("tessera-{framework}"),
             get_session,
@@ -266,12 +269,8 @@ fn measure_better_auth(config: &LoadConfig, dir: &Path) -> Result<Row, String> {
     )?;
     let cookie = sign_up(&server.addr)?;
     check_get_session(&server.addr, &cookie)?;
-    let get_session = wrk(config, &server.addr, GET_SESSION, Some(&cookie))?;
-    drop(server);
-
-    let server = Server::node(config, dir, "baseline-server.mjs", &[], "/")?;
-    let ceiling = wrk(config, &server.addr, GET_SESSION, Some(&cookie))?;
-    drop(server);
+    let baseline = Server::node(config, dir, "baseline-server.mjs", &[], "/")?;
+    let (get_session, ceiling) = alternate(config, &server.addr, &baseline.addr, &cookie)?;
     Ok(Row {
         server: "better-auth 1.7.25 (node)".to_owned(),
         get_session,
@@ -283,11 +282,13 @@ fn measure_better_auth(config: &LoadConfig, dir: &Path) -> Result<Row, String> {
 fn print_table(config: &LoadConfig, rows: &[Row], cores: usize, load: &str) {
     let mut out = String::new();
     out.push_str(&format!(
-        "`wrk -t{} -c{} -d{} --latency`, `GET /api/auth/get-session` with a stateless `jwe` session cookie; \
+        "`wrk -t{} -c{} -d{} --latency`, `GET /api/auth/get-session` with a stateless `jwe` session cookie, \
+         {} runs per server taking turns with its ceiling, the median run shown; \
          {} (before the run: load average {load}).\n\n",
         config.threads,
         config.connections,
         config.duration,
+        config.rounds,
         config.describe(cores)
     ));
     out.push_str("| server | get-session req/s | p99 | ceiling req/s | p99 | ceiling | get-session / ceiling |\n");
@@ -325,6 +326,34 @@ fn print_table(config: &LoadConfig, rows: &[Row], cores: usize, load: &str) {
             );
         }
     }
+}
+
+/// `config.rounds` wrk runs against each of `subject` and `ceiling`, taking
+/// turns, and the median run of each (by req/s).
+///
+/// Both servers stay up (pinned, they share the server's core, the idle
+/// one asleep in its poll), so a slow spell of the machine, a VM neighbour
+/// say, falls on both sides rather than on one: measured here, one 5 s run
+/// per side moved the same server between 48k and 87k req/s.
+fn alternate(
+    config: &LoadConfig,
+    subject: &str,
+    ceiling: &str,
+    cookie: &str,
+) -> Result<(WrkResult, WrkResult), String> {
+    let mut subject_runs = Vec::new();
+    let mut ceiling_runs = Vec::new();
+    for _ in 0..config.rounds {
+        subject_runs.push(wrk(config, subject, GET_SESSION, Some(cookie))?);
+        ceiling_runs.push(wrk(config, ceiling, GET_SESSION, Some(cookie))?);
+    }
+    Ok((median(subject_runs), median(ceiling_runs)))
+}
+
+/// The run with the median req/s (the upper middle one of an even count).
+fn median(mut runs: Vec<WrkResult>) -> WrkResult {
+    runs.sort_by(|a, b| a.requests_per_sec.total_cmp(&b.requests_per_sec));
+    runs.swap_remove(runs.len() / 2)
 }
 
 // ---------------------------------------------------------------------------
@@ -842,6 +871,20 @@ Transfer/sec:     32.00MB
     }
 
     #[test]
+    fn the_median_run_is_the_middle_one_by_throughput() {
+        let run = |rps: f64| WrkResult {
+            requests_per_sec: rps,
+            p99_ms: rps / 1000.0,
+        };
+        let mid = median(vec![run(48.0), run(87.0), run(61.0), run(69.0), run(67.0)]);
+        assert_eq!((mid.requests_per_sec, mid.p99_ms), (67.0, 0.067));
+        assert_eq!(median(vec![run(2.0), run(1.0)]).requests_per_sec, 2.0);
+        assert_eq!(median(vec![run(5.0)]).requests_per_sec, 5.0);
+        let zero = LoadConfig::parse(&["--rounds".to_owned(), "0".to_owned()]);
+        assert!(zero.is_err());
+    }
+
+    #[test]
     fn durations_convert_to_milliseconds() {
         assert_eq!(duration_ms("250.00us"), Some(0.25));
         assert_eq!(duration_ms("3.50ms"), Some(3.5));
@@ -873,7 +916,9 @@ Transfer/sec:     32.00MB
     fn options_parse() {
         let args: Vec<String> = [
             "--duration",
-            "3s",
+            "2s",
+            "--rounds",
+            "3",
             "--frameworks",
             "hyper,axum",
             "--no-refserver",
@@ -882,7 +927,7 @@ Transfer/sec:     32.00MB
         .map(|s| (*s).to_owned())
         .collect();
         let config = LoadConfig::parse(&args).unwrap();
-        assert_eq!(config.duration, "3s");
+        assert_eq!((config.duration.as_str(), config.rounds), ("2s", 3));
         assert_eq!(config.frameworks, ["hyper", "axum"]);
         assert!(!config.refserver);
         assert_eq!(config.placement, Placement::Pinned);

@@ -35,7 +35,7 @@ fn main() -> ExitCode {
         Some("bench") => bench(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  ci           fmt check, clippy -D warnings, kernel boundary, tests\n  test         the whole test suite\n  kernel-deps  check the kernel's dependency tree\n  bench        run the criterion benchmarks (extra args after `--` go to criterion)\n  bench load   whole servers under wrk: get-session per adapter, its ceiling, better-auth\n               [--duration 5s] [--shared] [--threads N] [--connections 16] [--frameworks hyper,axum,actix] [--no-refserver]\n  bench load stores   `tessera serve` on each store (stateless, SQLite, PostgreSQL, Redis): get-session misses and sign-in"
+                "usage: cargo xtask <command>\n\n  ci           fmt check, clippy -D warnings, kernel boundary, tests\n  test         the whole test suite\n  kernel-deps  check the kernel's dependency tree\n  bench        run the criterion benchmarks (extra args after `--` go to criterion)\n  bench load   whole servers under wrk: get-session per adapter, its ceiling, better-auth\n               [--duration 3s] [--rounds 5] [--shared] [--threads N] [--connections 16] [--frameworks hyper,axum,actix] [--no-refserver]\n  bench load stores   `tessera serve` on each store (stateless, SQLite, PostgreSQL, Redis): get-session misses and sign-in"
             );
             Err("unknown command".into())
         }
