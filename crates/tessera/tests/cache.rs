@@ -287,3 +287,56 @@ async fn remembered_caches_still_expire_on_time() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_remembered_cache_value_vouches_only_for_the_token_it_came_with() {
+    // After a hit, the memo skips the HMAC for the exact signed token that
+    // verified with that cache value. Any other token sent with the same
+    // value, a forged signature or a token not its own, is verified in
+    // full and refused, with the memo on or off, and the real one keeps
+    // working.
+    for memo_bytes in [None, Some(0)] {
+        for strategy in ALL {
+            let mut options = cached(strategy);
+            options.session.cookie_cache.memo_bytes = memo_bytes;
+            let h = Harness::new(options);
+            let mut b = h.browser();
+            b.sign_up("dave@example.com").await;
+            for _ in 0..2 {
+                let s = b.get("/get-session").await;
+                assert_eq!(s.body["user"]["email"], "dave@example.com");
+            }
+            let genuine = b
+                .cookies
+                .iter()
+                .find(|(n, _)| n == TOKEN)
+                .map(|(_, v)| v.clone())
+                .unwrap();
+            let dot = genuine.rfind('.').unwrap();
+            let flip = |s: &str, at: usize| {
+                let mut bytes = s.as_bytes().to_vec();
+                bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
+                String::from_utf8(bytes).unwrap()
+            };
+            let forged = [
+                flip(&genuine, dot - 1),   // another token, the genuine signature
+                flip(&genuine, dot + 1),   // the genuine token, a forged signature
+                genuine[..dot].to_owned(), // the bare token, unsigned
+                format!("{genuine}x"),     // the genuine value and more
+            ];
+            for bad in forged {
+                let mut other = h.browser();
+                other.cookies = b.cookies.clone();
+                for (name, value) in &mut other.cookies {
+                    if name == TOKEN {
+                        value.clone_from(&bad);
+                    }
+                }
+                let s = other.get("/get-session").await;
+                assert_eq!(s.body, Value::Null, "{strategy} {memo_bytes:?}: {bad}");
+            }
+            let s = b.get("/get-session").await;
+            assert_eq!(s.body["user"]["email"], "dave@example.com", "{strategy}");
+        }
+    }
+}

@@ -16,7 +16,9 @@ use crate::{AuthInner, Options, Secrets, Timestamp};
 pub struct Ctx<'a> {
     pub(crate) auth: &'a AuthInner,
     pub(crate) method: Method,
-    pub(crate) path: String,
+    /// The request target; [`Ctx::path`] is its path from `rel_start`.
+    uri: http::Uri,
+    rel_start: usize,
     pub(crate) headers: HeaderMap,
     pub(crate) peer: Option<crate::ip::ClientAddr>,
     pub(crate) query: Vec<(String, String)>,
@@ -31,10 +33,12 @@ pub struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
+    /// `rel_start`: where the path relative to the base path starts in
+    /// `parts.uri.path()` (checked by the caller to be a char boundary).
     pub(crate) fn new(
         auth: &'a AuthInner,
         parts: http::request::Parts,
-        path: String,
+        rel_start: usize,
         now: Timestamp,
     ) -> Self {
         let peer = parts.extensions.get::<crate::ip::ClientAddr>().copied();
@@ -42,12 +46,13 @@ impl<'a> Ctx<'a> {
             auth,
             cookies: RequestCookies::from_headers(&parts.headers),
             method: parts.method,
-            path,
             query: parts
                 .uri
                 .query()
                 .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
                 .unwrap_or_default(),
+            uri: parts.uri,
+            rel_start,
             headers: parts.headers,
             peer,
             body: None,
@@ -66,7 +71,7 @@ impl<'a> Ctx<'a> {
 
     /// The path relative to the base path (`/sign-in/email`).
     pub fn path(&self) -> &str {
-        &self.path
+        self.uri.path().get(self.rel_start..).unwrap_or_default()
     }
 
     /// The request headers.

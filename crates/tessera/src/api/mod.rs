@@ -114,10 +114,13 @@ impl AuthInner {
             }
         }
         let (parts, body) = req.into_parts();
-        let Some(rel) = self.relative_path(parts.uri.path()).map(str::to_owned) else {
+        // An interceptor may have rewritten the target.
+        let path = parts.uri.path();
+        let Some(rel) = self.relative_path(path) else {
             return self.finish(empty(StatusCode::NOT_FOUND)).await;
         };
-        let Some(entry) = self.router.get(&parts.method, &rel) else {
+        let rel_start = path.len() - rel.len();
+        let Some(entry) = self.router.get(&parts.method, rel) else {
             return self.finish(empty(StatusCode::NOT_FOUND)).await;
         };
         let route = &entry.route;
@@ -125,7 +128,7 @@ impl AuthInner {
             Some(kind) => body::parse(&parts.headers, &body, kind),
             None => Ok(None),
         };
-        let mut ctx = Ctx::new(self, parts, rel, now);
+        let mut ctx = Ctx::new(self, parts, rel_start, now);
         let result = match parsed {
             Ok(body) => {
                 ctx.body = body;
@@ -164,9 +167,11 @@ impl AuthInner {
         res
     }
 
+    /// `path` below the base path, if it is there (and has no `//`).
     pub(crate) fn relative_path<'p>(&self, path: &'p str) -> Option<&'p str> {
         let rel = path.strip_prefix(self.base_path.as_str())?;
-        (rel.starts_with('/') && !rel.contains("//")).then_some(rel)
+        let doubled = rel.as_bytes().windows(2).any(|pair| pair == b"//");
+        (rel.starts_with('/') && !doubled).then_some(rel)
     }
 
     /// `originCheckMiddleware` and, for sign-in/up, `formCsrfMiddleware`.

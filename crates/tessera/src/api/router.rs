@@ -62,11 +62,15 @@ pub(crate) struct RouteEntry {
     pub(crate) after: Vec<Arc<dyn AfterHook>>,
 }
 
+/// Paths to their routes, under a fast hash (foldhash): the table is fixed
+/// once built, so a client's path can only probe it, never grow it.
+type Table = HashMap<String, Vec<RouteEntry>, foldhash::fast::RandomState>;
+
 /// The route table, built once: one hash probe by path (no allocation),
 /// then the method among the few a path has.
 #[derive(Default)]
 pub(crate) struct Router {
-    routes: HashMap<String, Vec<RouteEntry>>,
+    routes: Table,
 }
 
 impl std::fmt::Debug for Router {
@@ -82,7 +86,7 @@ impl Router {
     /// method and path, as plugin endpoints replace core ones), with each
     /// route's hooks selected from `hooks` in order.
     pub(crate) fn build(routes: Vec<Route>, hooks: &[Hook]) -> Self {
-        let mut table: HashMap<String, Vec<RouteEntry>> = HashMap::new();
+        let mut table = Table::default();
         for route in routes {
             let before = hooks
                 .iter()

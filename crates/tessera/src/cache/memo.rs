@@ -27,17 +27,20 @@ use quick_cache::Weighter;
 
 use super::payload::{Miss, Opened};
 use super::CacheCodec;
+use crate::cookie::SIGNATURE_LEN;
 use crate::Timestamp;
 
 /// The default budget: 16 MiB, some 5,000 sessions with 1.5 KB cookies.
 pub const DEFAULT_MEMO_BYTES: u64 = 16 * 1024 * 1024;
 
-/// An opened cache value, and its records as `/get-session` writes them,
-/// rendered on first use.
+/// An opened cache value, its records as `/get-session` writes them,
+/// rendered on first use, and the signed `session_token` cookie value seen
+/// with it.
 #[derive(Debug)]
 pub(crate) struct Entry {
     pub(crate) opened: Opened,
     json: OnceLock<Bytes>,
+    signed_token: OnceLock<Box<str>>,
 }
 
 impl Entry {
@@ -45,7 +48,28 @@ impl Entry {
         Entry {
             opened,
             json: OnceLock::new(),
+            signed_token: OnceLock::new(),
         }
+    }
+
+    /// Remembers `signed`, a `session_token` cookie value that verified
+    /// (HMAC) to this entry's session token, sent with this cache value.
+    /// The first one stays.
+    pub(crate) fn remember_signed_token(&self, signed: &str) {
+        self.signed_token.get_or_init(|| signed.into());
+    }
+
+    /// The token `signed` carries, when it is the very value that verified
+    /// before with this cache value: the same bytes under the same secrets
+    /// (fixed per [`crate::Auth`]) verify the same way, so the HMAC need
+    /// not run again. Compared in constant time: `signed` holds a MAC.
+    pub(crate) fn vouched_token<'s>(&self, signed: &'s str) -> Option<&'s str> {
+        let known = self.signed_token.get()?;
+        if !ct_eq_words(known.as_bytes(), signed.as_bytes()) {
+            return None;
+        }
+        // What verified was `<token>.<44 characters of signature>`.
+        signed.get(..signed.len().checked_sub(SIGNATURE_LEN + 1)?)
     }
 
     /// `{"session":…,"user":…}`, the body of a get-session answer.
@@ -56,15 +80,39 @@ impl Entry {
     }
 }
 
+/// `a == b` in time that depends on the lengths only, eight bytes per
+/// `subtle` step (its byte-slice comparison takes one per byte).
+fn ct_eq_words(a: &[u8], b: &[u8]) -> bool {
+    use subtle::ConstantTimeEq as _;
+    fn word(chunk: &[u8]) -> u64 {
+        let mut w = [0u8; 8];
+        w[..chunk.len()].copy_from_slice(chunk);
+        u64::from_le_bytes(w)
+    }
+    if a.len() != b.len() {
+        return false;
+    }
+    let (a_words, b_words) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tails = word(a_words.remainder()).ct_eq(&word(b_words.remainder()));
+    a_words
+        .zip(b_words)
+        .fold(tails, |equal, (x, y)| equal & word(x).ct_eq(&word(y)))
+        .into()
+}
+
+/// A signed `session_token` value: a 32-character token, `.`, and 44
+/// characters of signature, rounded up.
+const SIGNED_TOKEN_BYTES: usize = 96;
+
 /// Weighs an entry by the bytes it holds, estimated: the key, the records
 /// decoded from it and their JSON (each no larger than the value they were
-/// encoded in), and the fixed part.
+/// encoded in), the signed token seen with it, and the fixed part.
 #[derive(Clone, Copy, Debug, Default)]
 struct ByBytes;
 
 impl Weighter<Box<str>, Arc<Entry>> for ByBytes {
     fn weight(&self, key: &Box<str>, _: &Arc<Entry>) -> u64 {
-        (3 * key.len() + std::mem::size_of::<Entry>()) as u64
+        (3 * key.len() + std::mem::size_of::<Entry>() + SIGNED_TOKEN_BYTES) as u64
     }
 }
 
@@ -92,6 +140,11 @@ impl OpenMemo {
         }
     }
 
+    /// What `value` opened to before, if it is remembered.
+    pub(crate) fn recall(&self, value: &str) -> Option<Arc<Entry>> {
+        self.entries.get(value)
+    }
+
     /// `codec.open(value, now)`, remembered.
     pub(crate) fn open(
         &self,
@@ -99,7 +152,7 @@ impl OpenMemo {
         value: &str,
         now: Timestamp,
     ) -> Result<Arc<Entry>, Miss> {
-        if let Some(entry) = self.entries.get(value) {
+        if let Some(entry) = self.recall(value) {
             return Ok(entry);
         }
         let entry = Arc::new(Entry::new(codec.open(value, now)?));
@@ -122,6 +175,24 @@ mod tests {
     use super::*;
     use crate::cache::{CachePayload, CachedSession, TimeWindow};
     use crate::store::{Session, SessionWithUser, User};
+
+    proptest::proptest! {
+        #[test]
+        fn word_comparison_is_equality(
+            a in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..100),
+            b in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..100),
+            flip in 0usize..100,
+        ) {
+            proptest::prop_assert_eq!(ct_eq_words(&a, &b), a == b);
+            proptest::prop_assert!(ct_eq_words(&a, &a));
+            // One differing byte anywhere, the last chunk's padding included.
+            let mut c = a.clone();
+            if let Some(byte) = c.get_mut(flip) {
+                *byte ^= 1;
+                proptest::prop_assert!(!ct_eq_words(&a, &c));
+            }
+        }
+    }
 
     /// Opens `ok:<n>` (clock defaults when n is odd), refuses the rest,
     /// and counts its calls.

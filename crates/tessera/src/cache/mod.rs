@@ -255,6 +255,20 @@ impl SessionCache {
             Some(memo) => memo.open(&*self.codec, value, now)?,
             None => Arc::new(memo::Entry::new(self.codec.open(value, now)?)),
         };
+        Self::in_window(entry, now)
+    }
+
+    /// What the memo remembers of `value`, not yet checked against the
+    /// clock ([`SessionCache::in_window`]); `None` without a memo.
+    pub(crate) fn recall(&self, value: &str) -> Option<Arc<memo::Entry>> {
+        self.memo.as_ref()?.recall(value)
+    }
+
+    /// `entry` if its value is valid at `now` (`exp`, `nbf`).
+    pub(crate) fn in_window(
+        entry: Arc<memo::Entry>,
+        now: Timestamp,
+    ) -> Result<Arc<memo::Entry>, Miss> {
         entry.opened.window.check(now)?;
         Ok(entry)
     }

@@ -9,6 +9,7 @@ mod signed;
 
 pub use parse::{decode_uri_component, RequestCookies};
 pub use serialize::{encode_uri_component, CookieAttributes, SameSite, SetCookie, MAX_AGE_LIMIT};
+pub(crate) use signed::SIGNATURE_LEN;
 pub use signed::{sign_value, signature_of, verify_value};
 
 /// The longest serialised `Set-Cookie` line better-auth writes (spec §2.7).

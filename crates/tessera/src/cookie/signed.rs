@@ -9,7 +9,7 @@ use hmac::Mac;
 use crate::secret::Secrets;
 
 /// Length of a base64-encoded HMAC-SHA256 with padding.
-const SIGNATURE_LEN: usize = 44;
+pub(crate) const SIGNATURE_LEN: usize = 44;
 
 /// Signs `value` with the current secret: `"<value>.<sig>"`, not yet
 /// percent-encoded (the `Set-Cookie` serialiser does that).
