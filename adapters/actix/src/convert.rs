@@ -46,8 +46,8 @@ pub(crate) fn headers_of(from: &actix_header::HeaderMap) -> http::HeaderMap {
     for (name, value) in from.iter() {
         // Both crates validate names and values by the same rules, so a
         // failure here cannot happen; skip rather than panic.
-        let (Ok(name), Ok(value)) = (
-            http::HeaderName::from_bytes(name.as_str().as_bytes()),
+        let (Some(name), Ok(value)) = (
+            to_http1(name),
             http::HeaderValue::from_bytes(value.as_bytes()),
         ) else {
             continue;
@@ -66,8 +66,8 @@ pub(crate) fn response(res: http::Response<Bytes>) -> HttpResponse {
     let mut out = HttpResponse::build(status).body(body);
     let headers = out.headers_mut();
     for (name, value) in &parts.headers {
-        if let (Ok(name), Ok(value)) = (
-            actix_header::HeaderName::from_bytes(name.as_str().as_bytes()),
+        if let (Some(name), Ok(value)) = (
+            to_actix(name),
             actix_header::HeaderValue::from_bytes(value.as_bytes()),
         ) {
             headers.append(name, value);
@@ -90,5 +90,101 @@ pub(crate) fn append_set_cookies(
 ) {
     for value in cookies {
         headers.append(actix_header::SET_COOKIE, value.clone());
+    }
+}
+
+/// Header names both `http` versions define, taken across by identity:
+/// comparing a standard name is a tag comparison, parsing one is a
+/// table lookup after a lowercase copy. The rest are parsed.
+macro_rules! standard_names {
+    ($($name:ident),* $(,)?) => {
+        fn to_http1(name: &actix_header::HeaderName) -> Option<http::HeaderName> {
+            $(if *name == actix_header::$name {
+                return Some(http::header::$name);
+            })*
+            http::HeaderName::from_bytes(name.as_str().as_bytes()).ok()
+        }
+
+        fn to_actix(name: &http::HeaderName) -> Option<actix_header::HeaderName> {
+            $(if *name == http::header::$name {
+                return Some(actix_header::$name);
+            })*
+            actix_header::HeaderName::from_bytes(name.as_str().as_bytes()).ok()
+        }
+    };
+}
+
+// What auth requests carry and the kernel answers with, most common first.
+standard_names!(
+    HOST,
+    COOKIE,
+    USER_AGENT,
+    ACCEPT,
+    ACCEPT_ENCODING,
+    ACCEPT_LANGUAGE,
+    CONNECTION,
+    CONTENT_TYPE,
+    CONTENT_LENGTH,
+    ORIGIN,
+    REFERER,
+    AUTHORIZATION,
+    SET_COOKIE,
+    CACHE_CONTROL,
+    PRAGMA,
+    LOCATION,
+    VARY,
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_cross_unchanged_in_both_directions() {
+        let names = [
+            "host",
+            "cookie",
+            "user-agent",
+            "accept",
+            "accept-encoding",
+            "accept-language",
+            "connection",
+            "content-type",
+            "content-length",
+            "origin",
+            "referer",
+            "authorization",
+            "set-cookie",
+            "cache-control",
+            "pragma",
+            "location",
+            "vary",
+            // Standard in both crates but not in the table, and custom ones.
+            "etag",
+            "x-forwarded-for",
+            "x-custom-header",
+        ];
+        for name in names {
+            let actix = actix_header::HeaderName::from_static(name);
+            let http1 = to_http1(&actix).unwrap();
+            assert_eq!(http1.as_str(), name);
+            assert_eq!(http1, http::HeaderName::from_static(name));
+            assert_eq!(to_actix(&http1).unwrap(), actix);
+        }
+    }
+
+    #[test]
+    fn repeated_headers_keep_their_order() {
+        let mut from = actix_header::HeaderMap::new();
+        for (name, value) in [("cookie", "a=1"), ("x-tag", "one"), ("cookie", "b=2")] {
+            from.append(
+                actix_header::HeaderName::from_static(name),
+                actix_header::HeaderValue::from_static(value),
+            );
+        }
+        let to = headers_of(&from);
+        let cookies: Vec<_> = to.get_all(http::header::COOKIE).iter().collect();
+        assert_eq!(cookies, ["a=1", "b=2"]);
+        assert_eq!(to.get("x-tag").unwrap(), "one");
     }
 }
