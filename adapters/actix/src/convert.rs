@@ -7,7 +7,6 @@ use bytes::Bytes;
 use tessera::{ClientAddr, CookieJar};
 
 /// An actix request head and its collected body, as the kernel's request.
-/// The socket peer travels as [`ClientAddr`].
 pub(crate) fn request(req: &HttpRequest, body: Bytes) -> Result<http::Request<Bytes>, http::Error> {
     let uri = req.uri();
     // The usual origin-form target is its path and query; only an
@@ -16,17 +15,18 @@ pub(crate) fn request(req: &HttpRequest, body: Bytes) -> Result<http::Request<By
         (None, Some(target)) => http::Uri::try_from(target.as_str())?,
         _ => http::Uri::try_from(uri.to_string())?,
     };
-    let mut builder = http::Request::builder()
-        .method(http::Method::from_bytes(req.method().as_str().as_bytes())?)
-        .uri(uri)
-        .version(version(req.version()));
-    if let Some(headers) = builder.headers_mut() {
-        *headers = headers_of(req.headers());
-    }
-    if let Some(peer) = req.peer_addr() {
-        builder = builder.extension(ClientAddr(peer.ip()));
-    }
-    builder.body(body)
+    // Filled in place: a `Builder` moves its whole head at every step.
+    let mut out = http::Request::new(body);
+    *out.method_mut() = http::Method::from_bytes(req.method().as_str().as_bytes())?;
+    *out.uri_mut() = uri;
+    *out.version_mut() = version(req.version());
+    *out.headers_mut() = headers_of(req.headers());
+    Ok(out)
+}
+
+/// The socket peer, for [`tessera::Auth::handle_from`].
+pub(crate) fn peer(req: &HttpRequest) -> Option<ClientAddr> {
+    req.peer_addr().map(|peer| ClientAddr(peer.ip()))
 }
 
 fn version(v: actix_web::http::Version) -> http::Version {

@@ -1,6 +1,6 @@
 //! [`scope`] and [`configure`]: the auth API as an actix scope.
 
-use actix_web::dev::Payload;
+use actix_web::dev::{fn_service, Payload, ServiceRequest, ServiceResponse};
 use actix_web::error::PayloadError;
 use actix_web::{web, FromRequest as _, HttpRequest, HttpResponse};
 use bytes::Bytes;
@@ -29,9 +29,16 @@ use crate::convert;
 /// ```
 pub fn scope(auth: Auth) -> actix_web::Scope {
     let base_path = auth.base_path().to_owned();
-    web::scope(&base_path).default_service(web::to(
-        move |req: HttpRequest, payload: web::Payload| handle(auth.clone(), req, payload),
-    ))
+    // A service over the raw `ServiceRequest` rather than a handler with
+    // extractors: the kernel wants the head and the payload, nothing else.
+    web::scope(&base_path).default_service(fn_service(move |req: ServiceRequest| {
+        let auth = auth.clone();
+        async move {
+            let (req, payload) = req.into_parts();
+            let res = handle(&auth, &req, payload).await;
+            Ok(ServiceResponse::new(req, res))
+        }
+    }))
 }
 
 /// Registers [`scope`] on an app (mount it at the root: the kernel routes
@@ -43,20 +50,20 @@ pub fn configure(auth: Auth) -> impl FnOnce(&mut web::ServiceConfig) {
     }
 }
 
-async fn handle(auth: Auth, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+async fn handle(auth: &Auth, req: &HttpRequest, payload: Payload) -> HttpResponse {
     // Read the body with actix's `Bytes` extractor, and so its
     // `PayloadConfig`, only when actix has one to read: most auth traffic
     // is GET /get-session.
-    let body = match payload.into_inner() {
+    let body = match payload {
         Payload::None => Ok(Bytes::new()),
-        mut payload => Bytes::from_request(&req, &mut payload).await,
+        mut payload => Bytes::from_request(req, &mut payload).await,
     };
     let body = match body {
         Ok(body) => body,
         Err(err) => return convert::response(refused(&err).into_response()),
     };
-    let res = match convert::request(&req, body) {
-        Ok(request) => auth.handle(request).await,
+    let res = match convert::request(req, body) {
+        Ok(request) => auth.handle_from(request, convert::peer(req)).await,
         // actix already parsed method and URI; both re-parse the same way.
         Err(err) => ApiError::internal("INTERNAL_SERVER_ERROR", "Internal Server Error", &err)
             .into_response(),

@@ -170,7 +170,28 @@ impl Auth {
     /// Serves one request of the auth API (everything under the base path).
     /// Paths outside it answer 404 with an empty body.
     pub async fn handle(&self, req: Request<Bytes>) -> Response<Bytes> {
-        self.inner.dispatch(req).await
+        self.inner.dispatch(req, None).await
+    }
+
+    /// [`Auth::handle`] with the client's socket address, when the adapter
+    /// knows it: the same as passing it as a [`ClientAddr`] request
+    /// extension (which, when present, wins), without building an
+    /// extension map on every request.
+    ///
+    /// ```
+    /// # async fn demo(auth: tessera::Auth) {
+    /// let req = http::Request::get("/api/auth/ok").body(bytes::Bytes::new()).unwrap();
+    /// let peer = tessera::ClientAddr("192.0.2.7".parse().unwrap());
+    /// let res = auth.handle_from(req, Some(peer)).await;
+    /// assert_eq!(res.status(), 200);
+    /// # }
+    /// ```
+    pub async fn handle_from(
+        &self,
+        req: Request<Bytes>,
+        peer: Option<ClientAddr>,
+    ) -> Response<Bytes> {
+        self.inner.dispatch(req, peer).await
     }
 
     /// The session of an application request, with the `Set-Cookie` headers

@@ -638,3 +638,76 @@ async fn secondary_storage_refresh_moves_the_index_entry() {
         "created a day ago: not fresh"
     );
 }
+
+#[tokio::test]
+async fn the_socket_peer_counts_the_same_passed_or_as_an_extension() {
+    use tessera::ClientAddr;
+    let h = Harness::new(options().environment(Environment::Production));
+    let addr = |ip: &str| ClientAddr(ip.parse().unwrap());
+    let sign_up = |email: &str| {
+        http::Request::post("/api/auth/sign-up/email")
+            .header("content-type", "application/json")
+            .header("origin", ORIGIN)
+            .body(bytes::Bytes::from(
+                json!({"email": email, "password": "password1234", "name": "P"}).to_string(),
+            ))
+            .unwrap()
+    };
+    let session_ip = |res: http::Response<bytes::Bytes>| {
+        let cookie = res
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+            .collect::<Vec<_>>()
+            .join("; ");
+        session_ip_of(&h, cookie)
+    };
+    async fn session_ip_of(h: &Harness, cookie: String) -> Value {
+        let req = http::Request::get("/api/auth/get-session")
+            .header("cookie", cookie)
+            .body(bytes::Bytes::new())
+            .unwrap();
+        let body: Value = serde_json::from_slice(h.auth.handle(req).await.body()).unwrap();
+        body["session"]["ipAddress"].clone()
+    }
+    let passed = h
+        .auth
+        .handle_from(sign_up("p1@example.com"), Some(addr("198.51.100.4")))
+        .await;
+    assert_eq!(session_ip(passed).await, "198.51.100.4");
+    let mut req = sign_up("p2@example.com");
+    req.extensions_mut().insert(addr("198.51.100.5"));
+    let extension = h.auth.handle(req).await;
+    assert_eq!(session_ip(extension).await, "198.51.100.5");
+    let mut req = sign_up("p3@example.com");
+    req.extensions_mut().insert(addr("198.51.100.6"));
+    let both = h.auth.handle_from(req, Some(addr("203.0.113.9"))).await;
+    assert_eq!(session_ip(both).await, "198.51.100.6", "the extension wins");
+
+    // The rate limiter keys on it too: one peer limited, another not.
+    let h = Harness::new(options().rate_limit(true));
+    let sign_in = || {
+        http::Request::post("/api/auth/sign-in/email")
+            .header("content-type", "application/json")
+            .header("origin", ORIGIN)
+            .body(bytes::Bytes::from(
+                json!({"email": "t@example.com", "password": "password1234"}).to_string(),
+            ))
+            .unwrap()
+    };
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        let res = h
+            .auth
+            .handle_from(sign_in(), Some(addr("198.51.100.4")))
+            .await;
+        statuses.push(res.status());
+    }
+    assert_eq!(statuses.last(), Some(&StatusCode::TOO_MANY_REQUESTS));
+    let other = h
+        .auth
+        .handle_from(sign_in(), Some(addr("198.51.100.5")))
+        .await;
+    assert_ne!(other.status(), StatusCode::TOO_MANY_REQUESTS);
+}

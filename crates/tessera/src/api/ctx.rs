@@ -40,8 +40,8 @@ impl<'a> Ctx<'a> {
         parts: http::request::Parts,
         rel_start: usize,
         now: Timestamp,
+        peer: Option<crate::ip::ClientAddr>,
     ) -> Self {
-        let peer = parts.extensions.get::<crate::ip::ClientAddr>().copied();
         Ctx {
             auth,
             cookies: RequestCookies::from_headers(&parts.headers),

@@ -21,7 +21,7 @@ pub use router::{Endpoint, Route};
 pub(crate) use router::Router;
 pub(crate) use routes::records_json;
 
-use crate::AuthInner;
+use crate::{AuthInner, ClientAddr};
 
 /// A successful endpoint result.
 #[derive(Clone, Debug)]
@@ -89,13 +89,22 @@ impl Reply {
 impl AuthInner {
     /// The request pipeline (spec §7.1): base path, rate limit, route, body,
     /// origin checks, endpoint, cookies.
-    pub(crate) async fn dispatch(&self, mut req: Request<Bytes>) -> Response<Bytes> {
+    ///
+    /// `peer`: the socket peer, when the adapter passes it rather than as a
+    /// [`ClientAddr`] extension (one in the extensions wins, as an
+    /// interceptor may have set it).
+    pub(crate) async fn dispatch(
+        &self,
+        mut req: Request<Bytes>,
+        peer: Option<ClientAddr>,
+    ) -> Response<Bytes> {
         if self.relative_path(req.uri().path()).is_none() {
             return empty(StatusCode::NOT_FOUND);
         }
         let now = self.clock.now();
+        let peer_of = |req: &Request<Bytes>| req.extensions().get::<ClientAddr>().copied().or(peer);
         if self.rate_limiter.enabled() {
-            let peer = req.extensions().get::<crate::ip::ClientAddr>().copied();
+            let peer = peer_of(&req);
             let rel = self.relative_path(req.uri().path()).unwrap_or_default();
             let ip = crate::ip::client_ip(
                 req.headers(),
@@ -108,6 +117,10 @@ impl AuthInner {
             }
         }
         // Plugin interceptors: may short-circuit, or change the request.
+        // They see the peer where adapters used to put it.
+        if let (false, Some(peer)) = (self.interceptors.is_empty(), peer_of(&req)) {
+            req.extensions_mut().insert(peer);
+        }
         for interceptor in &self.interceptors {
             if let Some(res) = interceptor.on_request(&mut req).await {
                 return self.finish(res).await;
@@ -128,7 +141,8 @@ impl AuthInner {
             Some(kind) => body::parse(&parts.headers, &body, kind),
             None => Ok(None),
         };
-        let mut ctx = Ctx::new(self, parts, rel_start, now);
+        let peer = parts.extensions.get::<ClientAddr>().copied().or(peer);
+        let mut ctx = Ctx::new(self, parts, rel_start, now, peer);
         let result = match parsed {
             Ok(body) => {
                 ctx.body = body;
