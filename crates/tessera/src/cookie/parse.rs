@@ -63,7 +63,7 @@ impl Text {
             Text::Header(v) => v
                 .as_bytes()
                 .get(span)
-                .and_then(|b| std::str::from_utf8(b).ok())
+                .and_then(|b| utf8(b).ok())
                 .unwrap_or_default(),
             Text::Owned(s) => s.get(span).unwrap_or_default(),
         }
@@ -72,6 +72,13 @@ impl Text {
     fn all(&self) -> &str {
         self.get(0..self.bytes().len())
     }
+}
+
+/// `std::str::from_utf8` with SIMD validation: a get-session request's
+/// header is a kilobyte or more of cache cookie, checked once whole and
+/// once as the value read (std's check is several times slower on ASCII).
+fn utf8(bytes: &[u8]) -> Result<&str, simdutf8::basic::Utf8Error> {
+    simdutf8::basic::from_utf8(bytes)
 }
 
 /// One cookie: its name, and its value as a span or decoded.
@@ -117,7 +124,7 @@ impl RequestCookies {
     pub fn from_headers(headers: &HeaderMap) -> Self {
         let mut all = headers.get_all(COOKIE).iter();
         if let (Some(one), None) = (all.next(), all.next()) {
-            if let Ok(text) = std::str::from_utf8(one.as_bytes()) {
+            if let Ok(text) = utf8(one.as_bytes()) {
                 return RequestCookies {
                     lenient: parse_lenient(text),
                     strict: OnceLock::new(),
@@ -135,7 +142,7 @@ impl RequestCookies {
             }
             // Valid UTF-8 is the rule: check it at SIMD speed, and only
             // replace bad bytes, as better-call's decoding does, when needed.
-            match std::str::from_utf8(value.as_bytes()) {
+            match utf8(value.as_bytes()) {
                 Ok(s) => joined.push_str(s),
                 Err(_) => joined.push_str(&String::from_utf8_lossy(value.as_bytes())),
             }
