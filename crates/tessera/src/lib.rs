@@ -51,6 +51,7 @@ pub mod session;
 pub mod store;
 mod timestamp;
 
+use std::future::Future;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -169,8 +170,8 @@ impl Auth {
 
     /// Serves one request of the auth API (everything under the base path).
     /// Paths outside it answer 404 with an empty body.
-    pub async fn handle(&self, req: Request<Bytes>) -> Response<Bytes> {
-        self.inner.dispatch(req, None).await
+    pub fn handle(&self, req: Request<Bytes>) -> impl Future<Output = Response<Bytes>> + Send + '_ {
+        self.inner.dispatch(req, None)
     }
 
     /// [`Auth::handle`] with the client's socket address, when the adapter
@@ -186,12 +187,12 @@ impl Auth {
     /// assert_eq!(res.status(), 200);
     /// # }
     /// ```
-    pub async fn handle_from(
+    pub fn handle_from(
         &self,
         req: Request<Bytes>,
         peer: Option<ClientAddr>,
-    ) -> Response<Bytes> {
-        self.inner.dispatch(req, peer).await
+    ) -> impl Future<Output = Response<Bytes>> + Send + '_ {
+        self.inner.dispatch(req, peer)
     }
 
     /// The session of an application request, with the `Set-Cookie` headers

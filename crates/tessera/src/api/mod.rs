@@ -8,6 +8,8 @@ mod origin;
 mod router;
 pub(crate) mod routes;
 
+use std::future::Future;
+
 use bytes::Bytes;
 use http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use serde::Serialize;
@@ -93,18 +95,55 @@ impl AuthInner {
     /// `peer`: the socket peer, when the adapter passes it rather than as a
     /// [`ClientAddr`] extension (one in the extensions wins, as an
     /// interceptor may have set it).
-    pub(crate) async fn dispatch(
+    ///
+    /// Written as steps, the synchronous ones outside the future, and
+    /// without an `async fn`'s copy of its arguments: the future is moved
+    /// whole several times per request by every server, so its size is
+    /// paid for on every request.
+    #[allow(clippy::manual_async_fn)] // an `async fn` would hold `req` twice
+    pub(crate) fn dispatch(
         &self,
         mut req: Request<Bytes>,
         peer: Option<ClientAddr>,
-    ) -> Response<Bytes> {
-        if self.relative_path(req.uri().path()).is_none() {
-            return empty(StatusCode::NOT_FOUND);
+    ) -> impl Future<Output = Response<Bytes>> + Send + '_ {
+        async move {
+            let now = self.clock.now();
+            // Each step's temporaries end with its statement, so that only
+            // `ctx` and the endpoint's future are held across its `.await`.
+            let res = 'answer: {
+                match self.admit(&mut req, peer, now).await {
+                    Admitted::Yes => {}
+                    Admitted::Refused(res) => return res,
+                    Admitted::Intercepted(res) => break 'answer res,
+                }
+                let (entry, mut ctx) = match self.route(req, peer, now) {
+                    Routed::Endpoint(entry, ctx) => (entry, ctx),
+                    Routed::Answered(res) => break 'answer res,
+                };
+                let result = run_endpoint(entry, &mut ctx).await;
+                reply_to_response(result, &ctx)
+            };
+            if self.interceptors.is_empty() {
+                res
+            } else {
+                Box::pin(self.finish(res)).await
+            }
         }
-        let now = self.clock.now();
-        let peer_of = |req: &Request<Bytes>| req.extensions().get::<ClientAddr>().copied().or(peer);
+    }
+
+    /// Base path, rate limit, and the plugins' request interceptors (which
+    /// may answer, or change the request).
+    async fn admit(
+        &self,
+        req: &mut Request<Bytes>,
+        peer: Option<ClientAddr>,
+        now: crate::Timestamp,
+    ) -> Admitted {
+        if self.relative_path(req.uri().path()).is_none() {
+            return Admitted::Refused(empty(StatusCode::NOT_FOUND));
+        }
+        let peer = req.extensions().get::<ClientAddr>().copied().or(peer);
         if self.rate_limiter.enabled() {
-            let peer = peer_of(&req);
             let rel = self.relative_path(req.uri().path()).unwrap_or_default();
             let ip = crate::ip::client_ip(
                 req.headers(),
@@ -113,28 +152,41 @@ impl AuthInner {
                 self.options.environment,
             );
             if let Err(limited) = self.rate_limiter.check(ip.as_deref(), rel, now).await {
-                return limited.into_response();
+                return Admitted::Refused(limited.into_response());
             }
         }
-        // Plugin interceptors: may short-circuit, or change the request.
+        if self.interceptors.is_empty() {
+            return Admitted::Yes;
+        }
         // They see the peer where adapters used to put it.
-        if let (false, Some(peer)) = (self.interceptors.is_empty(), peer_of(&req)) {
+        if let Some(peer) = peer {
             req.extensions_mut().insert(peer);
         }
         for interceptor in &self.interceptors {
-            if let Some(res) = interceptor.on_request(&mut req).await {
-                return self.finish(res).await;
+            if let Some(res) = interceptor.on_request(req).await {
+                return Admitted::Intercepted(res);
             }
         }
+        Admitted::Yes
+    }
+
+    /// The route, the body, the context and the origin checks: the
+    /// endpoint to run, or the answer already.
+    fn route(
+        &self,
+        req: Request<Bytes>,
+        peer: Option<ClientAddr>,
+        now: crate::Timestamp,
+    ) -> Routed<'_> {
         let (parts, body) = req.into_parts();
         // An interceptor may have rewritten the target.
         let path = parts.uri.path();
         let Some(rel) = self.relative_path(path) else {
-            return self.finish(empty(StatusCode::NOT_FOUND)).await;
+            return Routed::Answered(empty(StatusCode::NOT_FOUND));
         };
         let rel_start = path.len() - rel.len();
         let Some(entry) = self.router.get(&parts.method, rel) else {
-            return self.finish(empty(StatusCode::NOT_FOUND)).await;
+            return Routed::Answered(empty(StatusCode::NOT_FOUND));
         };
         let route = &entry.route;
         let parsed = match route.body {
@@ -143,34 +195,18 @@ impl AuthInner {
         };
         let peer = parts.extensions.get::<ClientAddr>().copied().or(peer);
         let mut ctx = Ctx::new(self, parts, rel_start, now, peer);
-        let result = match parsed {
-            Ok(body) => {
-                ctx.body = body;
-                match self.check_origin(&ctx, route) {
-                    Ok(()) => run_endpoint(entry, &mut ctx).await,
-                    Err(e) => Err(e),
-                }
+        let checked = parsed.and_then(|body| {
+            ctx.body = body;
+            self.check_origin(&ctx, route)
+        });
+        match checked {
+            Ok(()) => Routed::Endpoint(entry, ctx),
+            Err(e) => {
+                let mut res = e.into_response();
+                ctx.jar.write_to(res.headers_mut());
+                Routed::Answered(res)
             }
-            Err(e) => Err(e),
-        };
-        let mut res = match result {
-            Ok(reply) => {
-                // The reply's own headers become the response's: one map.
-                let mut headers = reply.headers;
-                headers.reserve(1 + ctx.jar.len());
-                headers.insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                );
-                let mut res = Response::new(reply.body);
-                *res.status_mut() = reply.status;
-                *res.headers_mut() = headers;
-                res
-            }
-            Err(e) => e.into_response(),
-        };
-        ctx.jar.write_to(res.headers_mut());
-        self.finish(res).await
+        }
     }
 
     /// Plugin response interceptors, in order.
@@ -206,6 +242,47 @@ impl AuthInner {
         }
         Ok(())
     }
+}
+
+/// What [`AuthInner::admit`] decided.
+enum Admitted {
+    /// On to routing.
+    Yes,
+    /// Answered before the plugins saw the request (404, 429).
+    Refused(Response<Bytes>),
+    /// Answered by a request interceptor.
+    Intercepted(Response<Bytes>),
+}
+
+/// What [`AuthInner::route`] found.
+#[allow(clippy::large_enum_variant)] // taken apart at once; a box would allocate per request
+enum Routed<'a> {
+    /// The endpoint to run, with its context.
+    Endpoint(&'a router::RouteEntry, Ctx<'a>),
+    /// The answer already (no route, a bad body, a refused origin).
+    Answered(Response<Bytes>),
+}
+
+/// An endpoint's result as the response, with the context's cookies.
+fn reply_to_response(result: Result<Reply, ApiError>, ctx: &Ctx<'_>) -> Response<Bytes> {
+    let mut res = match result {
+        Ok(reply) => {
+            // The reply's own headers become the response's: one map.
+            let mut headers = reply.headers;
+            headers.reserve(1 + ctx.jar.len());
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            let mut res = Response::new(reply.body);
+            *res.status_mut() = reply.status;
+            *res.headers_mut() = headers;
+            res
+        }
+        Err(e) => e.into_response(),
+    };
+    ctx.jar.write_to(res.headers_mut());
+    res
 }
 
 /// Before hooks (a reply short-circuits the endpoint and the after
