@@ -37,18 +37,20 @@ where
     Router::new().route(&path, any(serve_api).with_state(auth))
 }
 
-async fn serve_api(State(auth): State<Auth>, mut req: Request) -> Response {
-    if req.extensions().get::<ClientAddr>().is_none() {
-        if let Some(ConnectInfo(peer)) = req.extensions().get::<ConnectInfo<SocketAddr>>() {
-            let addr = ClientAddr(peer.ip());
-            req.extensions_mut().insert(addr);
-        }
-    }
+async fn serve_api(State(auth): State<Auth>, req: Request) -> Response {
+    // A `ClientAddr` extension already there (a layer's) wins in the kernel.
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| ClientAddr(peer.ip()));
     // `with_limited_body` applies `DefaultBodyLimit`, as axum's `Bytes`
     // extractor does, while keeping the request parts for the kernel.
     let (parts, body) = req.with_limited_body().into_parts();
     let res = match axum::body::to_bytes(body, usize::MAX).await {
-        Ok(bytes) => auth.handle(http::Request::from_parts(parts, bytes)).await,
+        Ok(bytes) => {
+            auth.handle_from(http::Request::from_parts(parts, bytes), peer)
+                .await
+        }
         Err(err) if is_length_limit(&err) => codes::payload_too_large().into_response(),
         Err(err) => {
             // The client went away or sent a malformed body; the answer
