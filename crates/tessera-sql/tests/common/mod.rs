@@ -12,22 +12,17 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use rand::distributions::Alphanumeric;
 use rand::Rng;
-use serde_json::Map;
 use tessera::store::{
     Account, Database, MemoryDatabase, Session, SessionUpdate, SessionWithUser, StoreError, User,
-    Verification, CREDENTIAL_PROVIDER,
+    Verification,
 };
-use tessera::Timestamp;
 use tessera_sql::sqlx::postgres::PgConnectOptions;
 use tessera_sql::sqlx::{Connection, Executor, PgConnection};
 use tessera_sql::SqlDatabase;
 
-/// 2026-11-28T00:00:00.000Z
-pub const T0: i64 = 1_795_824_000_000;
-
-pub fn at(offset_ms: i64) -> Timestamp {
-    Timestamp::from_millis(T0 + offset_ms)
-}
+// Each test binary uses its own subset.
+#[allow(unused_imports)]
+pub use tessera_testkit::records::{at, credential, session, user, verification, T0};
 
 /// `DATABASE_URL`, or the project's local default.
 pub fn postgres_url() -> String {
@@ -184,62 +179,6 @@ pub fn skip_or_fail(reason: &str) {
         std::io::stderr(),
         "\n{line}\nSKIPPED: {reason}\n(start PostgreSQL or set DATABASE_URL; CI=true makes this a failure)\n{line}"
     );
-}
-
-pub fn user(id: &str, email: &str) -> User {
-    User {
-        name: format!("User {id}"),
-        email: email.to_owned(),
-        email_verified: false,
-        image: None,
-        created_at: at(0),
-        updated_at: at(0),
-        id: id.to_owned(),
-        extra: Map::new(),
-    }
-}
-
-pub fn credential(id: &str, user_id: &str) -> Account {
-    Account {
-        id: id.to_owned(),
-        account_id: user_id.to_owned(),
-        provider_id: CREDENTIAL_PROVIDER.to_owned(),
-        user_id: user_id.to_owned(),
-        access_token: None,
-        refresh_token: None,
-        id_token: None,
-        access_token_expires_at: None,
-        refresh_token_expires_at: None,
-        scope: None,
-        password: Some(format!("{}:{}", "ab".repeat(16), "cd".repeat(64))),
-        created_at: at(0),
-        updated_at: at(0),
-    }
-}
-
-pub fn session(token: &str, user_id: &str, created: i64) -> Session {
-    Session {
-        expires_at: at(created + 604_800_000),
-        token: token.to_owned(),
-        created_at: at(created),
-        updated_at: at(created),
-        ip_address: Some(String::new()),
-        user_agent: Some("tessera-tests/1.0".to_owned()),
-        user_id: user_id.to_owned(),
-        id: format!("id-{token}"),
-        extra: Map::new(),
-    }
-}
-
-pub fn verification(id: &str, identifier: &str, created: i64) -> Verification {
-    Verification {
-        id: id.to_owned(),
-        identifier: identifier.to_owned(),
-        value: format!("value of {id}"),
-        expires_at: at(created + 600_000),
-        created_at: at(created),
-        updated_at: at(created),
-    }
 }
 
 /// A `Database` that records the name of every call before passing it on:
