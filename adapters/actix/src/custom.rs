@@ -8,7 +8,7 @@ use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
 use tessera::{ApiError, Auth};
-use tessera_custom_session::{CustomSession, RequestInfo, SessionShaper};
+use tessera_custom_session::{CustomSession, SessionShaper};
 
 use crate::{convert, RequiredSession};
 
@@ -103,8 +103,7 @@ impl<Sh: SessionShaper> FromRequest for Shaped<Sh> {
                 ))
                 .into());
             };
-            let req = RequestInfo::new(&headers, auth.clock().now()).with_path(&path);
-            match plugin.shaper().shape(session, &req).await {
+            match plugin.shape(&auth, session, &headers, &path).await {
                 Ok(shaped) => Ok(Shaped(shaped)),
                 Err(err) => Err(Refused(err).into()),
             }
@@ -120,6 +119,7 @@ mod tests {
     use actix_web::{body, HttpMessage as _};
     use tessera::store::SessionWithUser;
     use tessera::Options;
+    use tessera_custom_session::RequestInfo;
     use tessera_testkit::records::session_with_user;
 
     use super::*;

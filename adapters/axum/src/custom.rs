@@ -8,7 +8,7 @@ use axum::extract::{FromRef, FromRequestParts};
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
 use tessera::Auth;
-use tessera_custom_session::{CustomSession, RequestInfo, SessionShaper};
+use tessera_custom_session::{CustomSession, SessionShaper};
 
 use crate::RequiredSession;
 
@@ -91,9 +91,11 @@ where
             .await
             .map_err(IntoResponse::into_response)?;
         let plugin = Arc::<CustomSession<Sh>>::from_ref(state);
-        let now = Auth::from_ref(state).clock().now();
-        let req = RequestInfo::new(&parts.headers, now).with_path(parts.uri.path());
-        match plugin.shaper().shape(session, &req).await {
+        let auth = Auth::from_ref(state);
+        match plugin
+            .shape(&auth, session, &parts.headers, parts.uri.path())
+            .await
+        {
             Ok(shaped) => Ok(Shaped(shaped)),
             Err(err) => Err(err.into_response().map(Body::from)),
         }
@@ -106,6 +108,7 @@ mod tests {
     use http::StatusCode;
     use tessera::store::SessionWithUser;
     use tessera::{ApiError, Options};
+    use tessera_custom_session::RequestInfo;
     use tessera_testkit::records::session_with_user;
 
     /// Shapes to the user's name, or fails for Mallory.

@@ -197,6 +197,20 @@ impl<S: SessionShaper> CustomSession<S> {
         &self.shaper
     }
 
+    /// The function on a session already resolved (by a session layer or
+    /// extractor) for an application request to `path`: what the adapters'
+    /// `Shaped` extractors run.
+    pub async fn shape(
+        &self,
+        auth: &Auth,
+        session: SessionWithUser,
+        headers: &HeaderMap,
+        path: &str,
+    ) -> Result<S::Output, ApiError> {
+        let req = RequestInfo::new(headers, auth.clock().now()).with_path(path);
+        self.shaper.shape(session, &req).await
+    }
+
     /// The shaped session of an application request, typed (the analogue
     /// of `customSessionClient<typeof auth>`): [`Auth::session`], then the
     /// function on the session, with no JSON in between.
