@@ -22,6 +22,17 @@ fn cached(strategy: CacheStrategy) -> Options {
     o
 }
 
+/// Every strategy with the decode memo on (the default) and off, labelled.
+fn with_memo_on_and_off() -> impl Iterator<Item = (String, Options)> {
+    [None, Some(0)].into_iter().flat_map(|memo_bytes| {
+        ALL.into_iter().map(move |strategy| {
+            let mut o = cached(strategy);
+            o.session.cookie_cache.memo_bytes = memo_bytes;
+            (format!("{strategy} memo {memo_bytes:?}"), o)
+        })
+    })
+}
+
 const ALL: [CacheStrategy; 3] = [
     CacheStrategy::Compact,
     CacheStrategy::Jwt,
@@ -259,32 +270,24 @@ async fn remembered_caches_still_expire_on_time() {
     // The memo (on by default) keeps opened values; their expiry is
     // checked on every request, so a value used a moment ago is refused
     // once its time is up, exactly as with the memo off.
-    for memo_bytes in [None, Some(0)] {
-        for strategy in ALL {
-            let mut options = cached(strategy);
-            options.session.cookie_cache.memo_bytes = memo_bytes;
-            let h = Harness::new(options);
-            let mut b = h.browser();
-            b.sign_up("carol@example.com").await;
-            let before = b
-                .cookies
-                .iter()
-                .find(|(n, _)| n == DATA)
-                .map(|(_, v)| v.clone());
-            for _ in 0..3 {
-                let s = b.get("/get-session").await;
-                assert_eq!(s.body["user"]["email"], "carol@example.com");
-                assert!(s.set_cookies.is_empty(), "{strategy}: {:?}", s.set_cookies);
-            }
-            h.advance(301);
+    for (label, options) in with_memo_on_and_off() {
+        let h = Harness::new(options);
+        let mut b = h.browser();
+        b.sign_up("carol@example.com").await;
+        let before = b.cookie_value(DATA).map(str::to_owned);
+        for _ in 0..3 {
             let s = b.get("/get-session").await;
             assert_eq!(s.body["user"]["email"], "carol@example.com");
-            let after = s.cookie(DATA).flatten();
-            assert!(
-                after.is_some() && after != before,
-                "{strategy} {memo_bytes:?}: an expired cache is re-read from the store and rewritten"
-            );
+            assert!(s.set_cookies.is_empty(), "{label}: {:?}", s.set_cookies);
         }
+        h.advance(301);
+        let s = b.get("/get-session").await;
+        assert_eq!(s.body["user"]["email"], "carol@example.com");
+        let after = s.cookie(DATA).flatten();
+        assert!(
+            after.is_some() && after != before,
+            "{label}: an expired cache is re-read from the store and rewritten"
+        );
     }
 }
 
@@ -295,48 +298,39 @@ async fn a_remembered_cache_value_vouches_only_for_the_token_it_came_with() {
     // value, a forged signature or a token not its own, is verified in
     // full and refused, with the memo on or off, and the real one keeps
     // working.
-    for memo_bytes in [None, Some(0)] {
-        for strategy in ALL {
-            let mut options = cached(strategy);
-            options.session.cookie_cache.memo_bytes = memo_bytes;
-            let h = Harness::new(options);
-            let mut b = h.browser();
-            b.sign_up("dave@example.com").await;
-            for _ in 0..2 {
-                let s = b.get("/get-session").await;
-                assert_eq!(s.body["user"]["email"], "dave@example.com");
-            }
-            let genuine = b
-                .cookies
-                .iter()
-                .find(|(n, _)| n == TOKEN)
-                .map(|(_, v)| v.clone())
-                .unwrap();
-            let dot = genuine.rfind('.').unwrap();
-            let flip = |s: &str, at: usize| {
-                let mut bytes = s.as_bytes().to_vec();
-                bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
-                String::from_utf8(bytes).unwrap()
-            };
-            let forged = [
-                flip(&genuine, dot - 1),   // another token, the genuine signature
-                flip(&genuine, dot + 1),   // the genuine token, a forged signature
-                genuine[..dot].to_owned(), // the bare token, unsigned
-                format!("{genuine}x"),     // the genuine value and more
-            ];
-            for bad in forged {
-                let mut other = h.browser();
-                other.cookies = b.cookies.clone();
-                for (name, value) in &mut other.cookies {
-                    if name == TOKEN {
-                        value.clone_from(&bad);
-                    }
-                }
-                let s = other.get("/get-session").await;
-                assert_eq!(s.body, Value::Null, "{strategy} {memo_bytes:?}: {bad}");
-            }
+    for (label, options) in with_memo_on_and_off() {
+        let h = Harness::new(options);
+        let mut b = h.browser();
+        b.sign_up("dave@example.com").await;
+        for _ in 0..2 {
             let s = b.get("/get-session").await;
-            assert_eq!(s.body["user"]["email"], "dave@example.com", "{strategy}");
+            assert_eq!(s.body["user"]["email"], "dave@example.com");
         }
+        let genuine = b.cookie_value(TOKEN).unwrap().to_owned();
+        let dot = genuine.rfind('.').unwrap();
+        let flip = |s: &str, at: usize| {
+            let mut bytes = s.as_bytes().to_vec();
+            bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
+            String::from_utf8(bytes).unwrap()
+        };
+        let forged = [
+            flip(&genuine, dot - 1),   // another token, the genuine signature
+            flip(&genuine, dot + 1),   // the genuine token, a forged signature
+            genuine[..dot].to_owned(), // the bare token, unsigned
+            format!("{genuine}x"),     // the genuine value and more
+        ];
+        for bad in forged {
+            let mut other = h.browser();
+            other.cookies = b.cookies.clone();
+            for (name, value) in &mut other.cookies {
+                if name == TOKEN {
+                    value.clone_from(&bad);
+                }
+            }
+            let s = other.get("/get-session").await;
+            assert_eq!(s.body, Value::Null, "{label}: {bad}");
+        }
+        let s = b.get("/get-session").await;
+        assert_eq!(s.body["user"]["email"], "dave@example.com", "{label}");
     }
 }

@@ -2,6 +2,8 @@
 //! user never resurrect a revoked session and never lose a live one, and the
 //! cookie-cache memo hands each cookie its own session.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,6 +14,8 @@ use tessera::store::{
     UpdateFn, User,
 };
 use tessera::Timestamp;
+
+use common::cookie_header_of;
 
 /// Memory storage that yields before every operation, so concurrent tasks
 /// interleave between a read and the write that follows it, as they do over
@@ -69,7 +73,7 @@ fn user() -> User {
 }
 
 async fn race(sessions: Sessions) {
-    let now = Timestamp::from_millis(1_795_824_000_000);
+    let now = Timestamp::from_millis(common::T0);
     let u = user();
     sessions.database().create_user(&u).await.unwrap();
     let mut tokens = Vec::new();
@@ -158,14 +162,7 @@ async fn the_decode_memo_answers_each_cookie_with_its_own_session_under_load() {
             )
             .await;
         assert_eq!(res.status(), 200);
-        let cookie = res
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
-            .collect::<Vec<_>>()
-            .join("; ");
-        users.push((email, cookie));
+        users.push((email, cookie_header_of(&res)));
     }
     let users = Arc::new(users);
     let tasks: Vec<_> = (0..480)

@@ -653,16 +653,7 @@ async fn the_socket_peer_counts_the_same_passed_or_as_an_extension() {
             ))
             .unwrap()
     };
-    let session_ip = |res: http::Response<bytes::Bytes>| {
-        let cookie = res
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
-            .collect::<Vec<_>>()
-            .join("; ");
-        session_ip_of(&h, cookie)
-    };
+    let session_ip = |res: http::Response<bytes::Bytes>| session_ip_of(&h, cookie_header_of(&res));
     async fn session_ip_of(h: &Harness, cookie: String) -> Value {
         let req = http::Request::get("/api/auth/get-session")
             .header("cookie", cookie)

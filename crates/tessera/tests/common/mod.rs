@@ -115,6 +115,14 @@ impl Browser<'_> {
         self.cookies.iter().any(|(n, _)| n == name)
     }
 
+    /// The raw (encoded) value of a cookie the browser holds.
+    pub fn cookie_value(&self, name: &str) -> Option<&str> {
+        self.cookies
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
     pub async fn send(&mut self, method: Method, path: &str, body: Option<Value>) -> Reply {
         let mut req = Request::builder()
             .method(method)
@@ -167,6 +175,17 @@ impl Browser<'_> {
         assert_eq!(r.status, StatusCode::OK, "sign-up failed: {:?}", r.body);
         r
     }
+}
+
+/// The `Cookie` header a client sends back after `res`: every cookie it
+/// set, attributes dropped.
+pub fn cookie_header_of(res: &http::Response<Bytes>) -> String {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 pub fn to_reply(res: http::Response<Bytes>) -> Reply {
