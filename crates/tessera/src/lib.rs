@@ -525,20 +525,19 @@ fn base_url_parts(options: &Options) -> Result<(String, Option<String>, bool), B
     let Some(url) = options.base_url.as_deref() else {
         return Ok((normalize(&options.base_path), None, false));
     };
-    let origin = api::origin_of(url).ok_or_else(|| BuildError::Invalid {
-        option: "base_url",
-        reason: format!("{url:?} is not an absolute URL"),
-    })?;
-    let https = origin.starts_with("https://");
-    let after_scheme = &url[url.find("://").map_or(0, |i| i + 3)..];
-    let path = after_scheme
-        .find('/')
-        .map(|i| after_scheme[i..].split(['?', '#']).next().unwrap_or(""))
-        .unwrap_or("");
-    let base_path = if normalize(path).is_empty() {
-        normalize(&options.base_path)
-    } else {
-        normalize(path)
+    // Parsed as better-auth parses it (`new URL`): http(s) only.
+    let parsed = url::Url::parse(url)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .ok_or_else(|| BuildError::Invalid {
+            option: "base_url",
+            reason: format!("{url:?} is not an absolute http:// or https:// URL"),
+        })?;
+    let origin = parsed.origin().ascii_serialization();
+    let https = parsed.scheme() == "https";
+    let base_path = match normalize(parsed.path()) {
+        path if path.is_empty() => normalize(&options.base_path),
+        path => path,
     };
     Ok((base_path, Some(origin), https))
 }

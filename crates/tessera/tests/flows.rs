@@ -94,6 +94,76 @@ async fn sign_in_returns_token_and_user_and_redirect() {
     assert_eq!(unknown.body, wrong.body);
 }
 
+/// Issue 11, hole #3: a browser reads `http://evil.example\@localhost:3000/x`
+/// as a URL on evil.example; sign-in must refuse it, not hand it back as
+/// the place to go.
+#[tokio::test]
+async fn sign_in_refuses_a_callback_that_browsers_send_elsewhere() {
+    let h = Harness::new(options());
+    h.browser().sign_up("hal@example.com").await;
+    for callback in [
+        "http://evil.example\\@localhost:3000/x",
+        "http://evil.example\\@localhost:3000",
+        "/\\evil.example",
+        "http://localhost:3000@evil.example/",
+    ] {
+        let r = h
+            .browser()
+            .post(
+                "/sign-in/email",
+                json!({"email": "hal@example.com", "password": "password1234", "callbackURL": callback}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{callback}: {:?}", r.body);
+        assert_eq!(r.code(), Some("INVALID_CALLBACK_URL"), "{callback}");
+        assert!(r.set_cookies.is_empty(), "{callback}: no session");
+        assert!(r.headers.get("location").is_none(), "{callback}");
+    }
+    // What a browser reads as this origin passes, as written.
+    let callback = "http://localhost:3000\\@evil.example/x";
+    let r = h
+        .browser()
+        .post(
+            "/sign-in/email",
+            json!({"email": "hal@example.com", "password": "password1234", "callbackURL": callback}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["url"], callback);
+}
+
+/// better-auth also checks a `callbackURL` in the query, and answers 400
+/// for one that is not a string.
+#[tokio::test]
+async fn callback_urls_in_the_query_and_of_other_types_are_checked() {
+    let h = Harness::new(options());
+    let r = h
+        .browser()
+        .post(
+            "/sign-in/email?callbackURL=https%3A%2F%2Fevil.example",
+            json!({"email": "x@example.com", "password": "password1234"}),
+        )
+        .await;
+    assert_eq!(r.code(), Some("INVALID_CALLBACK_URL"));
+    for (field, label) in [
+        ("callbackURL", "callbackURL"),
+        ("redirectTo", "redirectURL"),
+    ] {
+        let r = h
+            .browser()
+            .post(
+                "/sign-in/email",
+                json!({"email": "x@example.com", "password": "password1234", field: {"href": "/"}}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            r.body,
+            json!({"message": format!("Invalid {label}: expected a string")})
+        );
+    }
+}
+
 #[tokio::test]
 async fn refresh_happens_exactly_when_update_age_has_passed() {
     let h = Harness::new(options());
@@ -516,6 +586,44 @@ async fn base_url_path_becomes_the_base_path() {
         .body(bytes::Bytes::new())
         .unwrap();
     assert_eq!(h.auth.handle(req).await.status(), StatusCode::OK);
+}
+
+/// better-auth refuses a base URL that is not http(s) (`assertHasProtocol`).
+#[test]
+fn base_url_must_be_an_http_or_https_url() {
+    for url in [
+        "ftp://auth.example.com",
+        "localhost:3000",
+        "auth.example.com",
+        "http://[::1",
+    ] {
+        let built = Auth::builder(options().base_url(url)).build();
+        assert!(built.is_err(), "{url}");
+    }
+}
+
+/// The base URL is read as a browser reads it: its origin is trusted and
+/// its path is the base path.
+#[tokio::test]
+async fn base_url_is_parsed_as_a_browser_parses_it() {
+    let h = Harness::new(options().base_url("HTTP://LocalHost:80/Auth/"));
+    let req = http::Request::get("/Auth/ok")
+        .body(bytes::Bytes::new())
+        .unwrap();
+    assert_eq!(h.auth.handle(req).await.status(), StatusCode::OK);
+    let sign_in = |callback: &str| {
+        http::Request::post("/Auth/sign-in/email")
+            .header("content-type", "application/json")
+            .body(bytes::Bytes::from(
+                json!({"email": "not-an-email", "password": "password1234", "callbackURL": callback})
+                    .to_string(),
+            ))
+            .unwrap()
+    };
+    let trusted = to_reply(h.auth.handle(sign_in("http://localhost/x")).await);
+    assert_eq!(trusted.code(), Some("INVALID_EMAIL"));
+    let untrusted = to_reply(h.auth.handle(sign_in("http://localhost:3000/x")).await);
+    assert_eq!(untrusted.code(), Some("INVALID_CALLBACK_URL"));
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@ mod error;
 mod origin;
 mod router;
 pub(crate) mod routes;
+mod trusted;
 
 use std::future::Future;
 
@@ -17,8 +18,8 @@ use serde::Serialize;
 pub use body::{is_valid_email, BodyKind, Validator};
 pub use ctx::Ctx;
 pub use error::{codes, ApiError};
-pub use origin::{origin_of, TrustedOrigins};
 pub use router::{Endpoint, Route};
+pub use trusted::{origin_of, TrustedOrigins};
 
 pub(crate) use router::Router;
 pub(crate) use routes::records_json;
@@ -238,7 +239,7 @@ impl AuthInner {
             }
         }
         if !self.options.disable_origin_check {
-            origin::validate_callback_urls(ctx.body(), &self.trusted)?;
+            origin::validate_callback_urls(ctx.body(), ctx.query("callbackURL"), &self.trusted)?;
         }
         Ok(())
     }
