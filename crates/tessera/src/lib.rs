@@ -324,9 +324,10 @@ impl AuthBuilder {
     pub fn build(self) -> Result<Auth, BuildError> {
         let mut options = self.options;
         let secrets = options.effective_secrets();
-        if secrets.is_default() {
+        if let Some(refusal) = secrets.default_secret_use() {
+            // In every slot: an older version still verifies (issue 11, hole #6).
             if options.environment != Environment::Development {
-                return Err(SecretError::DefaultSecret.into());
+                return Err(refusal.into());
             }
             tracing::warn!("using better-auth's well-known default secret: development only");
         } else {

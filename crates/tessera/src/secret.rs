@@ -74,6 +74,14 @@ pub enum SecretError {
     /// better-auth's public default secret outside development.
     #[error("refusing better-auth's well-known default secret outside development: set BETTER_AUTH_SECRET to a strong random value (e.g. `openssl rand -base64 32`)")]
     DefaultSecret,
+    /// better-auth's public default secret as an older version of
+    /// `BETTER_AUTH_SECRETS`, outside development: it still verifies tokens.
+    #[error("refusing better-auth's well-known default secret as version {0} of BETTER_AUTH_SECRETS outside development: remove that entry (anyone can forge what it verifies)")]
+    DefaultSecretVersion(u32),
+    /// better-auth's public default secret as the legacy `BETTER_AUTH_SECRET`
+    /// beside `BETTER_AUTH_SECRETS`, outside development.
+    #[error("refusing better-auth's well-known default secret in BETTER_AUTH_SECRET beside BETTER_AUTH_SECRETS outside development: unset BETTER_AUTH_SECRET or set it to the secret it replaced")]
+    DefaultLegacySecret,
 }
 
 /// The secrets in force: the current one first, then older versions, then
@@ -81,6 +89,8 @@ pub enum SecretError {
 #[derive(Clone, Debug)]
 pub struct Secrets {
     entries: Vec<SecretEntry>,
+    /// The legacy secret given was the public default (it is never used).
+    default_legacy: bool,
 }
 
 impl Secrets {
@@ -88,6 +98,7 @@ impl Secrets {
     pub fn single(secret: impl Into<String>) -> Self {
         Secrets {
             entries: vec![SecretEntry::new(None, secret.into())],
+            default_legacy: false,
         }
     }
 
@@ -110,12 +121,18 @@ impl Secrets {
             }
             entries.push(SecretEntry::new(Some(v), value));
         }
+        // better-auth ignores a legacy secret that is its default
+        // (`buildSecretConfig`); remember it to refuse it outside development.
+        let default_legacy = legacy.as_deref() == Some(DEFAULT_SECRET);
         if let Some(legacy) = legacy.filter(|l| l != DEFAULT_SECRET && !l.is_empty()) {
             if entries.iter().all(|e| e.value != legacy) {
                 entries.push(SecretEntry::new(None, legacy));
             }
         }
-        Ok(Secrets { entries })
+        Ok(Secrets {
+            entries,
+            default_legacy,
+        })
     }
 
     /// Parses `BETTER_AUTH_SECRETS` (`"2:new,1:old"`), current first.
@@ -149,6 +166,32 @@ impl Secrets {
     /// Whether the current secret is better-auth's public default.
     pub fn is_default(&self) -> bool {
         self.current().value == DEFAULT_SECRET
+    }
+
+    /// Where better-auth's public default secret appears, if anywhere: as
+    /// the secret, as any version of `BETTER_AUTH_SECRETS` (an older one
+    /// still verifies, so anyone could forge what it verifies), or as the
+    /// legacy secret beside them. Outside development this is refused.
+    ///
+    /// ```
+    /// use tessera::{SecretError, Secrets, secret::DEFAULT_SECRET};
+    ///
+    /// let rotated = Secrets::versioned(
+    ///     vec![(2, "a-fresh-random-secret".into()), (1, DEFAULT_SECRET.into())],
+    ///     None,
+    /// )
+    /// .unwrap();
+    /// assert_eq!(rotated.default_secret_use(), Some(SecretError::DefaultSecretVersion(1)));
+    /// assert_eq!(Secrets::single("a-fresh-random-secret").default_secret_use(), None);
+    /// ```
+    pub fn default_secret_use(&self) -> Option<SecretError> {
+        let slot = self.entries.iter().find(|e| e.value == DEFAULT_SECRET);
+        match slot.map(|e| e.version) {
+            Some(Some(version)) => Some(SecretError::DefaultSecretVersion(version)),
+            Some(None) => Some(SecretError::DefaultSecret),
+            None if self.default_legacy => Some(SecretError::DefaultLegacySecret),
+            None => None,
+        }
     }
 
     /// Human-readable warnings about weak secrets, as better-auth logs them:
@@ -223,6 +266,33 @@ mod tests {
             Secrets::versioned(vec![(1, "a".into()), (1, "b".into())], None).unwrap_err(),
             SecretError::DuplicateVersion(1)
         );
+    }
+
+    #[test]
+    fn the_default_secret_is_found_in_every_slot() {
+        let strong = "Xk9#pL2$vQ8@nR5&mT1*wY7!zB4^cF6%hJ3".to_owned();
+        let d = DEFAULT_SECRET.to_owned();
+        assert_eq!(
+            Secrets::single(d.clone()).default_secret_use(),
+            Some(SecretError::DefaultSecret)
+        );
+        let current = Secrets::versioned(vec![(3, d.clone()), (2, strong.clone())], None);
+        assert_eq!(
+            current.unwrap().default_secret_use(),
+            Some(SecretError::DefaultSecretVersion(3))
+        );
+        let older = Secrets::versioned(vec![(3, strong.clone()), (2, d.clone())], None);
+        assert_eq!(
+            older.unwrap().default_secret_use(),
+            Some(SecretError::DefaultSecretVersion(2))
+        );
+        let legacy = Secrets::versioned(vec![(3, strong.clone())], Some(d.clone()));
+        assert_eq!(
+            legacy.unwrap().default_secret_use(),
+            Some(SecretError::DefaultLegacySecret)
+        );
+        let clean = Secrets::versioned(vec![(3, strong.clone())], Some("other".into()));
+        assert_eq!(clean.unwrap().default_secret_use(), None);
     }
 
     #[test]

@@ -677,6 +677,68 @@ async fn default_secret_is_refused_outside_development() {
     assert!(dev.is_ok());
 }
 
+/// Issue 11, hole #6: an older version of `BETTER_AUTH_SECRETS` still
+/// verifies tokens and cookie caches, so the public default is refused in
+/// every slot, and as the legacy secret beside them, outside development.
+#[test]
+fn default_secret_is_refused_in_every_slot_outside_development() {
+    use tessera::secret::DEFAULT_SECRET;
+    let strong = "Xk9#pL2$vQ8@nR5&mT1*wY7!zB4^cF6%hJ3";
+    let from_env = |vars: &[(&str, &str)], env: &str| {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .chain(&[("NODE_ENV", env)])
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let options =
+            Options::from_vars(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+                .unwrap();
+        Auth::builder(options).build()
+    };
+    let older = format!("2:{strong},1:{DEFAULT_SECRET}");
+    let cases: [(&[(&str, &str)], SecretError); 3] = [
+        (
+            &[("BETTER_AUTH_SECRETS", &older)],
+            SecretError::DefaultSecretVersion(1),
+        ),
+        (
+            &[("BETTER_AUTH_SECRETS", &format!("2:{DEFAULT_SECRET}"))],
+            SecretError::DefaultSecretVersion(2),
+        ),
+        (
+            &[
+                ("BETTER_AUTH_SECRETS", &format!("2:{strong}")),
+                ("BETTER_AUTH_SECRET", DEFAULT_SECRET),
+            ],
+            SecretError::DefaultLegacySecret,
+        ),
+    ];
+    for (vars, refusal) in cases {
+        for env in ["production", "test"] {
+            match from_env(vars, env) {
+                Err(tessera::BuildError::Secret(e)) => {
+                    assert_eq!(e, refusal, "{vars:?} {env}");
+                    let line = e.to_string();
+                    assert!(
+                        !line.contains('\n') && !line.contains(DEFAULT_SECRET),
+                        "{line}"
+                    );
+                }
+                other => panic!("{vars:?} in {env}: {:?}", other.map(|_| "built")),
+            }
+        }
+        assert!(
+            from_env(vars, "development").is_ok(),
+            "{vars:?} in development"
+        );
+    }
+    assert!(from_env(
+        &[("BETTER_AUTH_SECRETS", &format!("2:{strong}"))],
+        "production"
+    )
+    .is_ok());
+}
+
 #[tokio::test]
 async fn secondary_storage_uses_better_auth_keys_and_watermark() {
     let storage = Arc::new(MemorySecondaryStorage::new());
