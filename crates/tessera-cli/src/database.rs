@@ -4,7 +4,7 @@
 use std::error::Error as StdError;
 use std::fmt::Write as _;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tessera::store::{Database, MemoryDatabase};
@@ -20,6 +20,14 @@ pub enum DatabaseError {
     #[error("TESSERA_DATA_DIR: cannot create {}: {source}", path.display())]
     DataDir {
         /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The embedded default's SQLite file cannot be created.
+    #[error("TESSERA_DATA_DIR: cannot create {}: {source}", path.display())]
+    DataFile {
+        /// The file.
         path: PathBuf,
         /// Why.
         source: io::Error,
@@ -88,6 +96,10 @@ pub async fn open(choice: &DatabaseChoice) -> Result<Opened, DatabaseError> {
                     source,
                 })?;
             }
+            create_owner_only(path).map_err(|source| DatabaseError::DataFile {
+                path: path.to_owned(),
+                source,
+            })?;
             ("TESSERA_DATA_DIR", SqlDatabase::open_sqlite(path).await)
         }
         DatabaseChoice::Sqlite(url) | DatabaseChoice::Postgres(url) => {
@@ -119,6 +131,46 @@ impl Opened {
             })
     }
 }
+
+/// Creates the embedded default's SQLite file, empty and readable by its
+/// owner only, unless it exists: it holds password hashes and session
+/// tokens. SQLite gives its `-wal`, `-shm` and `-journal` files the
+/// database file's mode, so they are 0600 too. An existing file is left as
+/// it is, with a warning when others may read it.
+fn create_owner_only(path: &Path) -> io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {
+            warn_if_others_may_read(path);
+            Ok(())
+        }
+        Err(err) => Err(err),
+    }
+}
+
+#[cfg(unix)]
+fn warn_if_others_may_read(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(path) {
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            tracing::warn!(
+                "the database {} has mode {mode:04o}: other users may read its password hashes and sessions; run `chmod 600` on it",
+                path.display()
+            );
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn warn_if_others_may_read(_path: &Path) {}
 
 /// `version 1 (just applied: 1)` or `version 1, up to date`.
 pub fn describe_migrated(migrated: &Migrated) -> String {

@@ -357,12 +357,120 @@ async fn port_in_use_is_a_one_line_error() {
 #[tokio::test]
 async fn empty_secret_file_is_refused() {
     let data = TempDir::new("empty");
-    std::fs::write(data.path().join("tessera.secret"), "").unwrap();
+    write_secret_file(data.path(), "", 0o600);
     let (status, _, stderr) =
         run_to_exit(&[("TESSERA_DATA_DIR", data.path().to_str().unwrap())]).await;
     assert!(!status.success());
     assert!(stderr.contains("tessera.secret"), "{stderr}");
     assert!(stderr.contains("is empty"), "{stderr}");
+}
+
+/// `dir/tessera.secret` holding `secret`, with `mode` (unix).
+fn write_secret_file(dir: &Path, secret: &str, mode: u32) -> PathBuf {
+    let path = dir.join("tessera.secret");
+    std::fs::write(&path, secret).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    path
+}
+
+/// Starts `tessera` on `data` and expects it to refuse, with one line on
+/// stderr; returns that line.
+async fn refused_start(data: &TempDir) -> String {
+    let port = free_port().to_string();
+    let (status, stdout, stderr) = run_to_exit(&[
+        ("PORT", &port),
+        ("TESSERA_DATA_DIR", data.path().to_str().unwrap()),
+    ])
+    .await;
+    assert_eq!(status.code(), Some(1), "{stdout}{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+    assert!(!stdout.contains("listening"), "{stdout}");
+    stderr
+}
+
+/// Issue 11: a secret file someone else could have chosen is not used.
+#[cfg(unix)]
+#[tokio::test]
+async fn secret_file_through_a_symbolic_link_is_refused() {
+    let data = TempDir::new("secret-link");
+    let elsewhere = TempDir::new("secret-link-target");
+    let target = write_secret_file(elsewhere.path(), SECRET, 0o600);
+    std::os::unix::fs::symlink(&target, data.path().join("tessera.secret")).unwrap();
+    let stderr = refused_start(&data).await;
+    assert!(stderr.contains("tessera.secret"), "{stderr}");
+    assert!(stderr.contains("not a regular file"), "{stderr}");
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn secret_file_others_may_read_is_refused_naming_chmod() {
+    for mode in [0o644, 0o640, 0o666] {
+        let data = TempDir::new("secret-mode");
+        let path = write_secret_file(data.path(), SECRET, mode);
+        let stderr = refused_start(&data).await;
+        assert!(
+            stderr.contains(&format!("run `chmod 600 {}`", path.display())),
+            "{mode:o}: {stderr}"
+        );
+        assert!(
+            !stderr.contains(SECRET),
+            "the secret is never printed: {stderr}"
+        );
+    }
+}
+
+/// Runs only as root, which can give the file to another user.
+#[cfg(unix)]
+#[tokio::test]
+async fn secret_file_of_another_user_is_refused_naming_chown() {
+    let data = TempDir::new("secret-owner");
+    let path = write_secret_file(data.path(), SECRET, 0o600);
+    if std::os::unix::fs::chown(&path, Some(65534), Some(65534)).is_err() {
+        return; // not root
+    }
+    let stderr = refused_start(&data).await;
+    assert!(stderr.contains("owned by uid 65534"), "{stderr}");
+    assert!(stderr.contains("run `chown "), "{stderr}");
+}
+
+/// Issue 11: the embedded SQLite database holds password hashes and
+/// session tokens; it and SQLite's side files are created 0600.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_default_sqlite_database_is_created_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let data = TempDir::new("sqlite-mode");
+    let data_dir = data.path().to_str().unwrap();
+    let port = free_port().to_string();
+    let server = Server::start(&[("PORT", &port), ("TESSERA_DATA_DIR", data_dir)]).await;
+    let client = reqwest::Client::new();
+    // A write, so the WAL and its index exist.
+    sign_up(&client, &server).await;
+    let mut seen = Vec::new();
+    for name in [
+        "tessera.db",
+        "tessera.db-wal",
+        "tessera.db-shm",
+        "tessera.db-journal",
+    ] {
+        let Ok(meta) = std::fs::metadata(data.path().join(name)) else {
+            continue;
+        };
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{name}");
+        seen.push(name);
+    }
+    assert!(
+        seen.contains(&"tessera.db") && seen.contains(&"tessera.db-wal"),
+        "{seen:?}"
+    );
+    let (status, _) = server.terminate().await;
+    assert!(status.success());
 }
 
 #[tokio::test]

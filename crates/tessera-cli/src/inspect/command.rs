@@ -242,6 +242,13 @@ mod tests {
         assert!(err.to_string().contains("BETTER_AUTH_SECRET"), "{err}");
         assert!(!PathBuf::from(&dir).join("tessera.secret").exists());
         std::fs::write(dir.join("tessera.secret"), "file-secret-value\n").unwrap();
+        #[cfg(unix)]
+        {
+            // The secret file must be its owner's alone (0600).
+            use std::os::unix::fs::PermissionsExt;
+            let owner_only = std::fs::Permissions::from_mode(0o600);
+            std::fs::set_permissions(dir.join("tessera.secret"), owner_only).unwrap();
+        }
         let s = secrets_from_vars(vars(&[("TESSERA_DATA_DIR", data_dir)])).unwrap();
         assert_eq!(s.current().expose(), b"file-secret-value");
         // A configured secret wins over the file.
