@@ -6,7 +6,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use tessera::options::EnvError;
-use tessera::Options;
+use tessera::{Environment, Options};
 
 /// Where to listen when neither `TESSERA_LISTEN` nor `PORT` is set.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
@@ -20,6 +20,9 @@ pub struct ServeConfig {
     pub options: Options,
     /// Where the secret comes from.
     pub secret: SecretSource,
+    /// `BETTER_AUTH_URL` is unset: the base URL is `http://` + the
+    /// (loopback) listen address.
+    pub base_url_from_listen: bool,
     /// `TESSERA_DATABASE_URL`.
     pub database: DatabaseChoice,
     /// `TESSERA_MIGRATE`: apply migrations at start-up (default true).
@@ -139,6 +142,14 @@ pub enum ConfigError {
     /// A variable the kernel reads.
     #[error(transparent)]
     Env(#[from] EnvError),
+    /// A variable that must be set in this configuration.
+    #[error("{name} is not set: {reason}")]
+    Missing {
+        /// The variable.
+        name: &'static str,
+        /// Why it is needed.
+        reason: String,
+    },
     /// A variable with an unusable value.
     #[error("{name}={value:?}: {reason}")]
     Invalid {
@@ -158,11 +169,9 @@ impl ServeConfig {
         let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
         let mut options = Options::from_vars(get)?;
         let listen = listen(&get)?;
-        if options.base_url.is_none() {
-            // better-auth infers its base URL from requests; a server knows
-            // where it listens, so requests from its own origin pass the
-            // origin checks out of the box.
-            options.base_url = Some(default_base_url(&listen));
+        let base_url_from_listen = options.base_url.is_none();
+        if base_url_from_listen {
+            options.base_url = Some(default_base_url(&listen, options.environment)?);
         }
         let secret = if options.secrets.is_some() {
             SecretSource::Environment
@@ -173,6 +182,7 @@ impl ServeConfig {
             listen,
             options,
             secret,
+            base_url_from_listen,
             database: database_choice(&get)?,
             migrate: migrate_on_start(get("TESSERA_MIGRATE"))?,
             secondary_storage: secondary_storage(
@@ -196,14 +206,41 @@ fn data_dir(get: &impl Fn(&str) -> Option<String>) -> PathBuf {
         .map_or_else(|| PathBuf::from("."), PathBuf::from)
 }
 
-/// `http://<listen address>`, with a wildcard host written as `localhost`.
-fn default_base_url(listen: &str) -> String {
+/// The base URL when `BETTER_AUTH_URL` is unset: `http://<listen address>`
+/// (a wildcard host written as `localhost`), so requests from the server's
+/// own origin pass the origin checks out of the box.
+///
+/// Only for a server this machine alone can reach, unless outside
+/// production. better-auth without a base URL makes production cookies
+/// `Secure` and infers its origin from each request's `Host`; a server
+/// reached from elsewhere in production (behind a TLS proxy, typically)
+/// must be told its public URL instead: an `http://` default would set
+/// cookies without `Secure`, and a `Host` header is the client's to choose.
+fn default_base_url(listen: &str, environment: Environment) -> Result<String, ConfigError> {
     let (host, port) = listen.rsplit_once(':').unwrap_or((listen, "3000"));
+    if environment == Environment::Production && !is_loopback(host) {
+        return Err(ConfigError::Missing {
+            name: "BETTER_AUTH_URL",
+            reason: format!(
+                "tessera listens on {listen}, beyond this machine, in production: set it to the URL clients use \
+                 (e.g. https://auth.example.com; https gives Secure cookies), or listen on 127.0.0.1"
+            ),
+        });
+    }
     let host = match host {
         "0.0.0.0" | "[::]" | "" => "localhost",
         other => other,
     };
-    format!("http://{host}:{port}")
+    Ok(format!("http://{host}:{port}"))
+}
+
+/// `localhost`, `127.0.0.0/8` or `[::1]`: reachable from this machine only.
+fn is_loopback(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// `TESSERA_LISTEN` (`host:port`) wins over `PORT` (`127.0.0.1:PORT`).
@@ -419,7 +456,11 @@ mod tests {
 
     #[test]
     fn tessera_listen_wins_over_port() {
-        let c = config(&[("TESSERA_LISTEN", "0.0.0.0:4000"), ("PORT", "8080")]);
+        let c = config(&[
+            ("TESSERA_LISTEN", "0.0.0.0:4000"),
+            ("PORT", "8080"),
+            ("BETTER_AUTH_URL", "https://auth.example.com"),
+        ]);
         assert_eq!(c.listen, "0.0.0.0:4000");
         assert_eq!(
             config(&[("TESSERA_LISTEN", "[::1]:4000")]).listen,
@@ -673,16 +714,54 @@ mod tests {
     }
 
     #[test]
-    fn base_url_defaults_to_the_listen_address() {
-        let c = ServeConfig::from_vars(vars(&[("PORT", "4000")])).unwrap();
+    fn base_url_defaults_to_a_loopback_listen_address() {
+        for (listen, base) in [
+            ("127.0.0.1:4000", "http://127.0.0.1:4000"),
+            ("127.0.0.2:4000", "http://127.0.0.2:4000"),
+            ("[::1]:4000", "http://[::1]:4000"),
+            ("localhost:4000", "http://localhost:4000"),
+        ] {
+            let c = config(&[("TESSERA_LISTEN", listen)]);
+            assert_eq!(c.options.base_url.as_deref(), Some(base), "{listen}");
+            assert!(c.base_url_from_listen);
+        }
+        let c = config(&[("PORT", "4000")]);
         assert_eq!(c.options.base_url.as_deref(), Some("http://127.0.0.1:4000"));
-        let c = ServeConfig::from_vars(vars(&[("TESSERA_LISTEN", "0.0.0.0:80")])).unwrap();
-        assert_eq!(c.options.base_url.as_deref(), Some("http://localhost:80"));
-        let c = ServeConfig::from_vars(vars(&[("BETTER_AUTH_URL", "https://auth.example.com")]))
-            .unwrap();
+        let c = config(&[("BETTER_AUTH_URL", "https://auth.example.com")]);
         assert_eq!(
             c.options.base_url.as_deref(),
             Some("https://auth.example.com")
         );
+        assert!(!c.base_url_from_listen);
+    }
+
+    /// Issue 11: behind a TLS proxy an `http://` default would set cookies
+    /// without `Secure`.
+    #[test]
+    fn production_beyond_loopback_needs_a_base_url() {
+        for listen in ["0.0.0.0:80", "[::]:80", "10.0.0.5:3000", "auth-host:3000"] {
+            let err = error(&[("TESSERA_LISTEN", listen)]);
+            assert!(
+                err.starts_with("BETTER_AUTH_URL is not set:"),
+                "{listen}: {err}"
+            );
+            assert!(err.contains(listen) && err.contains("Secure"), "{err}");
+        }
+        let c = config(&[
+            ("TESSERA_LISTEN", "0.0.0.0:80"),
+            ("BETTER_AUTH_URL", "https://auth.example.com"),
+        ]);
+        assert_eq!(
+            c.options.base_url.as_deref(),
+            Some("https://auth.example.com")
+        );
+        for env in ["development", "test"] {
+            let c = config(&[("TESSERA_LISTEN", "0.0.0.0:80"), ("NODE_ENV", env)]);
+            assert_eq!(
+                c.options.base_url.as_deref(),
+                Some("http://localhost:80"),
+                "{env}"
+            );
+        }
     }
 }

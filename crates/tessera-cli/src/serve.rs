@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tessera::cache::{CacheVersion, SessionCache};
 use tessera::store::MemorySecondaryStorage;
-use tessera::{Auth, BuildError};
+use tessera::{Auth, BuildError, Environment};
 use tessera_redis::RedisStorage;
 use tokio::net::TcpListener;
 
@@ -138,6 +138,12 @@ pub async fn run(get: impl Fn(&str) -> Option<String>) -> Result<(), ServeError>
         source,
     })?;
     let shutdown = shutdown_signal().map_err(ServeError::Signal)?;
+    if config.base_url_from_listen && environment == Environment::Production {
+        // Only a loopback address gets here in production (config.rs).
+        tracing::warn!(
+            "BETTER_AUTH_URL is not set: the base URL is http://{local}, so cookies are not Secure; behind a TLS proxy, set BETTER_AUTH_URL to the public https:// URL"
+        );
+    }
     println!("listening on http://{local}{}", auth.base_path());
 
     tessera_hyper::serve(listener, auth, shutdown).await;

@@ -473,6 +473,83 @@ async fn the_default_sqlite_database_is_created_owner_only() {
     assert!(status.success());
 }
 
+/// Issue 11: in production, a server reached from other machines (behind a
+/// TLS proxy) would default to an `http://` base URL and set cookies
+/// without `Secure`; it asks for `BETTER_AUTH_URL` instead.
+#[tokio::test]
+async fn production_beyond_loopback_without_a_base_url_refuses_to_start() {
+    let data = TempDir::new("no-base-url");
+    let listen = format!("0.0.0.0:{}", free_port());
+    let (status, stdout, stderr) = run_to_exit(&[
+        ("TESSERA_LISTEN", &listen),
+        ("TESSERA_DATA_DIR", data.path().to_str().unwrap()),
+    ])
+    .await;
+    assert_eq!(status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stderr.starts_with("tessera: BETTER_AUTH_URL is not set:"),
+        "{stderr}"
+    );
+    assert!(stderr.contains(&listen), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+}
+
+/// Behind a TLS proxy with its public URL: `__Secure-` cookies, `Secure`.
+#[tokio::test]
+async fn behind_a_tls_proxy_cookies_are_secure() {
+    let data = TempDir::new("tls-proxy");
+    let port = free_port();
+    let server = Server::start(&[
+        ("TESSERA_LISTEN", &format!("0.0.0.0:{port}")),
+        ("BETTER_AUTH_URL", "https://auth.example.com"),
+        ("TESSERA_DATA_DIR", data.path().to_str().unwrap()),
+        ("TESSERA_DATABASE_URL", "memory"),
+    ])
+    .await;
+    let res = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/api/auth/sign-up/email"))
+        .header("x-forwarded-proto", "https")
+        .json(&json!({ "email": "tls@example.com", "password": "password1234", "name": "T" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let token = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("__Secure-better-auth.session_token="))
+        .expect("a __Secure- session cookie")
+        .to_owned();
+    assert!(token.contains("; Secure"), "{token}");
+    let (status, _) = server.terminate().await;
+    assert!(status.success());
+}
+
+/// Outside production the listen address still gives the base URL.
+#[tokio::test]
+async fn development_beyond_loopback_defaults_to_localhost() {
+    let data = TempDir::new("dev-any");
+    let port = free_port();
+    let server = Server::start(&[
+        ("TESSERA_LISTEN", &format!("0.0.0.0:{port}")),
+        ("NODE_ENV", "development"),
+        ("TESSERA_DATA_DIR", data.path().to_str().unwrap()),
+        ("TESSERA_DATABASE_URL", "memory"),
+    ])
+    .await;
+    let res = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/api/auth/sign-up/email"))
+        .json(&json!({ "email": "dev@example.com", "password": "password1234", "name": "D" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let (status, _) = server.terminate().await;
+    assert!(status.success());
+}
+
 #[tokio::test]
 async fn help_lists_the_variables() {
     let out = Command::new(BIN).arg("--help").output().await.unwrap();
