@@ -85,3 +85,67 @@ proptest! {
         let _ = Timestamp::parse_iso(&junk);
     }
 }
+
+/// URL-shaped noise: the pieces that confuse hand-written URL parsers.
+fn tricky_url() -> impl Strategy<Value = String> {
+    let piece = prop::sample::select(vec![
+        "http:",
+        "https:",
+        "HTTPS:",
+        "javascript:",
+        "myapp:",
+        "//",
+        "/",
+        "\\",
+        "@",
+        ":",
+        ":443",
+        ":8443",
+        "app.example.com",
+        "evil.example",
+        "xn--bcher-kva",
+        "bücher",
+        "[::1]",
+        "%2F",
+        "%5C",
+        "%40",
+        "%2e%2e",
+        "..",
+        ".",
+        "?",
+        "#",
+        "\t",
+        "\n",
+        " ",
+        "\u{0}",
+        "*",
+        "192.168.1.1",
+    ]);
+    proptest::collection::vec(piece, 0..12).prop_map(|pieces| pieces.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2048))]
+
+    /// Whatever passes an exact http(s) pattern, a browser goes to that
+    /// origin; and no input or pattern makes the matcher panic.
+    #[test]
+    fn trusted_urls_lead_browsers_to_the_trusted_origin(
+        url in tricky_url(),
+        pattern in tricky_url(),
+    ) {
+        use tessera::api::{origin_of, TrustedOrigins};
+        let exact = TrustedOrigins::new(["https://app.example.com"]);
+        let origin = origin_of(&url);
+        let goes_to_app = origin.as_deref() == Some("https://app.example.com");
+        if exact.is_trusted(&url) {
+            prop_assert!(goes_to_app, "{:?} trusted, browsers go to {:?}", url, origin);
+        }
+        if exact.is_trusted_callback(&url) && !url.starts_with('/') {
+            prop_assert!(goes_to_app, "{:?} trusted, browsers go to {:?}", url, origin);
+        }
+        let any = TrustedOrigins::new([pattern.as_str(), "*.example.com", "192.168.*.*", "myapp://app"]);
+        let _ = any.is_trusted_callback(&url);
+        let _ = any.is_trusted(&url);
+    }
+}
