@@ -33,7 +33,8 @@ CONFIGURATION (environment variables):
     TESSERA_DATA_DIR               where a generated secret (tessera.secret, mode 0600) and the
                                    default SQLite database (tessera.db) live; default the current
                                    directory
-    BETTER_AUTH_URL                public URL of the API (its path becomes the base path)
+    BETTER_AUTH_URL                public URL of the API (its path becomes the base path); unset:
+                                   http://<listen address>, allowed in production only on loopback
     BETTER_AUTH_TRUSTED_ORIGINS    comma-separated trusted origins
     NODE_ENV                       development | test | production (default)
     TESSERA_SESSION_EXPIRES_IN     session lifetime, seconds (default 604800)
