@@ -30,6 +30,7 @@ const PATTERNS: &[&str] = &[
     "http://10.*",
     "myapp://",
     "exp://host/cb",
+    "exp://*.example.com/c?/**",
     "https://xn--bcher-kva.example",
     "http://[::1]:3000",
 ];
@@ -158,6 +159,17 @@ const INPUTS: &[&str] = &[
     "exp://host.evil/cb",
     "exp://evil@host/cb",
     "exp:host/cb",
+    "exp://a.example.com/cb",
+    "exp://a.example.com/cbx/y",
+    "exp://a.example.com\\cb",
+    "exp://a.example.com/c/",
+    "exp://evil@a.example.com/cb",
+    "exp://a.example.com:8081/cb/../c1",
+    // Accepted by the `url` crate, refused by browsers.
+    "myapp://@",
+    "myapp://:@/x",
+    "myapp://callback:\\x",
+    "myapp://@callback",
     // Relative paths.
     "/dashboard",
     "/",
