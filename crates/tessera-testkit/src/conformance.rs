@@ -54,6 +54,7 @@ use serde_json::{json, Value};
 use tessera::cookie::{SetCookie, MAX_COOKIE_CHUNKS, MAX_COOKIE_SIZE};
 use tessera::options::RequestLimits;
 use tessera::TestClock;
+use tessera_multi_session::{device_cookie_name, DEFAULT_MAXIMUM_SESSIONS};
 
 use crate::exchange::{
     http_client, send_http, send_http_status, ClientCookies, TestRequest, TestResponse,
@@ -69,10 +70,6 @@ pub const DONT_REMEMBER: &str = "better-auth.dont_remember";
 pub const UPDATE_AGE: Duration = Duration::from_secs(86_400);
 /// better-auth's body for a request that needs a session and has none.
 pub const UNAUTHORIZED_BODY: &str = r#"{"message":"Unauthorized","code":"UNAUTHORIZED"}"#;
-
-/// better-auth's default `maximumSessions` of the multi-session plugin: the
-/// device cookies [`largest_tessera_cookie_header`] carries.
-pub const MAXIMUM_SESSIONS: usize = 5;
 
 /// An origin no server under test trusts.
 const FOREIGN_ORIGIN: &str = "http://evil.example";
@@ -624,7 +621,8 @@ pub fn cookie_bomb() -> String {
 /// as the live session: the session cache chunked up to
 /// [`RequestLimits::session_cache_bytes`] (at most
 /// [`MAX_COOKIE_CHUNKS`] chunks of a full cookie each), `dont_remember`,
-/// and the device cookies of [`MAXIMUM_SESSIONS`] multi-session accounts,
+/// and the device cookies of the multi-session plugin's default
+/// `maximumSessions` accounts ([`DEFAULT_MAXIMUM_SESSIONS`]),
 /// signatures at their longest once percent-encoded. Only the session
 /// token is real; the rest reads as junk (a cache miss, unknown devices).
 pub fn largest_tessera_cookie_header(limits: &RequestLimits, session_token: &str) -> String {
@@ -635,10 +633,9 @@ pub fn largest_tessera_cookie_header(limits: &RequestLimits, session_token: &str
         format!("{SESSION_TOKEN}={session_token}"),
         format!("{DONT_REMEMBER}=true.{signature}"),
     ];
-    for i in 0..MAXIMUM_SESSIONS {
-        cookies.push(format!(
-            "{SESSION_TOKEN}_multi-{i:0>32}={token}.{signature}"
-        ));
+    for i in 0..DEFAULT_MAXIMUM_SESSIONS {
+        let name = device_cookie_name(SESSION_TOKEN, &format!("{i:0>32}"));
+        cookies.push(format!("{name}={token}.{signature}"));
     }
     // Full chunks as the kernel cuts them: a `Set-Cookie` line of at most
     // MAX_COOKIE_SIZE bytes with better-auth's default attributes.
