@@ -89,6 +89,19 @@
 //! a larger body answers 413
 //! `{"message":"Request body too large","code":"PAYLOAD_TOO_LARGE"}`.
 //!
+//! # Request limits
+//!
+//! The kernel answers 431 `REQUEST_HEADER_FIELDS_TOO_LARGE` (better-auth's
+//! JSON) to a head over its [`RequestLimits`](tessera::options::RequestLimits),
+//! on the auth API and on every route behind [`SessionMiddleware`].
+//! actix-http reads a request head into a fixed 128 KiB buffer, of at most
+//! 96 header fields (neither can be configured): a head over the kernel's
+//! default limits (64 KiB) but within those reaches the kernel; a larger
+//! one, or one with more fields, gets actix-http's own 431, with an empty
+//! body, and the connection is closed (a client still sending may see the
+//! connection reset rather than the answer). Kernel limits above 128 KiB
+//! have no effect behind actix.
+//!
 //! [actix-web]: https://docs.rs/actix-web
 
 #![forbid(unsafe_code)]

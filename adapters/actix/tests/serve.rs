@@ -504,3 +504,38 @@ async fn paths_outside_the_base_path_are_the_apps() {
     assert_eq!(res.json, Some(json!({ "ok": true })));
     server.stop().await;
 }
+
+const TOO_LARGE: &str =
+    r#"{"message":"Request header fields too large","code":"REQUEST_HEADER_FIELDS_TOO_LARGE"}"#;
+
+#[actix_web::test]
+async fn a_cookie_header_over_the_kernels_limit_is_431_json_on_api_and_app() {
+    let server = Server::start().await;
+    // Over the kernel's 48 KiB, within actix-http's 128 KiB head buffer.
+    let cookie = format!("big={}", "x".repeat(64 * 1024));
+    for path in ["/api/auth/ok", "/api/auth/get-session", "/me", "/"] {
+        let res = server
+            .send(TestRequest::get(path).header("cookie", cookie.as_str()))
+            .await;
+        assert_eq!((res.status, res.text.as_str()), (431, TOO_LARGE), "{path}");
+    }
+    server.stop().await;
+}
+
+/// A head past actix-http's fixed 128 KiB buffer never reaches the app:
+/// actix answers 431 itself, with an empty body, and closes the
+/// connection; the server serves on.
+#[actix_web::test]
+async fn a_cookie_bomb_past_actix_head_buffer_is_actix_own_431() {
+    let server = Server::start().await;
+    let bomb = tessera_testkit::conformance::cookie_bomb();
+    let client = tessera_testkit::http_client();
+    for path in ["/api/auth/ok", "/api/auth/get-session", "/me"] {
+        let req = TestRequest::get(path).header("cookie", bomb.as_str());
+        let status = tessera_testkit::send_http_status(&client, &server.base_url, &req).await;
+        assert_eq!(status, Ok(431), "{path}");
+    }
+    let res = server.send(TestRequest::get("/api/auth/ok")).await;
+    assert_eq!(res.status, 200);
+    server.stop().await;
+}

@@ -75,6 +75,18 @@
 //! The request body limit of the auth API is axum's own
 //! ([`DefaultBodyLimit`](axum::extract::DefaultBodyLimit)).
 //!
+//! # Request limits
+//!
+//! The kernel answers 431 `REQUEST_HEADER_FIELDS_TOO_LARGE` (better-auth's
+//! JSON) to a head over its [`RequestLimits`](tessera::options::RequestLimits),
+//! on the auth API ([`router`]) and on every route behind [`SessionLayer`].
+//! `axum::serve` reads heads up to hyper's default buffer (about 400 KB)
+//! and 100 header fields, so every head over the kernel's default limits
+//! (64 KiB) but within those reaches the kernel; past them hyper answers
+//! 431 itself, with an empty body, and closes the connection. Limits raised
+//! past 400 KB need a server of your own (hyper-util's builder with a
+//! larger `max_buf_size`).
+//!
 //! [axum]: https://docs.rs/axum
 
 #![forbid(unsafe_code)]

@@ -246,3 +246,23 @@ async fn auth_api_is_not_resolved_twice_when_the_layer_wraps_it() {
     assert_eq!(token_lines.len(), 1, "{:?}", res.set_cookies);
     assert!(token_lines[0].is_expired());
 }
+
+const TOO_LARGE: &str =
+    r#"{"message":"Request header fields too large","code":"REQUEST_HEADER_FIELDS_TOO_LARGE"}"#;
+
+/// `axum::serve` reads heads up to hyper's default buffer (about 400 KB):
+/// a 380 KB cookie bomb reaches the kernel, which answers 431 with
+/// better-auth's JSON on the auth API and on every route behind the layer.
+#[tokio::test]
+async fn a_cookie_bomb_answers_the_kernels_431_json() {
+    let server = Server::start().await;
+    let bomb = tessera_testkit::conformance::cookie_bomb();
+    for path in ["/api/auth/ok", "/api/auth/get-session", "/me", "/"] {
+        let res = server
+            .send(TestRequest::get(path).header("cookie", bomb.as_str()))
+            .await;
+        assert_eq!((res.status, res.text.as_str()), (431, TOO_LARGE), "{path}");
+    }
+    let res = server.send(TestRequest::get("/api/auth/ok")).await;
+    assert_eq!(res.status, 200);
+}

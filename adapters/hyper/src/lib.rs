@@ -65,6 +65,17 @@
 //! # }
 //! ```
 //!
+//! # Request limits
+//!
+//! The kernel answers 431 `REQUEST_HEADER_FIELDS_TOO_LARGE` (better-auth's
+//! JSON) to a head over its [`RequestLimits`](tessera::options::RequestLimits),
+//! from [`AuthService`] and from [`WithSession`] alike. [`serve`] has hyper
+//! read heads up to those limits plus 64 KiB for the request line, so that
+//! answer is what clients see; a larger head gets hyper's own 431 (empty
+//! body, connection closed) without being buffered, as does a head of more
+//! than 100 header fields. [`serve_service`] reads heads for the default
+//! limits; [`serve_service_with_limits`] for others.
+//!
 //! [hyper]: https://docs.rs/hyper
 
 #![forbid(unsafe_code)]
@@ -74,7 +85,7 @@ mod serve;
 mod service;
 mod session;
 
-pub use serve::{serve, serve_service, DRAIN_TIMEOUT};
+pub use serve::{serve, serve_service, serve_service_with_limits, DRAIN_TIMEOUT};
 pub use service::{AuthService, DEFAULT_BODY_LIMIT};
 pub use session::{session, WithSession};
 

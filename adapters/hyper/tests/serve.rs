@@ -11,6 +11,7 @@ use hyper::{Request, Response};
 use serde_json::{json, Value};
 use tessera::{Auth, Options};
 use tessera_hyper::{serve, serve_service, AuthService, WithSession};
+use tessera_testkit::conformance::cookie_bomb;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
@@ -227,5 +228,73 @@ async fn app_route_carries_the_kernels_set_cookie_headers() {
         .iter()
         .all(|c| c.matches("Max-Age").count() <= 1));
     assert_eq!(res.json::<Value>().await.unwrap(), json!({ "user": null }));
+    server.shut_down().await;
+}
+
+const TOO_LARGE: &str =
+    r#"{"message":"Request header fields too large","code":"REQUEST_HEADER_FIELDS_TOO_LARGE"}"#;
+
+#[tokio::test]
+async fn a_cookie_header_over_the_kernels_limit_is_431_json_on_api_and_app() {
+    let server = start_with_app().await;
+    let client = reqwest::Client::new();
+    // Over the kernel's 48 KiB, within what hyper reads for it.
+    let cookie = format!("big={}", "x".repeat(64 * 1024));
+    for path in ["/api/auth/ok", "/api/auth/get-session", "/dashboard"] {
+        let res = client
+            .get(server.url(path))
+            .header("cookie", cookie.as_str())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 431, "{path}");
+        assert_eq!(res.text().await.unwrap(), TOO_LARGE, "{path}");
+    }
+    server.shut_down().await;
+}
+
+#[tokio::test]
+async fn a_cookie_bomb_past_hypers_head_limit_is_431_and_the_server_serves_on() {
+    let server = start_with_app().await;
+    let client = reqwest::Client::new();
+    let bomb = cookie_bomb();
+    for path in ["/api/auth/ok", "/api/auth/get-session", "/dashboard"] {
+        // hyper refuses it unread (kernel limit + 64 KiB): its own 431,
+        // empty body, connection closed; only the status is certain.
+        let res = client
+            .get(server.url(path))
+            .header("cookie", bomb.as_str())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 431, "{path}");
+    }
+    let res = client.get(server.url("/api/auth/ok")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    server.shut_down().await;
+}
+
+#[tokio::test]
+async fn serve_reads_heads_as_large_as_the_kernels_configured_limits() {
+    let mut options = Options::new().secret(SECRET).rate_limit(false);
+    options.limits.max_head_bytes = 1024 * 1024;
+    options.limits.max_cookie_bytes = 1024 * 1024;
+    let auth = Auth::builder(options).build().expect("valid options");
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let done = tokio::spawn(serve(listener, auth, async {
+        let _ = stopped.await;
+    }));
+    let server = Running { addr, stop, done };
+    // Past hyper's own default buffer (about 400 KB).
+    let cookie = format!("big={}", "x".repeat(600 * 1024));
+    let res = reqwest::Client::new()
+        .get(server.url("/api/auth/ok"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
     server.shut_down().await;
 }

@@ -111,6 +111,21 @@
 //! connect to. The first network call is the runtime's long poll on the
 //! Runtime API.
 //!
+//! # Request limits
+//!
+//! The kernel answers 431 `REQUEST_HEADER_FIELDS_TOO_LARGE` (better-auth's
+//! JSON) to a head over its [`RequestLimits`](tessera::options::RequestLimits),
+//! from [`AuthService`] and from [`WithSession`], whatever the event shape
+//! (an HTTP API's `cookies` list counts as the `Cookie` header
+//! `lambda_http` joins it into). The front answers first for larger heads:
+//! an API Gateway HTTP API refuses more than 10,240 bytes of request line
+//! and headers, an ALB more than 64 KiB of headers. Behind API Gateway,
+//! lower `TESSERA_MAX_COOKIE_BYTES` (e.g. to 8192) so that the session
+//! cache, which gets two thirds of it, is never written larger than the
+//! gateway lets back in: in stateless mode a session whose cache does not
+//! fit is not written at all (a warning is logged), rather than locking the
+//! browser out behind the gateway's errors.
+//!
 //! # Stateless mode
 //!
 //! Without `.database(..)` the kernel runs better-auth's stateless mode:

@@ -57,6 +57,11 @@ CONFIGURATION (environment variables):
                                    before it expires (default: true in stateless mode; ignored
                                    with a database or secondary storage)
     TESSERA_PLUGINS                comma-separated plugin ids (this build: multi-session, stateless-refresh)
+    TESSERA_MAX_HEAD_BYTES         largest request head (header fields), bytes; 431 past it
+                                   (default 65536)
+    TESSERA_MAX_COOKIE_BYTES       largest Cookie header, bytes; 431 past it; the session cache
+                                   gets two thirds of it (default 49152)
+    TESSERA_MAX_COOKIES            most cookies in a request; 431 past it (default 300)
     RUST_LOG                       log filter (default info); logs go to stderr
 ";
 

@@ -176,6 +176,9 @@ fn variable_of(option: &str) -> Option<&'static str> {
         "session.expires_in" => "TESSERA_SESSION_EXPIRES_IN",
         "session.cookie_cache.max_age" => "TESSERA_COOKIE_CACHE_MAX_AGE",
         "base_url" => "BETTER_AUTH_URL",
+        "limits.max_head_bytes" => "TESSERA_MAX_HEAD_BYTES",
+        "limits.max_cookie_bytes" => "TESSERA_MAX_COOKIE_BYTES",
+        "limits.max_cookies" => "TESSERA_MAX_COOKIES",
         _ => return None,
     })
 }

@@ -309,6 +309,9 @@ async fn bad_values_exit_with_a_message_naming_the_variable() {
         ("TESSERA_COOKIE_CACHE_MAX_AGE", "5m"),
         ("TESSERA_COOKIE_CACHE_MAX_AGE", "99999999"),
         ("TESSERA_REFRESH_CACHE", "sometimes"),
+        ("TESSERA_MAX_COOKIES", "many"),
+        ("TESSERA_MAX_COOKIE_BYTES", "100"),
+        ("TESSERA_MAX_HEAD_BYTES", "1024"),
         ("PORT", "http"),
     ] {
         let (status, _, stderr) =
@@ -1271,5 +1274,68 @@ async fn postgres_keeps_sessions_across_restarts() {
         session_email(&client, &server, &cookies).await.as_deref(),
         Some("pg@example.com")
     );
+    server.terminate().await;
+}
+
+const TOO_LARGE: &str =
+    r#"{"message":"Request header fields too large","code":"REQUEST_HEADER_FIELDS_TOO_LARGE"}"#;
+
+/// `GET path` with `cookie`: the status, and the body when one arrives (a
+/// head refused by hyper itself closes the connection).
+async fn get_with_cookie(
+    client: &reqwest::Client,
+    server: &Server,
+    path: &str,
+    cookie: &str,
+) -> (u16, Option<String>) {
+    let res = client
+        .get(server.url(path))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.text().await.ok())
+}
+
+#[tokio::test]
+async fn oversized_heads_are_431_and_the_server_serves_on() {
+    let server = Server::start(&[("BETTER_AUTH_SECRET", SECRET)]).await;
+    let client = reqwest::Client::new();
+    let bomb = tessera_testkit::conformance::cookie_bomb();
+    let big = format!("big={}", "x".repeat(64 * 1024));
+    for path in ["/ok", "/get-session"] {
+        let (status, _) = get_with_cookie(&client, &server, path, &bomb).await;
+        assert_eq!(status, 431, "{path} with a cookie bomb");
+        let (status, body) = get_with_cookie(&client, &server, path, &big).await;
+        assert_eq!((status, body.as_deref()), (431, Some(TOO_LARGE)), "{path}");
+    }
+    let res = client.get(server.url("/ok")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    server.terminate().await;
+}
+
+#[tokio::test]
+async fn request_limits_are_read_from_the_environment() {
+    let client = reqwest::Client::new();
+    let server = Server::start(&[
+        ("BETTER_AUTH_SECRET", SECRET),
+        ("TESSERA_MAX_COOKIE_BYTES", "8192"),
+    ])
+    .await;
+    let cookie = format!("pad={}", "x".repeat(9 * 1024));
+    let (status, body) = get_with_cookie(&client, &server, "/ok", &cookie).await;
+    assert_eq!((status, body.as_deref()), (431, Some(TOO_LARGE)));
+    server.terminate().await;
+
+    // Raised: hyper reads a head past its own default buffer (~400 KB).
+    let server = Server::start(&[
+        ("BETTER_AUTH_SECRET", SECRET),
+        ("TESSERA_MAX_HEAD_BYTES", "1048576"),
+        ("TESSERA_MAX_COOKIE_BYTES", "1048576"),
+    ])
+    .await;
+    let cookie = format!("pad={}", "x".repeat(600 * 1024));
+    let (status, _) = get_with_cookie(&client, &server, "/ok", &cookie).await;
+    assert_eq!(status, 200);
     server.terminate().await;
 }

@@ -38,6 +38,11 @@
 //!     cookies), one header per cookie.
 //! - When [`SuiteTarget::clock`] is set, the server's only notion of "now"
 //!   is that clock, so the suite can move time past `updateAge`.
+//! - When [`SuiteTarget::request_limits`] is set, the server (its HTTP
+//!   stack and its kernel) accepts every head within those limits, so the
+//!   largest set of cookies Tessera sets under them
+//!   ([`largest_tessera_cookie_header`]) comes back; every server refuses a
+//!   380 KB cookie bomb with 431.
 //!
 //! Scenarios without what they need (no protected route, no clock) are
 //! reported as skipped, never as passed.
@@ -46,9 +51,14 @@ use std::fmt;
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use tessera::cookie::{SetCookie, MAX_COOKIE_CHUNKS, MAX_COOKIE_SIZE};
+use tessera::options::RequestLimits;
 use tessera::TestClock;
+use tessera_multi_session::{device_cookie_name, DEFAULT_MAXIMUM_SESSIONS};
 
-use crate::exchange::{http_client, send_http, ClientCookies, TestRequest, TestResponse};
+use crate::exchange::{
+    http_client, send_http, send_http_status, ClientCookies, TestRequest, TestResponse,
+};
 use crate::uri::{decode_uri_component, encode_uri_component};
 
 /// better-auth's session cookie name on plain `http://`.
@@ -80,6 +90,10 @@ pub struct SuiteTarget {
     pub clock: Option<TestClock>,
     /// The `Origin` sent with requests that need a trusted one.
     pub origin: String,
+    /// The request limits the server's kernel runs with; `None` (e.g. the
+    /// reference server, behind Node's 16 KiB head limit) skips the
+    /// scenario sending Tessera's largest cookie set.
+    pub request_limits: Option<RequestLimits>,
 }
 
 impl SuiteTarget {
@@ -93,6 +107,7 @@ impl SuiteTarget {
             auth_path: "/api/auth".to_owned(),
             protected_path: None,
             clock: None,
+            request_limits: None,
         }
     }
 
@@ -111,6 +126,12 @@ impl SuiteTarget {
     /// Sets the server's clock.
     pub fn clock(mut self, clock: TestClock) -> Self {
         self.clock = Some(clock);
+        self
+    }
+
+    /// Sets the request limits the server's kernel runs with.
+    pub fn request_limits(mut self, limits: RequestLimits) -> Self {
+        self.request_limits = Some(limits);
         self
     }
 
@@ -236,6 +257,8 @@ pub async fn run_scenarios(target: &SuiteTarget) -> SuiteReport {
         foreign_origin_with_cookie_is_403,
         tampered_cookie_reads_as_signed_out,
         set_cookie_headers_arrive_separately,
+        oversized_cookie_headers_are_431,
+        tesseras_largest_cookie_set_is_accepted,
     );
     SuiteReport {
         base_url: target.base_url.clone(),
@@ -519,6 +542,119 @@ async fn set_cookie_headers_arrive_separately(s: &Suite<'_>) -> Check {
     Ok(())
 }
 
+/// Oversized `Cookie` headers answer 431 on `/ok`, `/get-session` and the
+/// protected route, and the server goes on serving: a cookie bomb of
+/// 54,000 cookies with three-letter names, about 380 KB (issue 11's
+/// quadratic-parsing hole), and one 64 KiB cookie, over Tessera's default
+/// limits but within what its HTTP stacks read (so the kernel answers).
+/// Node refuses any head over 16 KiB.
+async fn oversized_cookie_headers_are_431(s: &Suite<'_>) -> Check {
+    let oversized = [
+        ("a 380 KB cookie bomb", cookie_bomb()),
+        ("a 64 KiB cookie", format!("big={}", "x".repeat(64 * 1024))),
+    ];
+    let mut paths = vec![s.api("/ok"), s.api("/get-session")];
+    paths.extend(s.target.protected_path.clone());
+    for (what, cookie) in &oversized {
+        for path in &paths {
+            let req = TestRequest::get(path.as_str()).header("cookie", cookie.as_str());
+            let status = s.status_of(req).await?;
+            expect_eq(status, 431, &format!("{path} with {what}: status"))?;
+        }
+    }
+    let res = s.send(TestRequest::get(s.api("/ok"))).await?;
+    expect_status(&res, 200, "/ok after the cookie bombs")?;
+    Ok(())
+}
+
+/// The largest set of cookies Tessera itself sets under the target's
+/// request limits ([`largest_tessera_cookie_header`], more than Node's
+/// 16 KiB) is accepted: get-session and the protected route answer with
+/// the session.
+async fn tesseras_largest_cookie_set_is_accepted(s: &Suite<'_>) -> Check {
+    let limits = s.target.request_limits.ok_or(Stop::Skipped(
+        "the target promises no head larger than Node's 16 KiB",
+    ))?;
+    let account = s.sign_up().await?;
+    let token = account
+        .cookies
+        .get(SESSION_TOKEN)
+        .ok_or("sign-up left no session cookie")?;
+    let header = largest_tessera_cookie_header(&limits, token);
+    let mut paths = vec![s.api("/get-session")];
+    paths.extend(s.target.protected_path.clone());
+    for path in paths {
+        let res = s
+            .send(TestRequest::get(path.as_str()).header("cookie", header.as_str()))
+            .await?;
+        let what = format!(
+            "{path} with Tessera's largest cookie set ({} bytes)",
+            header.len()
+        );
+        expect_status(&res, 200, &what)?;
+        let email = res
+            .json
+            .as_ref()
+            .and_then(|b| b["user"]["email"].as_str().or(b["email"].as_str()));
+        expect_eq(email, Some(account.email.as_str()), &what)?;
+    }
+    Ok(())
+}
+
+/// `aaa=1; aab=1; …`: 54,000 cookies with three-letter names (repeating
+/// past 17,576), about 380 KB.
+pub fn cookie_bomb() -> String {
+    let name = |i: usize| -> String {
+        [676, 26, 1]
+            .iter()
+            .map(|k| char::from(b'a' + (i / k % 26) as u8))
+            .collect()
+    };
+    (0..54_000)
+        .map(|i| format!("{}=1", name(i)))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The largest `Cookie` header Tessera itself sets under `limits` (on
+/// plain `http://`, default prefix), with `session_token` (its raw value)
+/// as the live session: the session cache chunked up to
+/// [`RequestLimits::session_cache_bytes`] (at most
+/// [`MAX_COOKIE_CHUNKS`] chunks of a full cookie each), `dont_remember`,
+/// and the device cookies of the multi-session plugin's default
+/// `maximumSessions` accounts ([`DEFAULT_MAXIMUM_SESSIONS`]),
+/// signatures at their longest once percent-encoded. Only the session
+/// token is real; the rest reads as junk (a cache miss, unknown devices).
+pub fn largest_tessera_cookie_header(limits: &RequestLimits, session_token: &str) -> String {
+    // A signature whose every base64 character is `+`: 132 bytes encoded.
+    let signature = format!("{}%3D", "%2B".repeat(43));
+    let token = "t".repeat(32);
+    let mut cookies = vec![
+        format!("{SESSION_TOKEN}={session_token}"),
+        format!("{DONT_REMEMBER}=true.{signature}"),
+    ];
+    for i in 0..DEFAULT_MAXIMUM_SESSIONS {
+        let name = device_cookie_name(SESSION_TOKEN, &format!("{i:0>32}"));
+        cookies.push(format!("{name}={token}.{signature}"));
+    }
+    // Full chunks as the kernel cuts them: a `Set-Cookie` line of at most
+    // MAX_COOKIE_SIZE bytes with better-auth's default attributes.
+    let attributes = "; Max-Age=300; Path=/; HttpOnly; SameSite=Lax";
+    let mut budget = limits.session_cache_bytes();
+    for i in 0..MAX_COOKIE_CHUNKS {
+        let name = format!("better-auth.session_data.{i}");
+        let line = format!("better-auth.session_data.99={attributes}");
+        let empty = SetCookie::new(name.clone(), "", Default::default()).request_len();
+        if budget <= empty {
+            break;
+        }
+        let len = (MAX_COOKIE_SIZE - line.len()).min(budget - empty);
+        cookies.push(format!("{name}={}", "A".repeat(len)));
+        budget -= empty + len;
+    }
+    cookies.join("; ")
+}
+
 // ---------------------------------------------------------------------------
 // The machinery the scenarios share.
 
@@ -567,6 +703,12 @@ impl Suite<'_> {
 
     async fn send(&self, req: TestRequest) -> Result<TestResponse, String> {
         send_http(&self.client, &self.target.base_url, &req).await
+    }
+
+    /// Only the status: a server refusing a head may close the connection
+    /// before its body is read (Node does).
+    async fn status_of(&self, req: TestRequest) -> Result<u16, String> {
+        send_http_status(&self.client, &self.target.base_url, &req).await
     }
 
     async fn get_session(&self, cookies: &ClientCookies) -> Result<TestResponse, String> {

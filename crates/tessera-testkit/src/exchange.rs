@@ -283,14 +283,7 @@ pub async fn send_http(
     base_url: &str,
     req: &TestRequest,
 ) -> Result<TestResponse, String> {
-    let url = format!("{base_url}{}", req.path);
-    let mut builder = client.request(req.method.clone(), &url);
-    for (k, v) in &req.headers {
-        builder = builder.header(k.as_str(), v.as_str());
-    }
-    if let Some(body) = &req.body {
-        builder = builder.body(body.clone());
-    }
+    let (url, builder) = http_request(client, base_url, req);
     let res = builder
         .send()
         .await
@@ -302,6 +295,38 @@ pub async fn send_http(
         .await
         .map_err(|e| format!("{} {url}: reading body: {e}", req.method))?;
     Ok(TestResponse::from_parts(status, headers, &body))
+}
+
+/// Sends `req` over HTTP and reads only the status: a server refusing a
+/// request head may close the connection before a body could be read, as
+/// Node does after its 431.
+pub async fn send_http_status(
+    client: &reqwest::Client,
+    base_url: &str,
+    req: &TestRequest,
+) -> Result<u16, String> {
+    let (url, builder) = http_request(client, base_url, req);
+    let res = builder
+        .send()
+        .await
+        .map_err(|e| format!("{} {url}: {e}", req.method))?;
+    Ok(res.status().as_u16())
+}
+
+fn http_request(
+    client: &reqwest::Client,
+    base_url: &str,
+    req: &TestRequest,
+) -> (String, reqwest::RequestBuilder) {
+    let url = format!("{base_url}{}", req.path);
+    let mut builder = client.request(req.method.clone(), &url);
+    for (k, v) in &req.headers {
+        builder = builder.header(k.as_str(), v.as_str());
+    }
+    if let Some(body) = &req.body {
+        builder = builder.body(body.clone());
+    }
+    (url, builder)
 }
 
 /// Hands `req` to a Tessera [`Auth`] in process, as an adapter would: the

@@ -16,6 +16,7 @@ use http::header::CONTENT_TYPE;
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use serde_json::json;
+use tessera::options::RequestLimits;
 use tessera::store::MemoryDatabase;
 use tessera::{ApiError, Auth, Clock, Options, SystemClock, TestClock};
 use tessera_testkit::conformance::{run_suite, SuiteReport, SuiteTarget};
@@ -110,7 +111,8 @@ async fn hyper_adapter_passes_the_suite() {
     serve_target(
         SuiteTarget::new(origin)
             .protected_path(PROTECTED)
-            .clock(clock),
+            .clock(clock)
+            .request_limits(RequestLimits::default()),
     )
     .await;
     let _ = stop.send(());
@@ -154,7 +156,8 @@ async fn axum_adapter_passes_the_suite() {
     serve_target(
         SuiteTarget::new(origin)
             .protected_path(PROTECTED)
-            .clock(clock),
+            .clock(clock)
+            .request_limits(RequestLimits::default()),
     )
     .await;
     let _ = stop.send(());
@@ -204,7 +207,8 @@ async fn hyper_auth_service_as_tower_service_passes_the_suite() {
     serve_target(
         SuiteTarget::new(origin)
             .protected_path(PROTECTED)
-            .clock(clock),
+            .clock(clock)
+            .request_limits(RequestLimits::default()),
     )
     .await;
     let _ = stop.send(());
@@ -247,15 +251,17 @@ async fn actix_adapter_passes_the_suite() {
     serve_target(
         SuiteTarget::new(origin)
             .protected_path(PROTECTED)
-            .clock(clock),
+            .clock(clock)
+            .request_limits(RequestLimits::default()),
     )
     .await;
     handle.stop(true).await;
 }
 
 /// better-auth 1.7.25 itself (memory adapter): no protected application
-/// route and no movable clock, so exactly the scenarios needing them are
-/// skipped; everything else must hold as it does for the adapters.
+/// route, no movable clock and Node's 16 KiB head limit, so exactly the
+/// scenarios needing them are skipped; everything else must hold as it
+/// does for the adapters.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn better_auth_passes_the_suite() {
     let server = require_refserver!(&[("MODE", "memory")]);
@@ -266,14 +272,16 @@ async fn better_auth_passes_the_suite() {
             "protected_route_without_session_is_401",
             "protected_route_with_session_returns_the_user",
             "session_refreshes_after_update_age",
+            "tesseras_largest_cookie_set_is_accepted",
         ],
         "{report}"
     );
 }
 
 /// The suite has teeth: a server that joins its `Set-Cookie` headers into
-/// one and whose protected route drops the session's cookie work fails
-/// exactly the scenarios about those two things.
+/// one and whose protected route drops the session's cookie work (and its
+/// errors: a refused head reads as signed out) fails exactly the scenarios
+/// about those things.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_losing_cookie_work_fails_the_suite() {
     use http::header::SET_COOKIE;
@@ -333,6 +341,7 @@ async fn a_server_losing_cookie_work_fails_the_suite() {
         [
             "session_refreshes_after_update_age",
             "set_cookie_headers_arrive_separately",
+            "oversized_cookie_headers_are_431",
         ],
         "{report}"
     );

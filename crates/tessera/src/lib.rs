@@ -199,7 +199,11 @@ impl Auth {
     /// its response must carry (a refresh, or the deletion of a dead
     /// session's cookies). Apply `outcome.cookies` to the response even when
     /// there is no session.
+    ///
+    /// A head over the [`RequestLimits`](options::RequestLimits) is an error:
+    /// 431 `REQUEST_HEADER_FIELDS_TOO_LARGE`, to be answered as it is.
     pub async fn session(&self, headers: &HeaderMap) -> Result<SessionOutcome, ApiError> {
+        api::limits::check(headers, &self.inner.options.limits)?;
         let cookies = RequestCookies::from_headers(headers);
         let mut jar = CookieJar::new();
         let opts = ResolveOptions {
@@ -334,6 +338,9 @@ impl AuthBuilder {
             for weakness in secrets.weaknesses() {
                 tracing::warn!("{weakness}");
             }
+        }
+        if let Some((option, reason)) = options.limits.problem() {
+            return Err(BuildError::Invalid { option, reason });
         }
         if options.session.expires_in == 0 {
             options.session.expires_in = options::SessionOptions::default().expires_in;

@@ -194,6 +194,118 @@ impl Default for IpOptions {
     }
 }
 
+/// Bounds on the head of one request, so that the work a request costs is
+/// bounded whatever a client sends. A request over any of them is answered
+/// 431 `REQUEST_HEADER_FIELDS_TOO_LARGE` before anything reads its headers:
+/// by [`Auth::handle`](crate::Auth::handle) before rate limiting and plugin
+/// interceptors, and by [`Auth::session`](crate::Auth::session) (so the
+/// adapters' session layers answer it) for application routes.
+///
+/// The defaults admit everything Tessera itself sets — a session cache
+/// chunked up to two thirds of [`max_cookie_bytes`](Self::max_cookie_bytes)
+/// (eight 4 KB chunks by default), the session token, `dont_remember` and
+/// the multi-session device cookies — with room left for the
+/// application's own cookies, and they sit above the limits of the
+/// servers in front of most deployments:
+///
+/// | where | limit |
+/// |---|---|
+/// | Node.js (better-auth) | 16 KiB for the whole head: a large chunked session cache answers 431 |
+/// | nginx | 8 KiB per header line (`large_client_header_buffers 4 8k`) |
+/// | AWS ALB | 64 KiB for all headers |
+/// | browsers | 4096 bytes per cookie, about 180 cookies per site |
+///
+/// ```
+/// use tessera::options::RequestLimits;
+///
+/// let limits = RequestLimits::default();
+/// assert_eq!(limits.max_head_bytes, 64 * 1024);
+/// assert_eq!(limits.max_cookie_bytes, 48 * 1024);
+/// assert_eq!(limits.max_cookies, 300);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RequestLimits {
+    /// All header fields together, counted as HTTP/1.1 writes them
+    /// (`name: value` and a line break each; the request line is not
+    /// counted). Default 64 KiB, AWS ALB's limit and four times Node's.
+    pub max_head_bytes: usize,
+    /// All `Cookie` header values together. Default 48 KiB: two thirds of it
+    /// (32 KiB, eight chunks) for the session cache, the rest for the
+    /// session token, `dont_remember`, the device cookies of
+    /// `maximumSessions` accounts and the application's own cookies.
+    pub max_cookie_bytes: usize,
+    /// Cookies in all `Cookie` headers together, counted as `;`-separated
+    /// segments. Default 300: above the ~180 cookies browsers keep per
+    /// site, with room for partitioned ones. Past it the request is
+    /// refused rather than its last cookies ignored: which cookie wins a
+    /// duplicate name never depends on where a cap cuts.
+    pub max_cookies: usize,
+}
+
+impl Default for RequestLimits {
+    fn default() -> Self {
+        RequestLimits {
+            max_head_bytes: 64 * 1024,
+            max_cookie_bytes: 48 * 1024,
+            max_cookies: 300,
+        }
+    }
+}
+
+impl RequestLimits {
+    /// The smallest [`max_cookie_bytes`](Self::max_cookie_bytes) accepted:
+    /// one browser cookie's worth, so the session token and a small cache
+    /// always fit.
+    pub const MIN_COOKIE_BYTES: usize = 4096;
+    /// The smallest [`max_cookies`](Self::max_cookies) accepted: Tessera
+    /// alone may set the session token, `dont_remember`, the cache chunks
+    /// and several device cookies.
+    pub const MIN_COOKIES: usize = 32;
+
+    /// The bytes of `Cookie` header the session cache may take: two thirds
+    /// of [`max_cookie_bytes`](Self::max_cookie_bytes). A cache that would
+    /// need more is not written (a warning is logged), so Tessera never
+    /// sets cookies its own limits would then refuse.
+    pub fn session_cache_bytes(&self) -> usize {
+        self.max_cookie_bytes / 3 * 2
+    }
+
+    /// Why these limits cannot work, if they cannot: the option and the
+    /// reason.
+    pub fn problem(&self) -> Option<(&'static str, String)> {
+        if self.max_cookie_bytes < Self::MIN_COOKIE_BYTES {
+            return Some((
+                "limits.max_cookie_bytes",
+                format!(
+                    "{} is below {} bytes, one browser cookie: the session cookies would not fit",
+                    self.max_cookie_bytes,
+                    Self::MIN_COOKIE_BYTES
+                ),
+            ));
+        }
+        if self.max_head_bytes < self.max_cookie_bytes {
+            return Some((
+                "limits.max_head_bytes",
+                format!(
+                    "{} is below limits.max_cookie_bytes ({}): the Cookie header is part of the head",
+                    self.max_head_bytes, self.max_cookie_bytes
+                ),
+            ));
+        }
+        if self.max_cookies < Self::MIN_COOKIES {
+            return Some((
+                "limits.max_cookies",
+                format!(
+                    "{} is below {}: Tessera's own cookies would not fit",
+                    self.max_cookies,
+                    Self::MIN_COOKIES
+                ),
+            ));
+        }
+        None
+    }
+}
+
 /// Everything a Tessera instance is configured with.
 ///
 /// ```
@@ -237,6 +349,8 @@ pub struct Options {
     pub plugins: Vec<String>,
     /// Extra fields on the user record (`user.additionalFields`).
     pub user_additional_fields: Vec<AdditionalField>,
+    /// Bounds on a request's head and cookies (431 past them).
+    pub limits: RequestLimits,
 }
 
 impl Default for Options {
@@ -256,6 +370,7 @@ impl Default for Options {
             disable_origin_check: false,
             plugins: Vec::new(),
             user_additional_fields: Vec::new(),
+            limits: RequestLimits::default(),
         }
     }
 }
@@ -359,7 +474,9 @@ impl Options {
     ///   `TESSERA_COOKIE_CACHE_MAX_AGE` (seconds), `TESSERA_COOKIE_CACHE_VERSION`,
     ///   `TESSERA_COOKIE_CACHE_MEMO_BYTES` (the decode memo's budget, `0`: off),
     ///   `TESSERA_REFRESH_CACHE` (`false`, `true` or an update age in seconds);
-    /// - `TESSERA_PLUGINS`: comma-separated plugin ids.
+    /// - `TESSERA_PLUGINS`: comma-separated plugin ids;
+    /// - `TESSERA_MAX_HEAD_BYTES`, `TESSERA_MAX_COOKIE_BYTES`,
+    ///   `TESSERA_MAX_COOKIES`: the [`RequestLimits`].
     pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Self, EnvError> {
         let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
         let mut o = Options::new();
@@ -442,6 +559,20 @@ impl Options {
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned)
                 .collect();
+        }
+        let limits = &mut o.limits;
+        for (name, field) in [
+            ("TESSERA_MAX_HEAD_BYTES", &mut limits.max_head_bytes),
+            ("TESSERA_MAX_COOKIE_BYTES", &mut limits.max_cookie_bytes),
+            ("TESSERA_MAX_COOKIES", &mut limits.max_cookies),
+        ] {
+            if let Some(v) = get(name) {
+                *field = v.trim().parse().map_err(|_| EnvError::Invalid {
+                    name: name.to_owned(),
+                    value: v.clone(),
+                    reason: "expected a whole number".to_owned(),
+                })?;
+            }
         }
         Ok(o)
     }

@@ -149,3 +149,119 @@ proptest! {
         let _ = any.is_trusted(&url);
     }
 }
+
+/// The cookie parsers' semantics as they were written before duplicate
+/// detection became linear: each name looked up by scanning every name
+/// parsed so far. Simple and quadratic, so only for small inputs.
+mod reference {
+    use tessera::cookie::decode_uri_component;
+
+    fn try_decode(val: &str) -> String {
+        if val.contains('%') {
+            decode_uri_component(val).unwrap_or_else(|| val.to_owned())
+        } else {
+            val.to_owned()
+        }
+    }
+
+    /// better-call: first occurrence wins.
+    pub fn lenient(s: &str) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        let mut index = 0;
+        while index < s.len() {
+            let Some(eq) = s[index..].find('=').map(|i| i + index) else {
+                break;
+            };
+            let end = match s[index..].find(';').map(|i| i + index) {
+                None => s.len(),
+                Some(semi) if semi < eq => {
+                    index = s[..eq].rfind(';').map_or(eq, |i| i + 1);
+                    continue;
+                }
+                Some(semi) => semi,
+            };
+            let key = s[index..eq].trim();
+            if !out.iter().any(|(name, _)| name == key) {
+                let mut val = s[eq + 1..end].trim();
+                if val.starts_with('"') {
+                    // JavaScript's `val.slice(1, -1)`.
+                    let inner = &val[1..];
+                    val = inner.char_indices().last().map_or("", |(i, _)| &inner[..i]);
+                }
+                out.push((key.to_owned(), try_decode(val)));
+            }
+            index = end + 1;
+        }
+        out
+    }
+
+    /// better-auth: validated, last value wins, first position kept.
+    pub fn strict(s: &str) -> Vec<(String, String)> {
+        let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+        let octet = |b: u8| matches!(b, 0x20..=0x7e) && b != b';' && b != b'\\';
+        let mut out: Vec<(String, String)> = Vec::new();
+        for part in s.split(';') {
+            let part = part.trim_matches([' ', '\t']);
+            let Some((name, value)) = part.split_once('=') else {
+                continue;
+            };
+            let name = name.trim_matches([' ', '\t']);
+            let mut value = value.trim_matches([' ', '\t']);
+            if name.is_empty() || !name.bytes().all(token) || !value.bytes().all(octet) {
+                continue;
+            }
+            if value.len() >= 2 && value.starts_with('"') && value.ends_with('"') {
+                value = &value[1..value.len() - 1];
+            }
+            let decoded = try_decode(value);
+            match out.iter_mut().find(|(n, _)| n == name) {
+                Some(slot) => slot.1 = decoded,
+                None => out.push((name.to_owned(), decoded)),
+            }
+        }
+        out
+    }
+}
+
+fn owned<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<(String, String)> {
+    pairs.map(|(n, v)| (n.to_owned(), v.to_owned())).collect()
+}
+
+/// Cookie headers with many repeated names (past the parsers' scan limit,
+/// so duplicates are found both ways), quotes, escapes and junk segments.
+fn cookie_headers() -> impl Strategy<Value = String> {
+    let pair = (
+        "[a-f]{1,2}| ?[a-c]\t?",
+        "[a-z0-9]{0,3}|\"[a-z%]{0,3}\"?|%2[Bb]|%E0|[ -~]{0,4}",
+    )
+        .prop_map(|(n, v)| format!("{n}={v}"));
+    let segment = prop_oneof![8 => pair, 1 => "[ -~é]{0,6}"];
+    (
+        proptest::collection::vec(segment, 0..80),
+        prop_oneof![Just("; "), Just(";"), Just(" ;")],
+    )
+        .prop_map(|(segments, separator)| segments.join(separator))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1024))]
+
+    #[test]
+    fn lenient_parser_equals_the_reference_model(header in cookie_headers()) {
+        let parsed = RequestCookies::parse(&header);
+        prop_assert_eq!(owned(parsed.iter()), reference::lenient(&header));
+    }
+
+    #[test]
+    fn strict_parser_equals_the_reference_model(header in cookie_headers()) {
+        let parsed = RequestCookies::parse(&header);
+        prop_assert_eq!(owned(parsed.strict()), reference::strict(&header));
+    }
+
+    #[test]
+    fn both_parsers_equal_the_reference_model_on_any_text(header in "[a-d=; \"%\t,é]{0,120}") {
+        let parsed = RequestCookies::parse(&header);
+        prop_assert_eq!(owned(parsed.iter()), reference::lenient(&header));
+        prop_assert_eq!(owned(parsed.strict()), reference::strict(&header));
+    }
+}

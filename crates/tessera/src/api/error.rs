@@ -158,6 +158,10 @@ pub mod codes {
         body_unreadable => BAD_REQUEST, "BAD_REQUEST", "Failed to read request body";
         /// 400: `/update-session` with a field that may not be set.
         field_not_allowed => BAD_REQUEST, "FIELD_NOT_ALLOWED", "Field not allowed to be set";
+        /// 431: a request head or its cookies over the configured
+        /// [`RequestLimits`](crate::options::RequestLimits) (Node answers
+        /// better-auth's clients 431 past its 16 KiB head limit).
+        request_header_fields_too_large => REQUEST_HEADER_FIELDS_TOO_LARGE, "REQUEST_HEADER_FIELDS_TOO_LARGE", "Request header fields too large";
     }
 }
 

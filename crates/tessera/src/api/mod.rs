@@ -4,6 +4,7 @@
 mod body;
 mod ctx;
 mod error;
+pub(crate) mod limits;
 mod origin;
 mod router;
 pub(crate) mod routes;
@@ -132,14 +133,18 @@ impl AuthInner {
         }
     }
 
-    /// Base path, rate limit, and the plugins' request interceptors (which
-    /// may answer, or change the request).
+    /// Request limits, base path, rate limit, and the plugins' request
+    /// interceptors (which may answer, or change the request).
     async fn admit(
         &self,
         req: &mut Request<Bytes>,
         peer: Option<ClientAddr>,
         now: crate::Timestamp,
     ) -> Admitted {
+        // Before anything reads the headers: a hostile head costs one pass.
+        if let Err(e) = limits::check(req.headers(), &self.options.limits) {
+            return Admitted::Refused(e.into_response());
+        }
         if self.relative_path(req.uri().path()).is_none() {
             return Admitted::Refused(empty(StatusCode::NOT_FOUND));
         }
@@ -249,7 +254,7 @@ impl AuthInner {
 enum Admitted {
     /// On to routing.
     Yes,
-    /// Answered before the plugins saw the request (404, 429).
+    /// Answered before the plugins saw the request (431, 404, 429).
     Refused(Response<Bytes>),
     /// Answered by a request interceptor.
     Intercepted(Response<Bytes>),

@@ -14,8 +14,11 @@ pub use signed::{sign_value, signature_of, verify_value};
 
 /// The longest serialised `Set-Cookie` line better-auth writes (spec §2.7).
 pub const MAX_COOKIE_SIZE: usize = 4050;
-/// The most chunks one cookie may be split into.
-pub const MAX_COOKIE_CHUNKS: usize = 100;
+/// The most chunks one cookie may be split into: 8 chunks of at most
+/// [`MAX_COOKIE_SIZE`] bytes fill the 32 KiB the default
+/// [`RequestLimits`](crate::options::RequestLimits) leave the session cache.
+/// better-auth allows 100 (400 KB), which no server's head limit admits.
+pub const MAX_COOKIE_CHUNKS: usize = 8;
 
 /// A logical cookie's wire name and default attributes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -163,8 +166,26 @@ impl CookieJar {
 
     /// Writes `value` under `def`, split into `name.0 … name.n-1` when one
     /// line would exceed [`MAX_COOKIE_SIZE`]; chunks the request carried and
-    /// that are not rewritten are expired (spec §2.7).
+    /// that are not rewritten are expired (spec §2.7). A value needing more
+    /// than [`MAX_COOKIE_CHUNKS`] chunks is not written (a warning is
+    /// logged).
     pub fn set_chunked(&mut self, def: &CookieDef, value: &str, request: &RequestCookies) {
+        self.set_chunked_within(def, value, request, usize::MAX);
+    }
+
+    /// [`CookieJar::set_chunked`] within a budget: a value whose chunks
+    /// would take more than `max_request_bytes` of the `Cookie` header
+    /// browsers send back ([`SetCookie::request_len`]) is not written
+    /// either (a warning is logged; the request's chunks are still
+    /// expired), so that no cookie is set that the request limits would
+    /// then refuse.
+    pub fn set_chunked_within(
+        &mut self,
+        def: &CookieDef,
+        value: &str,
+        request: &RequestCookies,
+        max_request_bytes: usize,
+    ) {
         let mut pending: Vec<SetCookie> = chunk_names_in(def, request)
             .into_iter()
             .map(|name| SetCookie::expired(name, &def.attributes))
@@ -194,6 +215,16 @@ impl CookieJar {
                     def.attributes.clone(),
                 ));
             }
+        }
+        let request_bytes: usize = fresh.iter().map(SetCookie::request_len).sum();
+        if request_bytes > max_request_bytes {
+            tracing::warn!(
+                cookie = %def.name,
+                bytes = request_bytes,
+                limit = max_request_bytes,
+                "cookie value would take more of the Cookie header than the request limits leave it; not written"
+            );
+            fresh.clear();
         }
         for cookie in fresh {
             match pending.iter_mut().find(|c| c.name == cookie.name) {
@@ -370,12 +401,50 @@ mod tests {
     }
 
     #[test]
+    fn a_value_over_the_request_budget_is_not_written_and_stale_chunks_expire() {
+        let c = cookies();
+        let value = "a".repeat(3977 * 2);
+        let chunk = SetCookie::new(
+            "better-auth.session_data.0",
+            "a".repeat(3977),
+            Default::default(),
+        );
+        let two_chunks = 2 * chunk.request_len();
+        let req =
+            RequestCookies::parse("better-auth.session_data.0=old; better-auth.session_data.5=old");
+        let mut jar = CookieJar::new();
+        jar.set_chunked_within(&c.session_data, &value, &req, two_chunks - 1);
+        let out: Vec<_> = jar
+            .iter()
+            .map(|c| (c.name.as_str(), c.is_expiry()))
+            .collect();
+        assert_eq!(
+            out,
+            vec![
+                ("better-auth.session_data.0", true),
+                ("better-auth.session_data.5", true),
+            ]
+        );
+        let mut jar = CookieJar::new();
+        jar.set_chunked_within(&c.session_data, &value, &req, two_chunks);
+        let live = jar.iter().filter(|c| !c.is_expiry()).count();
+        assert_eq!(live, 2);
+    }
+
+    #[test]
+    fn request_len_is_what_the_browser_sends_back() {
+        let c = SetCookie::new("n", "a b", Default::default());
+        // `n=a%20b; `
+        assert_eq!(c.request_len(), "n=a%20b; ".len());
+    }
+
+    #[test]
     fn too_many_chunks_writes_nothing() {
         let c = cookies();
         let mut jar = CookieJar::new();
         jar.set_chunked(
             &c.session_data,
-            &"a".repeat(3977 * 101),
+            &"a".repeat(3977 * (MAX_COOKIE_CHUNKS + 1)),
             &RequestCookies::default(),
         );
         assert!(jar.is_empty());

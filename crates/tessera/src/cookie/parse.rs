@@ -6,6 +6,7 @@
 //! 6265 validation, last occurrence wins), which is what chunk reassembly and
 //! multi-session enumeration use.
 
+use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::OnceLock;
 
@@ -208,6 +209,7 @@ fn span(whole: &str, part: &str) -> Range<usize> {
 fn parse_lenient(s: &str) -> Vec<Pair> {
     let bytes = s.as_bytes();
     let mut out: Vec<Pair> = Vec::with_capacity(4);
+    let mut seen = Positions::default();
     let mut index = 0;
     while index < s.len() {
         let Some(eq) = memchr::memchr(b'=', &bytes[index..]).map(|i| i + index) else {
@@ -223,7 +225,7 @@ fn parse_lenient(s: &str) -> Vec<Pair> {
             Some(semi) => semi,
         };
         let key = s[index..eq].trim();
-        if !out.iter().any(|p| p.name_in(s) == key) {
+        if seen.find(s, &out, key).is_none() {
             let mut val = s[eq + 1..end].trim();
             if val.starts_with('"') {
                 val = strip_quotes(val);
@@ -232,15 +234,57 @@ fn parse_lenient(s: &str) -> Vec<Pair> {
                 name: span(s, key),
                 value: try_decode(s, val),
             });
+            seen.pushed(s, &out);
         }
         index = end + 1;
     }
     out
 }
 
+/// Up to this many names, a duplicate is found by scanning the names
+/// parsed so far (every real request: a browser sends a handful); past
+/// it, by a hash map, so that parsing stays linear in the header's length.
+const SCAN_LIMIT: usize = 16;
+
+/// Where each name parsed so far sits in the output, for duplicate
+/// detection in constant time per cookie.
+#[derive(Default)]
+struct Positions<'s> {
+    /// Built once the output outgrows [`SCAN_LIMIT`]. std's SipHash, keyed
+    /// per process: the names are the client's, so collisions must not be
+    /// theirs to choose.
+    by_name: Option<HashMap<&'s str, usize>>,
+}
+
+impl<'s> Positions<'s> {
+    /// The position in `out` of the pair named `name`.
+    fn find(&self, s: &'s str, out: &[Pair], name: &str) -> Option<usize> {
+        match &self.by_name {
+            Some(map) => map.get(name).copied(),
+            None => out.iter().position(|p| p.name_in(s) == name),
+        }
+    }
+
+    /// Records the pair just pushed onto `out` (its name is new).
+    fn pushed(&mut self, s: &'s str, out: &[Pair]) {
+        let last = out.len() - 1;
+        match &mut self.by_name {
+            Some(map) => {
+                map.insert(out[last].name_in(s), last);
+            }
+            None if out.len() > SCAN_LIMIT => {
+                let map = out.iter().enumerate().map(|(i, p)| (p.name_in(s), i));
+                self.by_name = Some(map.collect());
+            }
+            None => {}
+        }
+    }
+}
+
 /// better-auth's `parseCookies` from `cookie-utils.ts`.
 fn parse_strict(s: &str) -> Vec<Pair> {
     let mut out: Vec<Pair> = Vec::new();
+    let mut seen = Positions::default();
     for part in s.split(';') {
         let part = part.trim_matches([' ', '\t']);
         let Some((name, value)) = part.split_once('=') else {
@@ -258,12 +302,15 @@ fn parse_strict(s: &str) -> Vec<Pair> {
             value = &value[1..value.len() - 1];
         }
         let decoded = try_decode(s, value);
-        match out.iter_mut().find(|p| p.name_in(s) == name) {
-            Some(slot) => slot.value = decoded,
-            None => out.push(Pair {
-                name: span(s, name),
-                value: decoded,
-            }),
+        match seen.find(s, &out, name) {
+            Some(at) => out[at].value = decoded,
+            None => {
+                out.push(Pair {
+                    name: span(s, name),
+                    value: decoded,
+                });
+                seen.pushed(s, &out);
+            }
         }
     }
     out
@@ -368,6 +415,26 @@ mod tests {
         let c = RequestCookies::parse("junk; a=1; more junk; b=2");
         assert_eq!(c.get("a"), Some("1"));
         assert_eq!(c.get("b"), Some("2"));
+    }
+
+    #[test]
+    fn duplicates_past_the_scan_limit_keep_both_parsers_rules() {
+        // Enough names that duplicates are found through the hash map.
+        let mut parts: Vec<String> = (0..40).map(|i| format!("n{i}=first{i}")).collect();
+        parts.extend((0..40).rev().map(|i| format!("n{i}=last{i}")));
+        let c = RequestCookies::parse(&parts.join("; "));
+        let lenient: Vec<_> = c.iter().collect();
+        let strict: Vec<_> = c.strict().collect();
+        assert_eq!(lenient.len(), 40);
+        assert_eq!(strict.len(), 40);
+        for i in 0..40 {
+            let name = format!("n{i}");
+            // First occurrence wins for better-call, last for better-auth,
+            // both in the order names first appeared.
+            assert_eq!(lenient[i], (name.as_str(), format!("first{i}").as_str()));
+            assert_eq!(strict[i], (name.as_str(), format!("last{i}").as_str()));
+            assert_eq!(c.get(&name), Some(format!("first{i}").as_str()));
+        }
     }
 
     #[test]

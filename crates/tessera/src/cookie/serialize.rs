@@ -163,6 +163,17 @@ impl SetCookie {
         out
     }
 
+    /// The bytes this cookie takes in a request's `Cookie` header once the
+    /// browser sends it back: `name=value` with the value percent-encoded
+    /// as [`SetCookie::serialize`] writes it, and the `; ` that separates it
+    /// from the next.
+    pub fn request_len(&self) -> usize {
+        let value: usize = utf8_percent_encode(&self.value, URI_COMPONENT)
+            .map(str::len)
+            .sum();
+        self.name.len() + 1 + value + 2
+    }
+
     /// The serialised header as an `http` header value.
     pub fn to_header_value(&self) -> HeaderValue {
         // Names come from configuration and values are percent-encoded, so

@@ -282,7 +282,11 @@ impl AuthInner {
     }
 
     /// better-auth's `setCookieCache` (spec §2.2): a no-op unless the cache
-    /// is on; chunked when large, stale chunks expired.
+    /// is on; chunked when large, stale chunks expired; not written when it
+    /// would take more than [`RequestLimits::session_cache_bytes`] (a
+    /// difference: better-auth writes up to 100 chunks).
+    ///
+    /// [`RequestLimits::session_cache_bytes`]: crate::options::RequestLimits::session_cache_bytes
     pub(crate) async fn set_cookie_cache(
         &self,
         jar: &mut CookieJar,
@@ -304,7 +308,9 @@ impl AuthInner {
             .cache
             .encode(&session.session, &session.user, &version, now, max_age);
         let def = self.cookies.session_data.with_max_age(max_age);
-        jar.set_chunked(&def, &value, cookies);
+        // Never a cache the request limits would refuse to take back.
+        let budget = self.options.limits.session_cache_bytes();
+        jar.set_chunked_within(&def, &value, cookies, budget);
     }
 
     /// better-auth's `deleteSessionCookie`: expires the token, the cache
