@@ -403,6 +403,9 @@ impl AuthBuilder {
             .rate_limit
             .enabled
             .unwrap_or(options.environment == Environment::Production);
+        if let Some((option, reason)) = rate_limit::invalid_option(&options.rate_limit) {
+            return Err(BuildError::Invalid { option, reason });
+        }
         let rate_limiter = RateLimiter::new(
             rate_limit_on,
             options.rate_limit.clone(),

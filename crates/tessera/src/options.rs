@@ -160,6 +160,11 @@ pub struct RateLimitOptions {
     pub default_rule: RateLimitRule,
     /// Per-path rules (`/path` or `/prefix/*`); `None` disables limiting there.
     pub custom_rules: HashMap<String, Option<RateLimitRule>>,
+    /// Most counters kept in memory (default 100,000, better-auth's cap; at
+    /// least 1; rounded up to a whole number per internal shard). Past it
+    /// the least used are evicted. Unused with secondary storage, where
+    /// counters expire with their window.
+    pub memory_capacity: usize,
 }
 
 impl Default for RateLimitOptions {
@@ -171,6 +176,7 @@ impl Default for RateLimitOptions {
                 max: 100,
             },
             custom_rules: HashMap::new(),
+            memory_capacity: 100_000,
         }
     }
 }

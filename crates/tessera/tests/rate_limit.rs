@@ -1,5 +1,6 @@
 //! Who a request counts as, and how much it may do: client IPs believed
-//! from forwarded headers only through trusted proxies.
+//! from forwarded headers only through trusted proxies, and rate limits
+//! keyed on the matched route.
 //! Every request goes through `Auth::handle_from`, with the socket peer an
 //! adapter would pass.
 
@@ -153,4 +154,29 @@ async fn session_ip_address_cannot_be_forged_from_an_untrusted_peer() {
         .handle(sign_in("ada@example.com", PASSWORD, Some("203.0.113.66")))
         .await;
     assert_eq!(session_ip(&h, res).await, "");
+}
+
+// ---------------------------------------------------------------------------
+// Rate-limit keys
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn made_up_paths_share_one_bucket() {
+    let h = Harness::new(ip_limited());
+    let from = peer("198.51.100.4");
+    let made_up = |i: u32| {
+        Request::get(format!("/api/auth/made-up-{i}"))
+            .body(Bytes::new())
+            .unwrap()
+    };
+    // The default rule: 100 per 10 s, for all unknown paths together.
+    for i in 0..100 {
+        let res = h.auth.handle_from(made_up(i), from).await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "request {i}");
+    }
+    let res = h.auth.handle_from(made_up(100), from).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Known routes keep their own buckets.
+    let ok = Request::get("/api/auth/ok").body(Bytes::new()).unwrap();
+    assert_eq!(h.auth.handle_from(ok, from).await.status(), StatusCode::OK);
 }
