@@ -160,11 +160,14 @@ pub struct RateLimitOptions {
     pub default_rule: RateLimitRule,
     /// Per-path rules (`/path` or `/prefix/*`); `None` disables limiting there.
     pub custom_rules: HashMap<String, Option<RateLimitRule>>,
-    /// Most counters kept in memory (default 100,000, better-auth's cap; at
+    /// Most counters kept in memory, by the IP limiter and by the
+    /// per-account throttle each (default 100,000, better-auth's cap; at
     /// least 1; rounded up to a whole number per internal shard). Past it
     /// the least used are evicted. Unused with secondary storage, where
     /// counters expire with their window.
     pub memory_capacity: usize,
+    /// Per-account throttling of failed email sign-ins.
+    pub per_account: AccountThrottleOptions,
 }
 
 impl Default for RateLimitOptions {
@@ -177,6 +180,32 @@ impl Default for RateLimitOptions {
             },
             custom_rules: HashMap::new(),
             memory_capacity: 100_000,
+            per_account: AccountThrottleOptions::default(),
+        }
+    }
+}
+
+/// Throttling of `POST /sign-in/email` per account, whatever the client's
+/// address: after `max_failures` attempts without a correct password within
+/// `window` seconds of the first, the email's sign-ins answer 429 until the
+/// window ends. Unknown emails are counted exactly as known ones. Not in
+/// better-auth.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AccountThrottleOptions {
+    /// `None`: on whenever rate limiting is.
+    pub enabled: Option<bool>,
+    /// Failed attempts allowed per window (default 5, at least 1).
+    pub max_failures: u64,
+    /// Seconds from an account's first failure (default 900, at least 1).
+    pub window: u64,
+}
+
+impl Default for AccountThrottleOptions {
+    fn default() -> Self {
+        AccountThrottleOptions {
+            enabled: None,
+            max_failures: 5,
+            window: 900,
         }
     }
 }
@@ -486,6 +515,8 @@ impl Options {
     ///   client in (default `x-forwarded-for`);
     /// - `TESSERA_TRUST_HEADERS_WITHOUT_PEER`: `true` to believe them when
     ///   the adapter knows no socket peer (see [`IpOptions`]);
+    /// - `TESSERA_SIGN_IN_THROTTLE`: `off`, or `failures/seconds` (default
+    ///   `5/900`): failed email sign-ins allowed per account per window;
     /// - `TESSERA_COOKIE_CACHE`: `off`, `compact`, `jwt` or `jwe`;
     ///   `TESSERA_COOKIE_CACHE_MAX_AGE` (seconds), `TESSERA_COOKIE_CACHE_VERSION`,
     ///   `TESSERA_COOKIE_CACHE_MEMO_BYTES` (the decode memo's budget, `0`: off),
@@ -538,6 +569,9 @@ impl Options {
         }
         if let Some(v) = get("TESSERA_TRUST_HEADERS_WITHOUT_PEER") {
             o.ip.trust_headers_without_peer = parse_bool("TESSERA_TRUST_HEADERS_WITHOUT_PEER", &v)?;
+        }
+        if let Some(v) = get("TESSERA_SIGN_IN_THROTTLE") {
+            o.rate_limit.per_account = parse_account_throttle("TESSERA_SIGN_IN_THROTTLE", &v)?;
         }
         let cache = &mut o.session.cookie_cache;
         if let Some(v) = get("TESSERA_COOKIE_CACHE") {
@@ -604,6 +638,34 @@ pub fn parse_secs(name: &str, v: &str) -> Result<u64, EnvError> {
         name: name.to_owned(),
         value: v.to_owned(),
         reason: "expected a whole number of seconds".to_owned(),
+    })
+}
+
+/// Parses `off` or `failures/seconds` (both at least 1).
+fn parse_account_throttle(name: &str, v: &str) -> Result<AccountThrottleOptions, EnvError> {
+    let trimmed = v.trim();
+    if matches!(
+        trimmed.to_ascii_lowercase().as_str(),
+        "off" | "false" | "0" | "no"
+    ) {
+        return Ok(AccountThrottleOptions {
+            enabled: Some(false),
+            ..AccountThrottleOptions::default()
+        });
+    }
+    let parsed = trimmed.split_once('/').and_then(|(failures, secs)| {
+        let failures = failures.trim().parse::<u64>().ok().filter(|n| *n > 0)?;
+        let window = secs.trim().parse::<u64>().ok().filter(|n| *n > 0)?;
+        Some(AccountThrottleOptions {
+            enabled: None,
+            max_failures: failures,
+            window,
+        })
+    });
+    parsed.ok_or_else(|| EnvError::Invalid {
+        name: name.to_owned(),
+        value: v.to_owned(),
+        reason: "expected off, or failures/seconds such as 5/900".to_owned(),
     })
 }
 
@@ -740,6 +802,26 @@ mod tests {
             let err = Options::from_vars(vars(&[(name, value)])).unwrap_err();
             assert!(err.to_string().starts_with(name), "{err}");
         }
+    }
+
+    #[test]
+    fn reads_the_sign_in_throttle() {
+        let throttle = |v: &str| {
+            Options::from_vars(vars(&[("TESSERA_SIGN_IN_THROTTLE", v)]))
+                .map(|o| o.rate_limit.per_account)
+        };
+        let t = throttle("10/3600").unwrap();
+        assert_eq!((t.enabled, t.max_failures, t.window), (None, 10, 3600));
+        assert_eq!(throttle("off").unwrap().enabled, Some(false));
+        for bad in ["10", "0/900", "5/0", "five/900", "5/900/1"] {
+            let err = throttle(bad).unwrap_err().to_string();
+            assert!(err.starts_with("TESSERA_SIGN_IN_THROTTLE="), "{err}");
+        }
+        let defaults = Options::from_vars(vars(&[]))
+            .unwrap()
+            .rate_limit
+            .per_account;
+        assert_eq!(defaults, AccountThrottleOptions::default());
     }
 
     #[test]

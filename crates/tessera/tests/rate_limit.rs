@@ -1,16 +1,20 @@
 //! Who a request counts as, and how much it may do: client IPs believed
-//! from forwarded headers only through trusted proxies, and rate limits
-//! keyed on the matched route.
+//! from forwarded headers only through trusted proxies, rate limits keyed on
+//! the matched route, and the per-account throttle of failed sign-ins.
 //! Every request goes through `Auth::handle_from`, with the socket peer an
 //! adapter would pass.
 
 mod common;
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use common::*;
 use http::{Request, Response, StatusCode};
 use serde_json::{json, Value};
-use tessera::{ClientAddr, Options};
+use tessera::options::AccountThrottleOptions;
+use tessera::store::{MemoryDatabase, MemorySecondaryStorage};
+use tessera::{Auth, ClientAddr, Options, TestClock, Timestamp};
 
 const PASSWORD: &str = "password1234";
 
@@ -62,9 +66,12 @@ fn trusting(options: Options, proxies: &str) -> Options {
     options
 }
 
-/// Rate limiting on.
+/// Rate limiting on, and the per-account throttle off, to see the IP limit
+/// alone.
 fn ip_limited() -> Options {
-    options().rate_limit(true)
+    let mut options = options().rate_limit(true);
+    options.rate_limit.per_account.enabled = Some(false);
+    options
 }
 
 // ---------------------------------------------------------------------------
@@ -179,4 +186,153 @@ async fn made_up_paths_share_one_bucket() {
     // Known routes keep their own buckets.
     let ok = Request::get("/api/auth/ok").body(Bytes::new()).unwrap();
     assert_eq!(h.auth.handle_from(ok, from).await.status(), StatusCode::OK);
+}
+
+// ---------------------------------------------------------------------------
+// Per-account throttling of failed sign-ins
+// ---------------------------------------------------------------------------
+
+/// Attempts at one email, each from a new address (so the IP limit never
+/// applies): status, body, `X-Retry-After`.
+async fn attempts(
+    h: &Harness,
+    email: &str,
+    passwords: &[&str],
+    first_peer: u8,
+) -> Vec<(StatusCode, Value, Option<String>)> {
+    let mut out = Vec::new();
+    for (i, password) in passwords.iter().enumerate() {
+        let from = peer(&format!("198.51.100.{}", usize::from(first_peer) + i));
+        let res = h
+            .auth
+            .handle_from(sign_in(email, password, None), from)
+            .await;
+        let retry = res
+            .headers()
+            .get("x-retry-after")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let body = serde_json::from_slice(res.body()).unwrap_or(Value::Null);
+        out.push((res.status(), body, retry));
+    }
+    out
+}
+
+#[tokio::test]
+async fn an_account_is_throttled_after_five_failures_from_any_address() {
+    let h = Harness::new(options().rate_limit(true));
+    sign_up(&h, "ada@example.com", peer("192.0.2.1"), None).await;
+    let wrong = ["wrong-password"; 6];
+    let answers = attempts(&h, "ada@example.com", &wrong, 10).await;
+    let statuses: Vec<StatusCode> = answers.iter().map(|a| a.0).collect();
+    assert_eq!(
+        statuses,
+        [
+            [StatusCode::UNAUTHORIZED; 5].as_slice(),
+            &[StatusCode::TOO_MANY_REQUESTS]
+        ]
+        .concat()
+    );
+    let (_, body, retry) = &answers[5];
+    assert_eq!(
+        body,
+        &json!({"message": "Too many requests. Please try again later."})
+    );
+    assert_eq!(retry.as_deref(), Some("900"));
+    // Throttled, even the right password is refused (and not tried).
+    let right = attempts(&h, "ada@example.com", &[PASSWORD], 20).await;
+    assert_eq!(right[0].0, StatusCode::TOO_MANY_REQUESTS);
+    // Whatever the case the email is written in.
+    let upper = attempts(&h, "ADA@Example.com", &[PASSWORD], 21).await;
+    assert_eq!(upper[0].0, StatusCode::TOO_MANY_REQUESTS);
+    // Another account is not affected.
+    sign_up(&h, "bob@example.com", peer("192.0.2.2"), None).await;
+    let bob = attempts(&h, "bob@example.com", &[PASSWORD], 30).await;
+    assert_eq!(bob[0].0, StatusCode::OK);
+    // When the window ends, the account signs in again.
+    h.advance(900);
+    let later = attempts(&h, "ada@example.com", &[PASSWORD], 40).await;
+    assert_eq!(later[0].0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_unknown_email_is_throttled_exactly_like_a_known_one() {
+    let h = Harness::new(options().rate_limit(true));
+    sign_up(&h, "ada@example.com", peer("192.0.2.1"), None).await;
+    let wrong = ["wrong-password"; 7];
+    let known = attempts(&h, "ada@example.com", &wrong, 10).await;
+    let unknown = attempts(&h, "nobody@example.com", &wrong, 30).await;
+    assert_eq!(known, unknown);
+    assert_eq!(known[6].0, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn a_successful_sign_in_resets_the_accounts_count() {
+    let h = Harness::new(options().rate_limit(true));
+    sign_up(&h, "ada@example.com", peer("192.0.2.1"), None).await;
+    let mostly_wrong = [
+        "wrong-password",
+        "wrong-password",
+        "wrong-password",
+        "wrong-password",
+    ];
+    attempts(&h, "ada@example.com", &mostly_wrong, 10).await;
+    let ok = attempts(&h, "ada@example.com", &[PASSWORD], 20).await;
+    assert_eq!(ok[0].0, StatusCode::OK);
+    let again = attempts(&h, "ada@example.com", &["wrong-password"; 5], 30).await;
+    assert!(again.iter().all(|a| a.0 == StatusCode::UNAUTHORIZED));
+}
+
+#[tokio::test]
+async fn processes_sharing_secondary_storage_share_the_count() {
+    let clock = TestClock::at(Timestamp::from_millis(T0));
+    let db = Arc::new(MemoryDatabase::new());
+    let storage = Arc::new(MemorySecondaryStorage::with_clock(Arc::new(clock.clone())));
+    let mut throttled = options().rate_limit(true);
+    throttled.rate_limit.per_account = AccountThrottleOptions {
+        max_failures: 3,
+        ..AccountThrottleOptions::default()
+    };
+    let process = || {
+        let auth = Auth::builder(throttled.clone())
+            .database(db.clone())
+            .secondary_storage(storage.clone())
+            .clock(Arc::new(clock.clone()))
+            .build()
+            .unwrap();
+        Harness {
+            auth,
+            clock: clock.clone(),
+        }
+    };
+    let (a, b) = (process(), process());
+    sign_up(&a, "ada@example.com", peer("192.0.2.1"), None).await;
+    let first = attempts(&a, "ada@example.com", &["wrong-password"; 2], 10).await;
+    let second = attempts(&b, "ada@example.com", &["wrong-password"; 2], 20).await;
+    assert_eq!(first[1].0, StatusCode::UNAUTHORIZED);
+    assert_eq!(second[0].0, StatusCode::UNAUTHORIZED);
+    assert_eq!(second[1].0, StatusCode::TOO_MANY_REQUESTS);
+    let on_a = attempts(&a, "ada@example.com", &[PASSWORD], 30).await;
+    assert_eq!(on_a[0].0, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn the_throttle_can_be_turned_off() {
+    let mut off = options().rate_limit(true);
+    off.rate_limit.per_account.enabled = Some(false);
+    let h = Harness::new(off);
+    sign_up(&h, "ada@example.com", peer("192.0.2.1"), None).await;
+    let answers = attempts(&h, "ada@example.com", &["wrong-password"; 8], 10).await;
+    assert!(answers.iter().all(|a| a.0 == StatusCode::UNAUTHORIZED));
+    let bad = Options {
+        rate_limit: tessera::options::RateLimitOptions {
+            per_account: AccountThrottleOptions {
+                max_failures: 0,
+                ..AccountThrottleOptions::default()
+            },
+            ..Default::default()
+        },
+        ..options()
+    };
+    let err = Auth::builder(bad).build().unwrap_err();
+    assert!(err.to_string().contains("rate_limit.per_account"), "{err}");
 }

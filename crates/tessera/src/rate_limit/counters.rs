@@ -1,10 +1,11 @@
-//! Counters in bounded memory: the in-process store of the rate limiter.
+//! Counters in bounded memory: the in-process store of the rate limiter and
+//! of the per-account throttle.
 //!
 //! At most `capacity` keys are kept; past it `quick_cache`'s S3-FIFO evicts,
-//! one-off keys first: a flood of new keys (unique addresses) mostly
-//! evicts its own entries and leaves the keys that keep coming back.
-//! Memory is bounded by the capacity whatever clients send, as every key
-//! has a bounded size.
+//! one-off keys first: a flood of new keys (unique addresses, unique
+//! emails) mostly evicts its own entries and leaves the keys that keep
+//! coming back, such as an account under attack. Memory is bounded by the
+//! capacity whatever clients send, as every key has a bounded size.
 
 use std::hash::Hash;
 
@@ -61,6 +62,14 @@ impl<K: Eq + Hash + Clone> BoundedCounters<K> {
         }
     }
 
+    /// Forgets `key`.
+    pub(crate) fn remove<Q>(&self, key: &Q)
+    where
+        Q: Hash + quick_cache::Equivalent<K> + ?Sized,
+    {
+        self.cache.remove(key);
+    }
+
     /// How many keys are held.
     pub(crate) fn len(&self) -> usize {
         self.cache.len()
@@ -79,13 +88,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn counts_per_key() {
+    fn counts_per_key_and_forgets() {
         let counters = BoundedCounters::<String>::new(100);
         for _ in 0..3 {
             counters.update("a", |w| w.count += 1);
         }
         counters.update("b", |w| w.count += 1);
         assert_eq!(counters.update("a", |w| w.count), 3);
+        counters.remove("a");
+        assert_eq!(counters.update("a", |w| w.count), 0);
         assert_eq!(counters.update("b", |w| w.count), 1);
     }
 

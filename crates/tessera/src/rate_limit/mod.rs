@@ -1,5 +1,7 @@
 //! better-auth's rate limiter (spec §11.1): per client IP and matched
-//! route, in bounded memory or in secondary storage.
+//! route, in bounded memory or in secondary storage; and the per-account
+//! throttle of failed sign-ins ([`AccountThrottle`]), which better-auth
+//! does not have.
 //!
 //! Keys are `{ip}|{route}`: the client IP as [`crate::ip`] resolves it
 //! (IPv6 masked to its /64), and the path of the route the request
@@ -9,6 +11,7 @@
 //! so unique addresses cannot grow it either; in secondary storage keys
 //! expire with their window.
 
+mod account;
 mod counters;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,6 +20,7 @@ use std::time::Duration;
 
 use http::StatusCode;
 
+pub use account::AccountThrottle;
 use counters::{BoundedCounters, Window};
 
 use crate::api::ApiError;
@@ -237,6 +241,14 @@ pub(crate) fn invalid_option(options: &RateLimitOptions) -> Option<(&'static str
         return Some((
             "rate_limit.memory_capacity",
             "must be at least 1 (turn rate limiting off instead)".to_owned(),
+        ));
+    }
+    let per_account = &options.per_account;
+    if per_account.max_failures == 0 || per_account.window == 0 {
+        return Some((
+            "rate_limit.per_account",
+            "max_failures and window must be at least 1 (set enabled to Some(false) to turn it off)"
+                .to_owned(),
         ));
     }
     None
