@@ -60,8 +60,8 @@
 //!
 //! Served by [`HttpServer`](actix_web::HttpServer), actix hands each
 //! request its socket peer, which the kernel sees as
-//! [`ClientAddr`](tessera::ClientAddr) when no forwarded-for header names
-//! the client:
+//! [`ClientAddr`](tessera::ClientAddr): the client, unless it is a trusted
+//! proxy naming the client in a forwarded header:
 //!
 //! ```no_run
 //! use actix_web::{App, HttpServer};

@@ -59,7 +59,7 @@
 //! ```
 //!
 //! To serve it, hand axum the peer address too, so the kernel sees the
-//! client's IP when no forwarded-for header names it:
+//! client's IP (forwarded headers count only from trusted proxies):
 //!
 //! ```no_run
 //! # async fn serve(app: axum::Router) -> std::io::Result<()> {

@@ -23,9 +23,9 @@ use tessera::{Auth, ClientAddr};
 ///   better-auth's JSON shape.
 /// - When the server was started with
 ///   [`into_make_service_with_connect_info::<SocketAddr>`](Router::into_make_service_with_connect_info),
-///   the peer address is handed to the kernel as [`ClientAddr`] (for rate
-///   limiting and the session's `ipAddress` when no forwarded-for header
-///   names the client).
+///   the peer address is handed to the kernel as [`ClientAddr`]: the client
+///   for rate limiting and the session's `ipAddress`, unless it is a
+///   trusted proxy naming the client in a forwarded header.
 ///
 /// With an empty base path the routes catch every path the application
 /// does not route itself.

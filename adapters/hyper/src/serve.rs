@@ -108,8 +108,8 @@ pub async fn serve_service_with_limits<S, B>(
         if let Err(err) = stream.set_nodelay(true) {
             tracing::debug!(%peer, error = %err, "could not set TCP_NODELAY");
         }
-        // The kernel falls back to the socket peer when no forwarded-for
-        // header names the client.
+        // The client, unless it is a trusted proxy naming the client in a
+        // forwarded header.
         let svc = service.clone();
         let with_peer = hyper::service::service_fn(move |mut req: Request<Incoming>| {
             req.extensions_mut().insert(ClientAddr(peer.ip()));

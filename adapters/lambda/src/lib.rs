@@ -96,12 +96,15 @@
 //!
 //! The source IP of API Gateway's request context (`identity.sourceIp` for
 //! REST APIs, `http.sourceIp` for HTTP APIs and Function URLs) goes into
-//! the request extensions as [`tessera::ClientAddr`]; the kernel uses it when
-//! no configured header names the client (by default a single-address
-//! `X-Forwarded-For`; API Gateway appends to one a client sent, making a
-//! chain the kernel does not believe). ALB events have no such field: the
-//! kernel reads the `X-Forwarded-For` ALB writes, and records no IP when a
-//! client-sent one made it a chain.
+//! the request extensions as [`tessera::ClientAddr`]: it is the client, and
+//! an `X-Forwarded-For` the client sent is ignored (unless that address is
+//! in `TESSERA_TRUSTED_PROXIES`). ALB events have no such field, so there
+//! is no peer to vouch for the `X-Forwarded-For` ALB writes: the kernel
+//! records no IP (and rate-limits such requests in one shared bucket)
+//! unless `TESSERA_TRUST_HEADERS_WITHOUT_PEER=true`, which believes the
+//! address ALB appended (the rightmost hop not in
+//! `TESSERA_TRUSTED_PROXIES`). Set it only for an ALB in its default
+//! `append` mode for `X-Forwarded-For`.
 //!
 //! # Cold start
 //!

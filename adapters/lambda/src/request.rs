@@ -18,8 +18,8 @@ use tessera::{Auth, ClientAddr};
 ///   under the auth API's base path (see [the crate docs](crate#paths-and-stages));
 /// - the source IP of the request context as [`ClientAddr`] in the
 ///   extensions (API Gateway REST `identity.sourceIp`, HTTP API and
-///   Function URL `http.sourceIp`; ALB has none, its `X-Forwarded-For`
-///   header is read by the kernel).
+///   Function URL `http.sourceIp`; ALB has none: see
+///   [the crate docs](crate#client-ip)).
 ///
 /// Headers (with the HTTP API `cookies` array already joined into `Cookie`
 /// by `lambda_http`), method, query and `lambda_http`'s extensions are kept.

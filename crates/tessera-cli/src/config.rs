@@ -418,6 +418,33 @@ mod tests {
     }
 
     #[test]
+    fn reads_trusted_proxies_and_ip_headers() {
+        let c = config(&[
+            ("TESSERA_TRUSTED_PROXIES", "10.0.0.0/8, ::1"),
+            ("TESSERA_IP_HEADERS", "X-Real-IP"),
+        ]);
+        let ip = &c.options.ip;
+        assert_eq!(ip.trusted_proxies.len(), 2);
+        assert!(ip.trusted_proxies[0].contains("10.9.8.7".parse().unwrap()));
+        assert!(ip.trusted_proxies[1].contains("::1".parse().unwrap()));
+        assert_eq!(ip.headers, ["x-real-ip"]);
+        // Unset: no proxy is trusted, the socket peer is the client.
+        assert!(config(&[]).options.ip.trusted_proxies.is_empty());
+    }
+
+    #[test]
+    fn bad_trusted_proxies_or_ip_headers_stop_start_up() {
+        let e = error(&[("TESSERA_TRUSTED_PROXIES", "10.0.0.0/8, my-proxy")]);
+        assert!(e.starts_with("TESSERA_TRUSTED_PROXIES="), "{e}");
+        assert!(
+            e.contains("\"my-proxy\" is not an IP address or CIDR network"),
+            "{e}"
+        );
+        let e = error(&[("TESSERA_IP_HEADERS", "x-forwarded-for, bad header")]);
+        assert!(e.starts_with("TESSERA_IP_HEADERS="), "{e}");
+    }
+
+    #[test]
     fn empty_environment_gives_the_defaults() {
         let c = config(&[]);
         assert_eq!(c.listen, "127.0.0.1:3000");

@@ -125,6 +125,7 @@ pub async fn run(get: impl Fn(&str) -> Option<String>) -> Result<(), ServeError>
     println!("cookie cache: {}", describe_cache(auth.cookie_cache()));
     println!("plugins: {}", list_or_none(&auth.plugin_ids()));
     println!("environment: {environment}");
+    println!("client IP: {}", describe_client_ip(&auth.options().ip));
 
     let listener =
         TcpListener::bind(&config.listen)
@@ -199,6 +200,24 @@ fn describe_cache(cache: &SessionCache) -> String {
     format!(
         "{}, max age {} s, {version}, {refresh}",
         cache.strategy, cache.max_age
+    )
+}
+
+/// Whose word the client IP is taken on (`TESSERA_TRUSTED_PROXIES`,
+/// `TESSERA_IP_HEADERS`).
+fn describe_client_ip(ip: &tessera::options::IpOptions) -> String {
+    if ip.disable_ip_tracking {
+        return "not tracked".to_owned();
+    }
+    if ip.trusted_proxies.is_empty() {
+        return "the socket peer (no trusted proxies: forwarded headers are ignored)".to_owned();
+    }
+    let headers: Vec<&str> = ip.headers.iter().map(|h| h.as_str()).collect();
+    let proxies: Vec<String> = ip.trusted_proxies.iter().map(|p| p.to_string()).collect();
+    format!(
+        "the socket peer, or {} when it is one of {}",
+        headers.join(" or "),
+        proxies.join(", ")
     )
 }
 

@@ -26,6 +26,8 @@ fn options() -> Options {
         .secret(SECRET)
         .base_url(ORIGIN)
         .rate_limit(false)
+        // The test client sends from loopback with an X-Forwarded-For.
+        .trusted_proxy("127.0.0.1".parse().unwrap())
 }
 
 fn with_cookie_cache() -> Options {

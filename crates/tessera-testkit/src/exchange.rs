@@ -330,8 +330,10 @@ fn http_request(
 }
 
 /// Hands `req` to a Tessera [`Auth`] in process, as an adapter would: the
-/// URI is `base_url + req.path`, and `Host` is taken from `base_url` when
-/// the request has none.
+/// URI is `base_url + req.path`, `Host` is taken from `base_url` when
+/// the request has none, and the socket peer is `127.0.0.1`, as for a
+/// request to a local server (trust it as a proxy for the
+/// `X-Forwarded-For` a test sends to count).
 pub async fn send_auth(auth: &Auth, base_url: &str, req: &TestRequest) -> TestResponse {
     let mut builder = http::Request::builder()
         .method(req.method.clone())
@@ -347,7 +349,8 @@ pub async fn send_auth(auth: &Auth, base_url: &str, req: &TestRequest) -> TestRe
     let request = builder
         .body(body)
         .unwrap_or_else(|e| panic!("invalid test request {req:?}: {e}"));
-    let res = auth.handle(request).await;
+    let loopback = tessera::ClientAddr(std::net::Ipv4Addr::LOCALHOST.into());
+    let res = auth.handle_from(request, Some(loopback)).await;
     let (parts, body) = res.into_parts();
     TestResponse::from_parts(parts.status.as_u16(), parts.headers, &body)
 }

@@ -253,6 +253,9 @@ impl Story {
                 .secret(SECRET)
                 .base_url(origin.clone())
                 .trusted_origin(format!("http://localhost:{}", server.port()))
+                // better-auth believes X-Forwarded-For from anyone; Tessera
+                // from the test's loopback only.
+                .trusted_proxy("127.0.0.1".parse().unwrap())
                 .rate_limit(false),
         )
         .database(Arc::new(MemoryDatabase::new()))

@@ -70,7 +70,7 @@ pub use timestamp::Timestamp;
 
 use api::{Router, TrustedOrigins};
 use cookie::MAX_AGE_LIMIT;
-use rate_limit::RateLimiter;
+use rate_limit::{AccountThrottle, RateLimiter};
 use store::MemoryDatabase;
 
 /// Why an [`Auth`] could not be built.
@@ -127,6 +127,8 @@ pub(crate) struct AuthInner {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) trusted: TrustedOrigins,
     pub(crate) rate_limiter: RateLimiter,
+    /// Per-account throttling of failed email sign-ins.
+    pub(crate) account_throttle: AccountThrottle,
     pub(crate) router: Router,
     pub(crate) base_path: String,
     /// No database and no secondary storage: better-auth's stateless mode (spec §4.1).
@@ -411,6 +413,17 @@ impl AuthBuilder {
             .rate_limit
             .enabled
             .unwrap_or(options.environment == Environment::Production);
+        if let Some((option, reason)) = rate_limit::invalid_option(&options.rate_limit) {
+            return Err(BuildError::Invalid { option, reason });
+        }
+        let per_account = options.rate_limit.per_account;
+        let account_throttle = AccountThrottle::new(
+            per_account.enabled.unwrap_or(rate_limit_on),
+            per_account,
+            options.rate_limit.memory_capacity,
+            &secrets,
+            self.secondary.clone(),
+        );
         let rate_limiter = RateLimiter::new(
             rate_limit_on,
             options.rate_limit.clone(),
@@ -425,6 +438,7 @@ impl AuthBuilder {
                 clock: self.clock,
                 trusted,
                 rate_limiter,
+                account_throttle,
                 router,
                 base_path,
                 stateless,

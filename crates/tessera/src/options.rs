@@ -2,6 +2,11 @@
 //! reading the variables better-auth reads (spec §11.2).
 
 use std::collections::HashMap;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use http::HeaderName;
+use ipnet::{IpNet, Ipv4Net};
 
 use crate::cache::{CacheStrategy, CacheVersion, CookieCacheOptions, RefreshCache};
 use crate::cookie::CookieOptions;
@@ -155,6 +160,14 @@ pub struct RateLimitOptions {
     pub default_rule: RateLimitRule,
     /// Per-path rules (`/path` or `/prefix/*`); `None` disables limiting there.
     pub custom_rules: HashMap<String, Option<RateLimitRule>>,
+    /// Most counters kept in memory, by the IP limiter and by the
+    /// per-account throttle each (default 100,000, better-auth's cap; at
+    /// least 1; rounded up to a whole number per internal shard). Past it
+    /// the least used are evicted. Unused with secondary storage, where
+    /// counters expire with their window.
+    pub memory_capacity: usize,
+    /// Per-account throttling of failed email sign-ins.
+    pub per_account: AccountThrottleOptions,
 }
 
 impl Default for RateLimitOptions {
@@ -166,30 +179,70 @@ impl Default for RateLimitOptions {
                 max: 100,
             },
             custom_rules: HashMap::new(),
+            memory_capacity: 100_000,
+            per_account: AccountThrottleOptions::default(),
         }
     }
 }
 
-/// Client IP detection (spec §6.2).
+/// Throttling of `POST /sign-in/email` per account, whatever the client's
+/// address: after `max_failures` attempts without a correct password within
+/// `window` seconds of the first, the email's sign-ins answer 429 until the
+/// window ends. Unknown emails are counted exactly as known ones. Not in
+/// better-auth.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AccountThrottleOptions {
+    /// `None`: on whenever rate limiting is.
+    pub enabled: Option<bool>,
+    /// Failed attempts allowed per window (default 5, at least 1).
+    pub max_failures: u64,
+    /// Seconds from an account's first failure (default 900, at least 1).
+    pub window: u64,
+}
+
+impl Default for AccountThrottleOptions {
+    fn default() -> Self {
+        AccountThrottleOptions {
+            enabled: None,
+            max_failures: 5,
+            window: 900,
+        }
+    }
+}
+
+/// Client IP detection (spec §6.2); [`crate::ip`] says which address
+/// counts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IpOptions {
-    /// Headers to read, in order (default `x-forwarded-for`).
-    pub headers: Vec<String>,
+    /// Headers a trusted proxy names the client in, tried in order
+    /// (default `x-forwarded-for`; `TESSERA_IP_HEADERS`).
+    pub headers: Vec<HeaderName>,
     /// Record no IP and skip IP rate limiting.
     pub disable_ip_tracking: bool,
-    /// Proxies whose addresses are skipped when walking a forwarded chain.
-    pub trusted_proxies: Vec<String>,
+    /// The proxies whose headers are believed (`TESSERA_TRUSTED_PROXIES`):
+    /// the socket peer must be one of them, and their hops are skipped when
+    /// walking a forwarded chain. Default none: the socket peer is the
+    /// client, whatever it forwards.
+    pub trusted_proxies: Vec<IpNetwork>,
     /// IPv6 addresses are stored masked to this prefix (default 64).
     pub ipv6_subnet: u8,
+    /// When the adapter knows no socket peer (an ALB event on Lambda,
+    /// [`crate::Auth::handle`]), believe the headers as if a trusted proxy
+    /// had sent them (`TESSERA_TRUST_HEADERS_WITHOUT_PEER`). Turn on only
+    /// when every request comes through a proxy that writes them (an ALB
+    /// appends the address it saw to `X-Forwarded-For`). Default false:
+    /// without a peer there is no client IP.
+    pub trust_headers_without_peer: bool,
 }
 
 impl Default for IpOptions {
     fn default() -> Self {
         IpOptions {
-            headers: vec!["x-forwarded-for".to_owned()],
+            headers: vec![HeaderName::from_static("x-forwarded-for")],
             disable_ip_tracking: false,
             trusted_proxies: Vec::new(),
             ipv6_subnet: 64,
+            trust_headers_without_peer: false,
         }
     }
 }
@@ -303,6 +356,95 @@ impl RequestLimits {
             ));
         }
         None
+    }
+}
+
+/// An IP network (`10.0.0.0/8`, `2001:db8::/32`) or a single address
+/// (`10.0.0.1`, a network of one), as trusted proxies are configured.
+///
+/// IPv4-mapped IPv6 forms mean the IPv4 network: `::ffff:10.0.0.0/104` is
+/// `10.0.0.0/8`.
+///
+/// ```
+/// use tessera::options::IpNetwork;
+///
+/// let proxies: IpNetwork = "10.0.0.0/8".parse().unwrap();
+/// assert!(proxies.contains("10.1.2.3".parse().unwrap()));
+/// assert!(proxies.contains("::ffff:10.1.2.3".parse().unwrap()));
+/// assert!(!proxies.contains("192.0.2.1".parse().unwrap()));
+///
+/// let list = IpNetwork::parse_list("127.0.0.1, ::1, 2001:db8::/32").unwrap();
+/// assert_eq!(list.len(), 3);
+/// assert!("10.0.0.0/33".parse::<IpNetwork>().is_err());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct IpNetwork(IpNet);
+
+/// A value that is not an IP address or network.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{value:?} is not an IP address or CIDR network (e.g. 10.0.0.1, 10.0.0.0/8, 2001:db8::/32)"
+)]
+pub struct InvalidNetwork {
+    /// The value given.
+    pub value: String,
+}
+
+impl IpNetwork {
+    /// Whether `ip` (in any form, `::ffff:10.0.0.1` too) is in the network.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        self.0.contains(&ip.to_canonical())
+    }
+
+    /// A comma-separated list (`TESSERA_TRUSTED_PROXIES`); blank entries
+    /// are skipped.
+    pub fn parse_list(list: &str) -> Result<Vec<IpNetwork>, InvalidNetwork> {
+        list.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::parse)
+            .collect()
+    }
+}
+
+impl FromStr for IpNetwork {
+    type Err = InvalidNetwork;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let invalid = || InvalidNetwork {
+            value: s.to_owned(),
+        };
+        let trimmed = s.trim();
+        let (addr, prefix) = match trimmed.split_once('/') {
+            Some((addr, prefix)) => (addr, Some(prefix)),
+            None => (trimmed, None),
+        };
+        let ip: IpAddr = addr.parse().map_err(|_| invalid())?;
+        let bits = if ip.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => bits,
+            // Digits only: `u8::from_str` would take `+8`.
+            Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {
+                p.parse::<u8>().map_err(|_| invalid())?
+            }
+            Some(_) => return Err(invalid()),
+        };
+        let mapped = match ip {
+            IpAddr::V6(v6) if prefix >= 96 => v6.to_ipv4_mapped(),
+            _ => None,
+        };
+        let net = match mapped {
+            Some(v4) => Ipv4Net::new(v4, prefix - 96).map(IpNet::V4),
+            None => IpNet::new(ip, prefix),
+        }
+        .map_err(|_| invalid())?;
+        Ok(IpNetwork(net.trunc()))
+    }
+}
+
+impl std::fmt::Display for IpNetwork {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
     }
 }
 
@@ -454,6 +596,18 @@ impl Options {
         self
     }
 
+    /// Trusts the proxies in `network` to name the client in forwarded
+    /// headers (see [`IpOptions::trusted_proxies`]).
+    ///
+    /// ```
+    /// let options = tessera::Options::new().trusted_proxy("10.0.0.0/8".parse().unwrap());
+    /// assert_eq!(options.ip.trusted_proxies.len(), 1);
+    /// ```
+    pub fn trusted_proxy(mut self, network: IpNetwork) -> Self {
+        self.ip.trusted_proxies.push(network);
+        self
+    }
+
     /// Reads the process environment; see [`Options::from_vars`].
     pub fn from_env() -> Result<Self, EnvError> {
         Options::from_vars(|name| std::env::var(name).ok())
@@ -470,6 +624,14 @@ impl Options {
     /// - `TESSERA_SESSION_EXPIRES_IN`, `TESSERA_SESSION_UPDATE_AGE`,
     ///   `TESSERA_SESSION_FRESH_AGE`: seconds;
     /// - `TESSERA_RATE_LIMIT`: `true` / `false`;
+    /// - `TESSERA_TRUSTED_PROXIES`: comma-separated IPs and CIDR networks
+    ///   of the proxies whose forwarded headers are believed;
+    /// - `TESSERA_IP_HEADERS`: comma-separated header names they name the
+    ///   client in (default `x-forwarded-for`);
+    /// - `TESSERA_TRUST_HEADERS_WITHOUT_PEER`: `true` to believe them when
+    ///   the adapter knows no socket peer (see [`IpOptions`]);
+    /// - `TESSERA_SIGN_IN_THROTTLE`: `off`, or `failures/seconds` (default
+    ///   `5/900`): failed email sign-ins allowed per account per window;
     /// - `TESSERA_COOKIE_CACHE`: `off`, `compact`, `jwt` or `jwe`;
     ///   `TESSERA_COOKIE_CACHE_MAX_AGE` (seconds), `TESSERA_COOKIE_CACHE_VERSION`,
     ///   `TESSERA_COOKIE_CACHE_MEMO_BYTES` (the decode memo's budget, `0`: off),
@@ -511,6 +673,22 @@ impl Options {
         }
         if let Some(v) = get("TESSERA_RATE_LIMIT") {
             o.rate_limit.enabled = Some(parse_bool("TESSERA_RATE_LIMIT", &v)?);
+        }
+        if let Some(v) = get("TESSERA_TRUSTED_PROXIES") {
+            o.ip.trusted_proxies = IpNetwork::parse_list(&v).map_err(|e| EnvError::Invalid {
+                name: "TESSERA_TRUSTED_PROXIES".to_owned(),
+                value: v.clone(),
+                reason: format!("{e}; expected a comma-separated list of them"),
+            })?;
+        }
+        if let Some(v) = get("TESSERA_IP_HEADERS") {
+            o.ip.headers = parse_header_names("TESSERA_IP_HEADERS", &v)?;
+        }
+        if let Some(v) = get("TESSERA_TRUST_HEADERS_WITHOUT_PEER") {
+            o.ip.trust_headers_without_peer = parse_bool("TESSERA_TRUST_HEADERS_WITHOUT_PEER", &v)?;
+        }
+        if let Some(v) = get("TESSERA_SIGN_IN_THROTTLE") {
+            o.rate_limit.per_account = parse_account_throttle("TESSERA_SIGN_IN_THROTTLE", &v)?;
         }
         let cache = &mut o.session.cookie_cache;
         if let Some(v) = get("TESSERA_COOKIE_CACHE") {
@@ -594,6 +772,58 @@ pub fn parse_secs(name: &str, v: &str) -> Result<u64, EnvError> {
     })
 }
 
+/// Parses `off` or `failures/seconds` (both at least 1).
+fn parse_account_throttle(name: &str, v: &str) -> Result<AccountThrottleOptions, EnvError> {
+    let trimmed = v.trim();
+    if matches!(
+        trimmed.to_ascii_lowercase().as_str(),
+        "off" | "false" | "0" | "no"
+    ) {
+        return Ok(AccountThrottleOptions {
+            enabled: Some(false),
+            ..AccountThrottleOptions::default()
+        });
+    }
+    let parsed = trimmed.split_once('/').and_then(|(failures, secs)| {
+        let failures = failures.trim().parse::<u64>().ok().filter(|n| *n > 0)?;
+        let window = secs.trim().parse::<u64>().ok().filter(|n| *n > 0)?;
+        Some(AccountThrottleOptions {
+            enabled: None,
+            max_failures: failures,
+            window,
+        })
+    });
+    parsed.ok_or_else(|| EnvError::Invalid {
+        name: name.to_owned(),
+        value: v.to_owned(),
+        reason: "expected off, or failures/seconds such as 5/900".to_owned(),
+    })
+}
+
+/// Parses a comma-separated list of header names (at least one).
+fn parse_header_names(name: &str, v: &str) -> Result<Vec<HeaderName>, EnvError> {
+    let invalid = |reason: String| EnvError::Invalid {
+        name: name.to_owned(),
+        value: v.to_owned(),
+        reason,
+    };
+    let names = v
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            HeaderName::from_bytes(s.as_bytes())
+                .map_err(|_| invalid(format!("{s:?} is not a header name")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if names.is_empty() {
+        return Err(invalid(
+            "expected comma-separated header names, e.g. x-forwarded-for".to_owned(),
+        ));
+    }
+    Ok(names)
+}
+
 /// Parses `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`).
 pub fn parse_bool(name: &str, v: &str) -> Result<bool, EnvError> {
     match v.trim().to_ascii_lowercase().as_str() {
@@ -675,6 +905,54 @@ mod tests {
         assert!(Options::from_vars(vars(&[("TESSERA_COOKIE_CACHE", "jws")])).is_err());
         assert!(Options::from_vars(vars(&[("TESSERA_REFRESH_CACHE", "soon")])).is_err());
         assert!(Options::from_vars(vars(&[("TESSERA_COOKIE_CACHE_MEMO_BYTES", "-1")])).is_err());
+    }
+
+    #[test]
+    fn reads_trusted_proxies_and_ip_headers() {
+        let o = Options::from_vars(vars(&[
+            ("TESSERA_TRUSTED_PROXIES", "10.0.0.0/8, ::1,2001:db8::/32"),
+            ("TESSERA_IP_HEADERS", "CF-Connecting-IP, x-forwarded-for"),
+            ("TESSERA_TRUST_HEADERS_WITHOUT_PEER", "true"),
+        ]))
+        .unwrap();
+        let proxies: Vec<String> = o.ip.trusted_proxies.iter().map(|p| p.to_string()).collect();
+        assert_eq!(proxies, ["10.0.0.0/8", "::1/128", "2001:db8::/32"]);
+        assert_eq!(o.ip.headers, ["cf-connecting-ip", "x-forwarded-for"]);
+        assert!(o.ip.trust_headers_without_peer);
+        let defaults = Options::from_vars(vars(&[])).unwrap();
+        assert!(defaults.ip.trusted_proxies.is_empty());
+        assert_eq!(defaults.ip.headers, ["x-forwarded-for"]);
+        assert!(!defaults.ip.trust_headers_without_peer);
+        for (name, value) in [
+            ("TESSERA_TRUSTED_PROXIES", "10.0.0.0/8, proxy.internal"),
+            ("TESSERA_TRUSTED_PROXIES", "10.0.0.0/40"),
+            ("TESSERA_IP_HEADERS", "x forwarded for"),
+            ("TESSERA_IP_HEADERS", " , "),
+            ("TESSERA_TRUST_HEADERS_WITHOUT_PEER", "sometimes"),
+        ] {
+            let err = Options::from_vars(vars(&[(name, value)])).unwrap_err();
+            assert!(err.to_string().starts_with(name), "{err}");
+        }
+    }
+
+    #[test]
+    fn reads_the_sign_in_throttle() {
+        let throttle = |v: &str| {
+            Options::from_vars(vars(&[("TESSERA_SIGN_IN_THROTTLE", v)]))
+                .map(|o| o.rate_limit.per_account)
+        };
+        let t = throttle("10/3600").unwrap();
+        assert_eq!((t.enabled, t.max_failures, t.window), (None, 10, 3600));
+        assert_eq!(throttle("off").unwrap().enabled, Some(false));
+        for bad in ["10", "0/900", "5/0", "five/900", "5/900/1"] {
+            let err = throttle(bad).unwrap_err().to_string();
+            assert!(err.starts_with("TESSERA_SIGN_IN_THROTTLE="), "{err}");
+        }
+        let defaults = Options::from_vars(vars(&[]))
+            .unwrap()
+            .rate_limit
+            .per_account;
+        assert_eq!(defaults, AccountThrottleOptions::default());
     }
 
     #[test]

@@ -15,6 +15,8 @@ const SECRET: &str = "a-long-random-secret-of-at-least-32-characters!";
 /// 2026-01-01T00:00:00Z.
 const START: Timestamp = Timestamp::from_millis(1_767_225_600_000);
 const CLIENT_IP: &str = "203.0.113.7";
+/// The test client's address (it sends `X-Forwarded-For: CLIENT_IP`).
+const TEST_PROXY: &str = "127.0.0.1";
 
 struct App {
     target: Target,
@@ -28,6 +30,7 @@ impl App {
         let mut options = Options::new()
             .secret(SECRET)
             .base_url(BASE_URL)
+            .trusted_proxy(TEST_PROXY.parse().unwrap())
             .rate_limit(false);
         options.plugins = vec!["audit-log".into()];
         App::build(Auth::builder(options))
@@ -191,6 +194,7 @@ async fn builder_registration_exposes_the_log() {
             Options::new()
                 .secret(SECRET)
                 .base_url(BASE_URL)
+                .trusted_proxy(TEST_PROXY.parse().unwrap())
                 .rate_limit(false),
         )
         .plugin(audit.clone()),

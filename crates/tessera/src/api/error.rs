@@ -19,6 +19,10 @@ pub struct ApiError {
     /// Machine-readable code; a few better-auth errors have none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<Cow<'static, str>>,
+    /// Seconds a refused client should wait, sent as `X-Retry-After` (a
+    /// 429's, spec §11.1).
+    #[serde(skip)]
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -32,6 +36,7 @@ impl ApiError {
             status,
             message: message.into(),
             code: Some(code.into()),
+            retry_after: None,
         }
     }
 
@@ -41,6 +46,7 @@ impl ApiError {
             status,
             message: message.into(),
             code: None,
+            retry_after: None,
         }
     }
 
@@ -77,6 +83,10 @@ impl ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
+        if let Some(secs) = self.retry_after {
+            res.headers_mut()
+                .insert("x-retry-after", HeaderValue::from(secs));
+        }
         res
     }
 }

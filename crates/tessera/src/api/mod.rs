@@ -151,13 +151,18 @@ impl AuthInner {
         let peer = req.extensions().get::<ClientAddr>().copied().or(peer);
         if self.rate_limiter.enabled() {
             let rel = self.relative_path(req.uri().path()).unwrap_or_default();
+            // Keyed on the route, not the raw path: made-up paths share one key.
+            let route = self
+                .router
+                .get(req.method(), rel)
+                .map(|entry| entry.route.path.as_str());
             let ip = crate::ip::client_ip(
                 req.headers(),
                 peer,
                 &self.options.ip,
                 self.options.environment,
             );
-            if let Err(limited) = self.rate_limiter.check(ip.as_deref(), rel, now).await {
+            if let Err(limited) = self.rate_limiter.check(ip.as_deref(), route, now).await {
                 return Admitted::Refused(limited.into_response());
             }
         }

@@ -223,6 +223,12 @@ async fn sign_in_email(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
         return Err(codes::invalid_email());
     }
     let email = email.to_lowercase();
+    // Before the lookup: known and unknown emails are counted alike.
+    let throttle = &ctx.auth.account_throttle;
+    throttle
+        .attempt(&email, ctx.now)
+        .await
+        .map_err(crate::rate_limit::Limited::into_error)?;
     let found = ctx
         .auth
         .sessions
@@ -254,7 +260,7 @@ async fn sign_in_email(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
         .await
         .map_err(hash_failed)?;
     match valid {
-        Ok(true) => {}
+        Ok(true) => throttle.succeeded(&email).await,
         Ok(false) => return Err(codes::invalid_email_or_password()),
         Err(e) => {
             tracing::error!(error = %e, user_id = %user.id, "stored password hash is malformed");

@@ -13,6 +13,8 @@ use tessera::{Auth, Options, TestClock, Timestamp};
 
 pub const SECRET: &str = "kernel-test-secret-0123456789-abcdefghijklmnopqrstuvwxyz";
 pub const ORIGIN: &str = "http://localhost:3000";
+/// The address every [`Browser`] connects from.
+pub const BROWSER_IP: &str = "203.0.113.7";
 /// 2026-11-28T00:00:00.000Z
 pub const T0: i64 = 1_795_824_000_000;
 
@@ -128,8 +130,7 @@ impl Browser<'_> {
             .method(method)
             .uri(format!("/api/auth{path}"))
             .header("origin", ORIGIN)
-            .header("user-agent", "tessera-tests/1.0")
-            .header("x-forwarded-for", "203.0.113.7");
+            .header("user-agent", "tessera-tests/1.0");
         if !self.cookies.is_empty() {
             req = req.header("cookie", self.cookie_header());
         }
@@ -140,7 +141,13 @@ impl Browser<'_> {
             }
             None => Bytes::new(),
         };
-        let res = self.h.auth.handle(req.body(body).unwrap()).await;
+        // The browser's address, as the adapter's socket would give it.
+        let peer = tessera::ClientAddr(BROWSER_IP.parse().unwrap());
+        let res = self
+            .h
+            .auth
+            .handle_from(req.body(body).unwrap(), Some(peer))
+            .await;
         let reply = to_reply(res);
         self.absorb(&reply.set_cookies);
         reply
