@@ -20,7 +20,7 @@ pub use body::{is_valid_email, BodyKind, Validator};
 pub use ctx::Ctx;
 pub use error::{codes, ApiError};
 pub use router::{Endpoint, Route};
-pub use trusted::{origin_of, TrustedOrigins};
+pub use trusted::{origin_of, TrustedOrigins, MAX_URL_LENGTH};
 
 pub(crate) use router::Router;
 pub(crate) use routes::records_json;
