@@ -287,6 +287,13 @@ impl Auth {
         self.inner.plugins.iter().map(|p| p.id()).collect()
     }
 
+    /// Where passwords are hashed: its [`running`](password::HashPool::running)
+    /// and [`completed`](password::HashPool::completed) counts are ready-made
+    /// metrics.
+    pub fn hash_pool(&self) -> &password::HashPool {
+        &self.inner.hash_pool
+    }
+
     /// Whether this instance runs without database and secondary storage
     /// (better-auth's stateless mode, spec §4.1).
     pub fn is_stateless(&self) -> bool {
@@ -420,7 +427,10 @@ impl AuthBuilder {
                 router,
                 base_path,
                 stateless,
-                hash_pool: password::HashPool::default(),
+                hash_pool: options
+                    .email_and_password
+                    .hash_threads
+                    .map_or_else(password::HashPool::default, password::HashPool::new),
                 cache,
                 plugins,
                 interceptors,

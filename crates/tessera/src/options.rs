@@ -122,6 +122,10 @@ pub struct EmailPasswordOptions {
     pub auto_sign_in: bool,
     /// Refuse sign-in until the email is verified.
     pub require_email_verification: bool,
+    /// How many passwords may be hashed at once, on as many threads (each
+    /// hash takes 32 MiB and tens of milliseconds of a core); `None`, the
+    /// default: one per available core. See [`HashPool`](crate::password::HashPool).
+    pub hash_threads: Option<std::num::NonZeroUsize>,
 }
 
 impl Default for EmailPasswordOptions {
@@ -133,6 +137,7 @@ impl Default for EmailPasswordOptions {
             max_password_length: crate::password::MAX_PASSWORD_LENGTH,
             auto_sign_in: true,
             require_email_verification: false,
+            hash_threads: None,
         }
     }
 }
@@ -336,6 +341,13 @@ impl Options {
     /// Turns rate limiting on or off.
     pub fn rate_limit(mut self, enabled: bool) -> Self {
         self.rate_limit.enabled = Some(enabled);
+        self
+    }
+
+    /// Sets how many passwords may be hashed at once (default: one per
+    /// available core).
+    pub fn hash_threads(mut self, threads: std::num::NonZeroUsize) -> Self {
+        self.email_and_password.hash_threads = Some(threads);
         self
     }
 

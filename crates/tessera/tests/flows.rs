@@ -702,3 +702,12 @@ async fn the_socket_peer_counts_the_same_passed_or_as_an_extension() {
         .await;
     assert_ne!(other.status(), StatusCode::TOO_MANY_REQUESTS);
 }
+
+#[tokio::test]
+async fn hash_threads_sets_the_pool_size() {
+    let one = std::num::NonZeroUsize::new(1).unwrap();
+    let h = Harness::new(options().hash_threads(one));
+    assert_eq!(h.auth.hash_pool().size(), 1);
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    assert_eq!(Harness::new(options()).auth.hash_pool().size(), cores);
+}

@@ -2,11 +2,34 @@
 //! (spec §6.2): scrypt N=16384, r=16, p=1, 64-byte key over the NFKC form of
 //! the password, salted with the *hex string* of 16 random bytes, stored as
 //! `"<saltHex>:<keyHex>"`.
+//!
+//! # Where hashes run
+//!
+//! One scrypt run takes 32 MiB and tens of milliseconds of a core, so how
+//! many run at once must not depend on what clients do. A [`HashPool`] has
+//! at most `size` long-lived worker threads (named [`HASH_THREAD_NAME`],
+//! started on first use). A request waits asynchronously for one of `size`
+//! slots and hands its slot *to the job*: the slot comes back when the job
+//! is over, not when the request goes away. A request cancelled mid-hash (a
+//! client that hangs up, a timeout) therefore cannot make room for another
+//! hash while its own still runs: at most `size` hashes, and at most `size`
+//! threads, whatever clients do. A request cancelled while it waits for a
+//! slot costs nothing; a job whose requester left before a worker picked it
+//! up is skipped.
+//!
+//! Long-lived workers rather than a thread per job: the thread count is
+//! bounded by construction (not only the number of running jobs), nothing
+//! is spawned per sign-in, and each worker reuses its allocator arena
+//! instead of leaving one behind per hash.
 
 use rand::RngCore;
 use scrypt::Params;
 use subtle::ConstantTimeEq;
 use unicode_normalization::UnicodeNormalization;
+
+mod pool;
+
+pub use pool::{HashPool, HASH_THREAD_NAME};
 
 /// Shortest accepted password, in characters.
 pub const MIN_PASSWORD_LENGTH: usize = 8;
@@ -17,47 +40,6 @@ const LOG_N: u8 = 14; // N = 16384
 const R: u32 = 16;
 const P: u32 = 1;
 const KEY_LEN: usize = 64;
-
-/// Runs password hashing off the async executor, on dedicated threads,
-/// with at most one hash per core at a time: each scrypt run takes 32 MiB
-/// and tens of milliseconds, so unbounded concurrency would exhaust memory
-/// and starve request handling. Works under any executor.
-#[derive(Debug)]
-pub struct HashPool {
-    permits: tokio::sync::Semaphore,
-}
-
-impl Default for HashPool {
-    fn default() -> Self {
-        let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        HashPool {
-            permits: tokio::sync::Semaphore::new(cores),
-        }
-    }
-}
-
-impl HashPool {
-    /// Runs `f` on a hashing thread and waits for its result. Fails only
-    /// when the operating system refuses a thread.
-    pub async fn run<T: Send + 'static>(
-        &self,
-        f: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, std::io::Error> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| std::io::Error::other("hash pool closed"))?;
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        std::thread::Builder::new()
-            .name("tessera-hash".to_owned())
-            .spawn(move || {
-                let _ = tx.send(f());
-            })?;
-        rx.await
-            .map_err(|_| std::io::Error::other("hashing thread ended without a result"))
-    }
-}
 
 /// A stored hash that cannot be read.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
