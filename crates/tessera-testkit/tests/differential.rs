@@ -378,7 +378,7 @@ async fn password_hashes_interoperate() {
         );
         assert!(!verify_password(&theirs, "wrong-password").unwrap());
 
-        let ours = hash_password(password);
+        let ours = hash_password(password).unwrap();
         assert!(
             ba_verify(&ours, password).await,
             "better-auth rejects tessera's hash of {password:?}: {ours}"
@@ -396,7 +396,7 @@ async fn nfkc_equivalent_passwords_verify_in_both() {
     let equivalent = "finepassword-u\u{308}";
     let theirs = ba_hash(typed).await;
     assert!(verify_password(&theirs, equivalent).unwrap());
-    let ours = hash_password(typed);
+    let ours = hash_password(typed).unwrap();
     assert!(ba_verify(&ours, equivalent).await);
     // Case is not folded: a different password.
     assert!(!verify_password(&theirs, "FInepassword-\u{FC}").unwrap());
@@ -496,6 +496,11 @@ fn cases() -> Vec<Case> {
         case("sign-in with rememberMe false", ExistingUser, 200, |f| json_post("/sign-in/email", f, json!({"email": f.email, "password": PASSWORD, "rememberMe": false}))),
         case("sign-in with a relative callbackURL", ExistingUser, 200, |f| json_post("/sign-in/email", f, json!({"email": f.email, "password": PASSWORD, "callbackURL": "/dashboard"}))),
         case("wrong password", ExistingUser, 401, |f| json_post("/sign-in/email", f, json!({"email": f.email, "password": "wrong-password"}))),
+        case("password too long on sign-in", ExistingUser, 400, |f| json_post("/sign-in/email", f, json!({"email": f.email, "password": "x".repeat(129)}))),
+        case("password too long on sign-in, unknown email", Anonymous, 400, |f| json_post("/sign-in/email", f, json!({"email": f.email, "password": "x".repeat(129)}))),
+        case("65 emoji are too long on sign-in (130 UTF-16 units)", Anonymous, 400, |f| json_post("/sign-in/email", f, json!({"email": f.email, "password": "\u{1F600}".repeat(65)}))),
+        case("65 emoji are too long on sign-up", Anonymous, 400, |f| json_post("/sign-up/email", f, json!({"email": f.email, "password": "\u{1F600}".repeat(65), "name": "N"}))),
+        case("4 emoji are long enough on sign-up (8 UTF-16 units)", Anonymous, 200, |f| json_post("/sign-up/email", f, json!({"email": f.email, "password": "\u{1F600}".repeat(4), "name": "N"}))),
         case("unknown email", Anonymous, 401, |f| json_post("/sign-in/email", f, credentials(&f.email))),
         // Origin and CSRF checks (spec §7.2).
         case("bad Origin on sign-in", ExistingUser, 403, |f| post("/sign-in/email").origin("https://evil.example").json(&credentials(&f.email))),

@@ -353,6 +353,18 @@ impl AuthBuilder {
                 ),
             });
         }
+        let max_password_length = options.email_and_password.max_password_length;
+        if max_password_length > password::MAX_PASSWORD_BYTES / 3 {
+            return Err(BuildError::Invalid {
+                option: "email_and_password.max_password_length",
+                reason: format!(
+                    "{max_password_length} exceeds {}, the longest password hashing accepts \
+                     ({} bytes, 3 per UTF-16 code unit)",
+                    password::MAX_PASSWORD_BYTES / 3,
+                    password::MAX_PASSWORD_BYTES
+                ),
+            });
+        }
         let (base_path, base_origin, https) = base_url_parts(&options)?;
         let mut trusted: Vec<&str> = Vec::new();
         if let Some(origin) = base_origin.as_deref() {

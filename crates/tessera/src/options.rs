@@ -114,9 +114,12 @@ pub struct EmailPasswordOptions {
     pub enabled: bool,
     /// Refuse new sign-ups.
     pub disable_sign_up: bool,
-    /// Minimum password length (default 8).
+    /// Minimum password length (default 8), in UTF-16 code units as
+    /// better-auth counts ([`password_length`](crate::password::password_length)).
     pub min_password_length: usize,
-    /// Maximum password length (default 128).
+    /// Maximum password length (default 128), in UTF-16 code units; at most
+    /// 1,024 (see [`MAX_PASSWORD_BYTES`](crate::password::MAX_PASSWORD_BYTES)).
+    /// Checked at sign-up and at sign-in, before any hashing.
     pub max_password_length: usize,
     /// Sign the user in after sign-up (default true).
     pub auto_sign_in: bool,

@@ -704,6 +704,122 @@ async fn the_socket_peer_counts_the_same_passed_or_as_an_extension() {
 }
 
 #[tokio::test]
+async fn sign_in_spends_one_hash_for_an_unknown_email_as_for_a_wrong_password() {
+    let h = Harness::new(options());
+    h.browser().sign_up("known@example.com").await;
+    for email in ["known@example.com", "unknown@example.com"] {
+        let hashes = h.auth.hash_pool().completed();
+        let r = h
+            .browser()
+            .post(
+                "/sign-in/email",
+                json!({"email": email, "password": "wrong-password"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(r.code(), Some("INVALID_EMAIL_OR_PASSWORD"));
+        assert_eq!(h.auth.hash_pool().completed(), hashes + 1, "{email}");
+    }
+}
+
+#[tokio::test]
+async fn sign_in_refuses_a_password_over_the_maximum_before_any_lookup_or_hash() {
+    let h = Harness::new(options());
+    h.browser().sign_up("long@example.com").await;
+    let hashes = h.auth.hash_pool().completed();
+    let too_long = [
+        "x".repeat(129),
+        // 130 UTF-16 code units, as better-auth counts (JavaScript's length).
+        "\u{1F600}".repeat(65),
+        // One mebibyte that NFKC would make 18 times longer.
+        "\u{FDFA}".repeat(350_000),
+    ];
+    for email in ["long@example.com", "nobody@example.com"] {
+        for password in &too_long {
+            let r = h
+                .browser()
+                .post(
+                    "/sign-in/email",
+                    json!({"email": email, "password": password}),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::BAD_REQUEST);
+            assert_eq!(
+                r.body,
+                json!({"message": "Password too long", "code": "PASSWORD_TOO_LONG"})
+            );
+        }
+    }
+    assert_eq!(h.auth.hash_pool().completed(), hashes);
+    // At the maximum, it is an ordinary wrong password.
+    let r = h
+        .browser()
+        .post(
+            "/sign-in/email",
+            json!({"email": "long@example.com", "password": "x".repeat(128)}),
+        )
+        .await;
+    assert_eq!(r.code(), Some("INVALID_EMAIL_OR_PASSWORD"));
+}
+
+#[tokio::test]
+async fn password_lengths_count_utf16_code_units_as_better_auth_does() {
+    let h = Harness::new(options());
+    // Four emoji are eight code units: long enough.
+    let r = h
+        .browser()
+        .post(
+            "/sign-up/email",
+            json!({"email": "emoji@example.com", "password": "\u{1F600}".repeat(4), "name": "E"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    // Sixty-five are 130: too long.
+    let r = h
+        .browser()
+        .post(
+            "/sign-up/email",
+            json!({"email": "emoji2@example.com", "password": "\u{1F600}".repeat(65), "name": "E"}),
+        )
+        .await;
+    assert_eq!(r.code(), Some("PASSWORD_TOO_LONG"));
+}
+
+#[tokio::test]
+async fn the_longest_configurable_password_is_hashed_and_no_longer_one_is_allowed() {
+    let with_max = |max: usize| {
+        let mut o = options();
+        o.email_and_password.max_password_length = max;
+        Auth::builder(o).build()
+    };
+    let err = with_max(1025).unwrap_err().to_string();
+    assert!(
+        err.contains("email_and_password.max_password_length"),
+        "{err}"
+    );
+    let mut o = options();
+    o.email_and_password.max_password_length = 1024;
+    let h = Harness::new(o);
+    // 1,024 code units of a character NFKC makes 18: 3 KiB in, 33 KiB hashed.
+    let password = "\u{FDFA}".repeat(1024);
+    let mut b = h.browser();
+    let r = b
+        .post(
+            "/sign-up/email",
+            json!({"email": "max@example.com", "password": password, "name": "M"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let r = b
+        .post(
+            "/sign-in/email",
+            json!({"email": "max@example.com", "password": password}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+}
+
+#[tokio::test]
 async fn hash_threads_sets_the_pool_size() {
     let one = std::num::NonZeroUsize::new(1).unwrap();
     let h = Harness::new(options().hash_threads(one));

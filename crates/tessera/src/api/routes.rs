@@ -135,7 +135,7 @@ async fn sign_up_email(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     if !opts.enabled || opts.disable_sign_up {
         return Err(codes::email_password_sign_up_disabled());
     }
-    let len = password.chars().count();
+    let len = password::password_length(&password);
     if len < opts.min_password_length {
         return Err(codes::password_too_short());
     }
@@ -152,7 +152,8 @@ async fn sign_up_email(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
         .hash_pool
         .run(move || password::hash_password(&password))
         .await
-        .map_err(hash_failed)?;
+        .map_err(hash_failed)?
+        .map_err(|_| codes::password_too_long())?;
     let now = ctx.now();
     let user = User {
         name,
@@ -221,6 +222,11 @@ async fn sign_in_email(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     }
     if !is_valid_email(&email) {
         return Err(codes::invalid_email());
+    }
+    // better-auth checks the maximum (not the minimum) before the lookup:
+    // no hashing, and no normalising, of an over-long password.
+    if password::password_length(&password) > opts.max_password_length {
+        return Err(codes::password_too_long());
     }
     let email = email.to_lowercase();
     let found = ctx

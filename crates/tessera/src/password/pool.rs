@@ -29,7 +29,7 @@ type Job = Box<dyn FnOnce() + Send>;
 /// # async fn main() {
 /// let pool = HashPool::new(NonZeroUsize::new(2).unwrap());
 /// let hash = pool.run(|| hash_password("correct horse battery")).await.unwrap();
-/// assert!(hash.contains(':'));
+/// assert!(hash.is_ok());
 /// assert_eq!(pool.running(), 0);
 /// # }
 /// ```
