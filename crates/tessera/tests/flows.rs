@@ -703,6 +703,132 @@ async fn the_socket_peer_counts_the_same_passed_or_as_an_extension() {
     assert_ne!(other.status(), StatusCode::TOO_MANY_REQUESTS);
 }
 
+/// Options where better-auth hides whether an email is taken.
+fn hiding_duplicates(require_email_verification: bool) -> Options {
+    let mut o = options();
+    if require_email_verification {
+        o.email_and_password.require_email_verification = true;
+    } else {
+        o.email_and_password.auto_sign_in = false;
+    }
+    o
+}
+
+fn keys(user: &Value) -> Vec<&str> {
+    user.as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect()
+}
+
+#[tokio::test]
+async fn duplicate_sign_up_gets_a_new_users_answer_where_better_auth_hides_it() {
+    for require_email_verification in [true, false] {
+        let h = Harness::new(hiding_duplicates(require_email_verification));
+        let first = h
+            .browser()
+            .post(
+                "/sign-up/email",
+                json!({"email": "taken@example.com", "password": "password1234", "name": "First"}),
+            )
+            .await;
+        assert_eq!(first.status, StatusCode::OK, "{:?}", first.body);
+        h.advance(60);
+        let again = h
+            .browser()
+            .post(
+                "/sign-up/email",
+                json!({"email": "TAKEN@example.com", "password": "another-password", "name": "Second"}),
+            )
+            .await;
+        let new = h
+            .browser()
+            .post(
+                "/sign-up/email",
+                json!({"email": "new@example.com", "password": "password1234", "name": "New"}),
+            )
+            .await;
+        for reply in [&again, &new] {
+            assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+            assert_eq!(reply.body["token"], Value::Null);
+            assert!(reply.set_cookies.is_empty(), "{:?}", reply.set_cookies);
+        }
+        // The user this sign-up would have created: the input, lowercased
+        // email, now, a fresh id; the same fields as a real new user's.
+        let user = &again.body["user"];
+        assert_eq!(keys(user), keys(&new.body["user"]));
+        assert_eq!(user["name"], "Second");
+        assert_eq!(user["email"], "taken@example.com");
+        assert_eq!(user["emailVerified"], false);
+        let now = Timestamp::from_millis(T0 + 60_000).to_iso();
+        assert_eq!(user["createdAt"], now.as_str());
+        assert_eq!(user["updatedAt"], now.as_str());
+        let id = user["id"].as_str().unwrap();
+        assert_eq!(id.len(), 32);
+        assert!(id.bytes().all(|b| b.is_ascii_alphanumeric()));
+        assert_ne!(user["id"], first.body["user"]["id"]);
+        // Nothing was stored: the account is the first one.
+        let stored = h
+            .auth
+            .sessions()
+            .database()
+            .find_user_by_email("taken@example.com")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.name, "First");
+    }
+}
+
+#[tokio::test]
+async fn hidden_duplicate_sign_up_keeps_the_image_it_was_sent() {
+    let h = Harness::new(hiding_duplicates(true));
+    h.browser().sign_up("pic@example.com").await;
+    let again = h
+        .browser()
+        .post(
+            "/sign-up/email",
+            json!({"email": "pic@example.com", "password": "password1234", "name": "P", "image": "https://example.com/p.png"}),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(again.body["user"]["image"], "https://example.com/p.png");
+}
+
+#[tokio::test]
+async fn sign_up_spends_one_hash_whether_or_not_the_email_is_hidden_as_taken() {
+    let hashes = |h: &Harness| h.auth.hash_pool().completed();
+    let body = |email: &str| json!({"email": email, "password": "password1234", "name": "N"});
+
+    let h = Harness::new(hiding_duplicates(true));
+    h.browser()
+        .post("/sign-up/email", body("a@example.com"))
+        .await;
+    assert_eq!(hashes(&h), 1);
+    let hidden = h
+        .browser()
+        .post("/sign-up/email", body("a@example.com"))
+        .await;
+    assert_eq!(hidden.status, StatusCode::OK);
+    assert_eq!(
+        hashes(&h),
+        2,
+        "a hidden duplicate costs what a sign-up costs"
+    );
+
+    // Where the answer says it anyway, better-auth answers before hashing.
+    let h = Harness::new(options());
+    h.browser().sign_up("b@example.com").await;
+    let shown = h
+        .browser()
+        .post("/sign-up/email", body("b@example.com"))
+        .await;
+    assert_eq!(shown.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(shown.code(), Some("USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL"));
+    assert_eq!(hashes(&h), 1);
+}
+
 #[tokio::test]
 async fn sign_in_spends_one_hash_for_an_unknown_email_as_for_a_wrong_password() {
     let h = Harness::new(options());
