@@ -56,6 +56,8 @@ CONFIGURATION (environment variables):
                                    before it expires (default: true in stateless mode; ignored
                                    with a database or secondary storage)
     TESSERA_PLUGINS                comma-separated plugin ids (this build: multi-session, stateless-refresh)
+    TESSERA_HASH_THREADS           passwords hashed at once, each on its own thread with 32 MiB
+                                   (default: one per available core)
     RUST_LOG                       log filter (default info); logs go to stderr
 ";
 

@@ -125,6 +125,10 @@ pub async fn run(get: impl Fn(&str) -> Option<String>) -> Result<(), ServeError>
     println!("cookie cache: {}", describe_cache(auth.cookie_cache()));
     println!("plugins: {}", list_or_none(&auth.plugin_ids()));
     println!("environment: {environment}");
+    println!(
+        "password hashing: at most {} at a time",
+        auth.hash_pool().size()
+    );
 
     let listener =
         TcpListener::bind(&config.listen)
