@@ -3,6 +3,7 @@
 //! unit-tested without touching the process environment.
 
 use std::fmt;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 
 use tessera::options::EnvError;
@@ -168,6 +169,7 @@ impl ServeConfig {
     pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
         let mut options = Options::from_vars(get)?;
+        options.email_and_password.hash_threads = hash_threads(get("TESSERA_HASH_THREADS"))?;
         let listen = listen(&get)?;
         let base_url_from_listen = options.base_url.is_none();
         if base_url_from_listen {
@@ -372,6 +374,24 @@ fn secondary_storage(
             reason: "only used with TESSERA_SECONDARY_STORAGE=redis://…".to_owned(),
         }),
         (choice, None) => Ok(choice),
+    }
+}
+
+/// `TESSERA_HASH_THREADS`: how many passwords may be hashed at once
+/// (unset: one per available core).
+fn hash_threads(value: Option<String>) -> Result<Option<NonZeroUsize>, ConfigError> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    match value.trim().parse::<NonZeroUsize>() {
+        Ok(threads) => Ok(Some(threads)),
+        Err(_) => Err(ConfigError::Invalid {
+            name: "TESSERA_HASH_THREADS",
+            value,
+            reason: "expected a whole number of threads, at least 1 (each password hash \
+                     takes 32 MiB while it runs)"
+                .to_owned(),
+        }),
     }
 }
 
@@ -788,6 +808,25 @@ mod tests {
                 c.options.base_url.as_deref(),
                 Some("http://localhost:80"),
                 "{env}"
+            );
+        }
+    }
+
+    #[test]
+    fn hash_threads_sets_the_hashing_pool_size() {
+        assert_eq!(config(&[]).options.email_and_password.hash_threads, None);
+        let c = config(&[("TESSERA_HASH_THREADS", " 4 ")]);
+        assert_eq!(
+            c.options.email_and_password.hash_threads,
+            NonZeroUsize::new(4)
+        );
+        for bad in ["0", "-1", "two", "1.5"] {
+            let err = error(&[("TESSERA_HASH_THREADS", bad)]);
+            assert!(
+                err.starts_with(&format!(
+                    "TESSERA_HASH_THREADS={bad:?}: expected a whole number"
+                )),
+                "{bad}: {err}"
             );
         }
     }

@@ -62,6 +62,8 @@ CONFIGURATION (environment variables):
     TESSERA_MAX_COOKIE_BYTES       largest Cookie header, bytes; 431 past it; the session cache
                                    gets two thirds of it (default 49152)
     TESSERA_MAX_COOKIES            most cookies in a request; 431 past it (default 300)
+    TESSERA_HASH_THREADS           passwords hashed at once, each on its own thread with 32 MiB
+                                   (default: one per available core)
     RUST_LOG                       log filter (default info); logs go to stderr
 ";
 

@@ -126,6 +126,10 @@ pub async fn run(get: impl Fn(&str) -> Option<String>) -> Result<(), ServeError>
     println!("plugins: {}", list_or_none(&auth.plugin_ids()));
     println!("environment: {environment}");
     println!("client IP: {}", describe_client_ip(&auth.options().ip));
+    println!(
+        "password hashing: at most {} at a time",
+        auth.hash_pool().size()
+    );
 
     let listener =
         TcpListener::bind(&config.listen)

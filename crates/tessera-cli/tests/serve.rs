@@ -303,6 +303,7 @@ async fn bad_values_exit_with_a_message_naming_the_variable() {
             "postgres://root:hunter2@127.0.0.1:1/x",
         ),
         ("TESSERA_MIGRATE", "later"),
+        ("TESSERA_HASH_THREADS", "0"),
         ("TESSERA_SECONDARY_STORAGE", "redis://:hunter2@cache"),
         ("TESSERA_COOKIE_CACHE", "yes"),
         ("TESSERA_COOKIE_CACHE", "jws"),
@@ -1338,4 +1339,29 @@ async fn request_limits_are_read_from_the_environment() {
     let (status, _) = get_with_cookie(&client, &server, "/ok", &cookie).await;
     assert_eq!(status, 200);
     server.terminate().await;
+}
+
+#[tokio::test]
+async fn hash_threads_size_the_password_hashing_pool() {
+    let port = free_port().to_string();
+    let server = Server::start(&[
+        ("PORT", &port),
+        (
+            "BETTER_AUTH_SECRET",
+            "kY3vQ8pZr2LmX7wN4tB9sD1fH6jG0cVeA5uR8iOq",
+        ),
+        ("TESSERA_DATABASE_URL", "memory"),
+        ("TESSERA_HASH_THREADS", "3"),
+    ])
+    .await;
+    assert!(
+        server
+            .startup
+            .iter()
+            .any(|l| l == "password hashing: at most 3 at a time"),
+        "{:?}",
+        server.startup
+    );
+    let (status, _) = server.terminate().await;
+    assert!(status.success());
 }

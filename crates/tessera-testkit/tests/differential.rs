@@ -33,15 +33,21 @@ struct Pair {
 
 impl Pair {
     fn new(server: RefServer) -> Pair {
+        Pair::configured(server, |o| o)
+    }
+
+    /// With Tessera's options adjusted as the refserver's environment
+    /// adjusts better-auth's.
+    fn configured(server: RefServer, adjust: impl FnOnce(Options) -> Options) -> Pair {
         let origin = server.base_url().to_owned();
         // The refserver also trusts http://localhost:PORT (its README).
-        let auth = Auth::builder(
+        let auth = Auth::builder(adjust(
             Options::new()
                 .secret(SECRET)
                 .base_url(origin.clone())
                 .trusted_origin(format!("http://localhost:{}", server.port()))
                 .rate_limit(false),
-        )
+        ))
         .database(Arc::new(MemoryDatabase::new()))
         .build()
         .expect("tessera builds");
@@ -378,7 +384,7 @@ async fn password_hashes_interoperate() {
         );
         assert!(!verify_password(&theirs, "wrong-password").unwrap());
 
-        let ours = hash_password(password);
+        let ours = hash_password(password).unwrap();
         assert!(
             ba_verify(&ours, password).await,
             "better-auth rejects tessera's hash of {password:?}: {ours}"
@@ -396,7 +402,7 @@ async fn nfkc_equivalent_passwords_verify_in_both() {
     let equivalent = "finepassword-u\u{308}";
     let theirs = ba_hash(typed).await;
     assert!(verify_password(&theirs, equivalent).unwrap());
-    let ours = hash_password(typed);
+    let ours = hash_password(typed).unwrap();
     assert!(ba_verify(&ours, equivalent).await);
     // Case is not folded: a different password.
     assert!(!verify_password(&theirs, "FInepassword-\u{FC}").unwrap());
@@ -496,6 +502,11 @@ fn cases() -> Vec<Case> {
         case("sign-in with rememberMe false", ExistingUser, 200, |f| json_post("/sign-in/email", f, json!({"email": f.email, "password": PASSWORD, "rememberMe": false}))),
         case("sign-in with a relative callbackURL", ExistingUser, 200, |f| json_post("/sign-in/email", f, json!({"email": f.email, "password": PASSWORD, "callbackURL": "/dashboard"}))),
         case("wrong password", ExistingUser, 401, |f| json_post("/sign-in/email", f, json!({"email": f.email, "password": "wrong-password"}))),
+        case("password too long on sign-in", ExistingUser, 400, |f| json_post("/sign-in/email", f, json!({"email": f.email, "password": "x".repeat(129)}))),
+        case("password too long on sign-in, unknown email", Anonymous, 400, |f| json_post("/sign-in/email", f, json!({"email": f.email, "password": "x".repeat(129)}))),
+        case("65 emoji are too long on sign-in (130 UTF-16 units)", Anonymous, 400, |f| json_post("/sign-in/email", f, json!({"email": f.email, "password": "\u{1F600}".repeat(65)}))),
+        case("65 emoji are too long on sign-up", Anonymous, 400, |f| json_post("/sign-up/email", f, json!({"email": f.email, "password": "\u{1F600}".repeat(65), "name": "N"}))),
+        case("4 emoji are long enough on sign-up (8 UTF-16 units)", Anonymous, 200, |f| json_post("/sign-up/email", f, json!({"email": f.email, "password": "\u{1F600}".repeat(4), "name": "N"}))),
         case("unknown email", Anonymous, 401, |f| json_post("/sign-in/email", f, credentials(&f.email))),
         // Origin and CSRF checks (spec §7.2).
         case("bad Origin on sign-in", ExistingUser, 403, |f| post("/sign-in/email").origin("https://evil.example").json(&credentials(&f.email))),
@@ -716,5 +727,105 @@ async fn full_session_flow_matches() {
         .zip(&ts)
         .filter_map(|((label, req, a), (_, _, b))| differences(label, req, a, b))
         .collect();
+    assert_no_differences(&diffs);
+}
+
+// ---------------------------------------------------------------------------
+// Sign-up where a taken email is not revealed
+// ---------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn taken_emails_are_hidden_when_verification_is_required() {
+    // The refserver takes `requireEmailVerification` only with a mail log.
+    let mail_log = std::env::temp_dir().join(format!(
+        "tessera-differential-mail-{}.jsonl",
+        std::process::id()
+    ));
+    let server = require_refserver!(&[
+        ("MODE", "memory"),
+        ("MAIL_LOG", mail_log.to_str().unwrap()),
+        ("REQUIRE_EMAIL_VERIFICATION", "true"),
+    ]);
+    let pair = Pair::configured(server, |mut o| {
+        o.email_and_password.require_email_verification = true;
+        o
+    });
+    let email = unique_email("hidden");
+    let with_image = |email: &str, name: &str| json!({"email": email, "password": PASSWORD, "name": name, "image": "https://example.com/a.png"});
+    let steps: [(&str, TestRequest); 4] = [
+        (
+            "new account",
+            post("/sign-up/email")
+                .origin(pair.origin())
+                .json(&sign_up_body(&email)),
+        ),
+        (
+            "taken email",
+            post("/sign-up/email")
+                .origin(pair.origin())
+                .json(&with_image(&email, "Someone Else")),
+        ),
+        (
+            "taken email in upper case",
+            post("/sign-up/email")
+                .origin(pair.origin())
+                .json(&with_image(&email.to_uppercase(), "Ada")),
+        ),
+        (
+            "sign-in before verification",
+            post("/sign-in/email")
+                .origin(pair.origin())
+                .json(&credentials(&email)),
+        ),
+    ];
+    let mut diffs = Vec::new();
+    for (label, req) in &steps {
+        let ba = pair.ba.send(req).await;
+        let ts = pair.ts.send(req).await;
+        if verbose() {
+            eprintln!(
+                "{label}\n  request:     {}\n  better-auth: {}\n  tessera:     {}",
+                describe(req),
+                describe_response(&ba),
+                describe_response(&ts)
+            );
+        }
+        // Pin better-auth's answers, so the test tests what it says.
+        let expected = if label.starts_with("sign-in") {
+            403
+        } else {
+            200
+        };
+        assert_eq!(ba.status, expected, "{label}: better-auth: {}", ba.text);
+        if expected == 200 {
+            assert_eq!(ba.json.as_ref().unwrap()["token"], Value::Null, "{label}");
+        }
+        diffs.extend(differences(label, req, &ba, &ts));
+    }
+
+    // A deliberate difference: without an image, better-auth's made-up
+    // user says `"image": null` where its real new user (memory adapter)
+    // and Tessera's have no `image` key at all; Tessera answers with the
+    // shape of its own new user, which is the point of the made-up one.
+    let req = post("/sign-up/email")
+        .origin(pair.origin())
+        .json(&sign_up_body(&email));
+    let ba = pair.ba.send(&req).await.json.unwrap();
+    let ts = pair.ts.send(&req).await.json.unwrap();
+    assert_eq!(ba["user"]["image"], Value::Null);
+    assert!(
+        ba["user"].as_object().unwrap().contains_key("image"),
+        "{ba}"
+    );
+    assert!(
+        !ts["user"].as_object().unwrap().contains_key("image"),
+        "{ts}"
+    );
+
+    // better-auth mails the new account only, never the taken one
+    // (Tessera has no mailer: it sends nothing).
+    let mails = std::fs::read_to_string(&mail_log).unwrap_or_default();
+    let _ = std::fs::remove_file(&mail_log);
+    assert_eq!(mails.lines().count(), 1, "{mails}");
     assert_no_differences(&diffs);
 }

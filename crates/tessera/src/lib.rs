@@ -293,6 +293,13 @@ impl Auth {
         self.inner.plugins.iter().map(|p| p.id()).collect()
     }
 
+    /// Where passwords are hashed: its [`running`](password::HashPool::running)
+    /// and [`completed`](password::HashPool::completed) counts are ready-made
+    /// metrics.
+    pub fn hash_pool(&self) -> &password::HashPool {
+        &self.inner.hash_pool
+    }
+
     /// Whether this instance runs without database and secondary storage
     /// (better-auth's stateless mode, spec §4.1).
     pub fn is_stateless(&self) -> bool {
@@ -353,6 +360,18 @@ impl AuthBuilder {
                 reason: format!(
                     "{} s exceeds the 400-day cookie limit ({MAX_AGE_LIMIT} s)",
                     options.session.expires_in
+                ),
+            });
+        }
+        let max_password_length = options.email_and_password.max_password_length;
+        if max_password_length > password::MAX_PASSWORD_BYTES / 3 {
+            return Err(BuildError::Invalid {
+                option: "email_and_password.max_password_length",
+                reason: format!(
+                    "{max_password_length} exceeds {}, the longest password hashing accepts \
+                     ({} bytes, 3 per UTF-16 code unit)",
+                    password::MAX_PASSWORD_BYTES / 3,
+                    password::MAX_PASSWORD_BYTES
                 ),
             });
         }
@@ -442,7 +461,10 @@ impl AuthBuilder {
                 router,
                 base_path,
                 stateless,
-                hash_pool: password::HashPool::default(),
+                hash_pool: options
+                    .email_and_password
+                    .hash_threads
+                    .map_or_else(password::HashPool::default, password::HashPool::new),
                 cache,
                 plugins,
                 interceptors,

@@ -119,14 +119,21 @@ pub struct EmailPasswordOptions {
     pub enabled: bool,
     /// Refuse new sign-ups.
     pub disable_sign_up: bool,
-    /// Minimum password length (default 8).
+    /// Minimum password length (default 8), in UTF-16 code units as
+    /// better-auth counts ([`password_length`](crate::password::password_length)).
     pub min_password_length: usize,
-    /// Maximum password length (default 128).
+    /// Maximum password length (default 128), in UTF-16 code units; at most
+    /// 1,024 (see [`MAX_PASSWORD_BYTES`](crate::password::MAX_PASSWORD_BYTES)).
+    /// Checked at sign-up and at sign-in, before any hashing.
     pub max_password_length: usize,
     /// Sign the user in after sign-up (default true).
     pub auto_sign_in: bool,
     /// Refuse sign-in until the email is verified.
     pub require_email_verification: bool,
+    /// How many passwords may be hashed at once, on as many threads (each
+    /// hash takes 32 MiB and tens of milliseconds of a core); `None`, the
+    /// default: one per available core. See [`HashPool`](crate::password::HashPool).
+    pub hash_threads: Option<std::num::NonZeroUsize>,
 }
 
 impl Default for EmailPasswordOptions {
@@ -138,6 +145,7 @@ impl Default for EmailPasswordOptions {
             max_password_length: crate::password::MAX_PASSWORD_LENGTH,
             auto_sign_in: true,
             require_email_verification: false,
+            hash_threads: None,
         }
     }
 }
@@ -605,6 +613,13 @@ impl Options {
     /// ```
     pub fn trusted_proxy(mut self, network: IpNetwork) -> Self {
         self.ip.trusted_proxies.push(network);
+        self
+    }
+
+    /// Sets how many passwords may be hashed at once (default: one per
+    /// available core).
+    pub fn hash_threads(mut self, threads: std::num::NonZeroUsize) -> Self {
+        self.email_and_password.hash_threads = Some(threads);
         self
     }
 

@@ -872,3 +872,254 @@ async fn the_socket_peer_counts_the_same_passed_or_as_an_extension() {
         .await;
     assert_ne!(other.status(), StatusCode::TOO_MANY_REQUESTS);
 }
+
+/// Options where better-auth hides whether an email is taken.
+fn hiding_duplicates(require_email_verification: bool) -> Options {
+    let mut o = options();
+    if require_email_verification {
+        o.email_and_password.require_email_verification = true;
+    } else {
+        o.email_and_password.auto_sign_in = false;
+    }
+    o
+}
+
+fn keys(user: &Value) -> Vec<&str> {
+    user.as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect()
+}
+
+#[tokio::test]
+async fn duplicate_sign_up_gets_a_new_users_answer_where_better_auth_hides_it() {
+    for require_email_verification in [true, false] {
+        let h = Harness::new(hiding_duplicates(require_email_verification));
+        let first = h
+            .browser()
+            .post(
+                "/sign-up/email",
+                json!({"email": "taken@example.com", "password": "password1234", "name": "First"}),
+            )
+            .await;
+        assert_eq!(first.status, StatusCode::OK, "{:?}", first.body);
+        h.advance(60);
+        let again = h
+            .browser()
+            .post(
+                "/sign-up/email",
+                json!({"email": "TAKEN@example.com", "password": "another-password", "name": "Second"}),
+            )
+            .await;
+        let new = h
+            .browser()
+            .post(
+                "/sign-up/email",
+                json!({"email": "new@example.com", "password": "password1234", "name": "New"}),
+            )
+            .await;
+        for reply in [&again, &new] {
+            assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+            assert_eq!(reply.body["token"], Value::Null);
+            assert!(reply.set_cookies.is_empty(), "{:?}", reply.set_cookies);
+        }
+        // The user this sign-up would have created: the input, lowercased
+        // email, now, a fresh id; the same fields as a real new user's.
+        let user = &again.body["user"];
+        assert_eq!(keys(user), keys(&new.body["user"]));
+        assert_eq!(user["name"], "Second");
+        assert_eq!(user["email"], "taken@example.com");
+        assert_eq!(user["emailVerified"], false);
+        let now = Timestamp::from_millis(T0 + 60_000).to_iso();
+        assert_eq!(user["createdAt"], now.as_str());
+        assert_eq!(user["updatedAt"], now.as_str());
+        let id = user["id"].as_str().unwrap();
+        assert_eq!(id.len(), 32);
+        assert!(id.bytes().all(|b| b.is_ascii_alphanumeric()));
+        assert_ne!(user["id"], first.body["user"]["id"]);
+        // Nothing was stored: the account is the first one.
+        let stored = h
+            .auth
+            .sessions()
+            .database()
+            .find_user_by_email("taken@example.com")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.name, "First");
+    }
+}
+
+#[tokio::test]
+async fn hidden_duplicate_sign_up_keeps_the_image_it_was_sent() {
+    let h = Harness::new(hiding_duplicates(true));
+    h.browser().sign_up("pic@example.com").await;
+    let again = h
+        .browser()
+        .post(
+            "/sign-up/email",
+            json!({"email": "pic@example.com", "password": "password1234", "name": "P", "image": "https://example.com/p.png"}),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(again.body["user"]["image"], "https://example.com/p.png");
+}
+
+#[tokio::test]
+async fn sign_up_spends_one_hash_whether_or_not_the_email_is_hidden_as_taken() {
+    let hashes = |h: &Harness| h.auth.hash_pool().completed();
+    let body = |email: &str| json!({"email": email, "password": "password1234", "name": "N"});
+
+    let h = Harness::new(hiding_duplicates(true));
+    h.browser()
+        .post("/sign-up/email", body("a@example.com"))
+        .await;
+    assert_eq!(hashes(&h), 1);
+    let hidden = h
+        .browser()
+        .post("/sign-up/email", body("a@example.com"))
+        .await;
+    assert_eq!(hidden.status, StatusCode::OK);
+    assert_eq!(
+        hashes(&h),
+        2,
+        "a hidden duplicate costs what a sign-up costs"
+    );
+
+    // Where the answer says it anyway, better-auth answers before hashing.
+    let h = Harness::new(options());
+    h.browser().sign_up("b@example.com").await;
+    let shown = h
+        .browser()
+        .post("/sign-up/email", body("b@example.com"))
+        .await;
+    assert_eq!(shown.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(shown.code(), Some("USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL"));
+    assert_eq!(hashes(&h), 1);
+}
+
+#[tokio::test]
+async fn sign_in_spends_one_hash_for_an_unknown_email_as_for_a_wrong_password() {
+    let h = Harness::new(options());
+    h.browser().sign_up("known@example.com").await;
+    for email in ["known@example.com", "unknown@example.com"] {
+        let hashes = h.auth.hash_pool().completed();
+        let r = h
+            .browser()
+            .post(
+                "/sign-in/email",
+                json!({"email": email, "password": "wrong-password"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(r.code(), Some("INVALID_EMAIL_OR_PASSWORD"));
+        assert_eq!(h.auth.hash_pool().completed(), hashes + 1, "{email}");
+    }
+}
+
+#[tokio::test]
+async fn sign_in_refuses_a_password_over_the_maximum_before_any_lookup_or_hash() {
+    let h = Harness::new(options());
+    h.browser().sign_up("long@example.com").await;
+    let hashes = h.auth.hash_pool().completed();
+    let too_long = [
+        "x".repeat(129),
+        // 130 UTF-16 code units, as better-auth counts (JavaScript's length).
+        "\u{1F600}".repeat(65),
+        // One mebibyte that NFKC would make 18 times longer.
+        "\u{FDFA}".repeat(350_000),
+    ];
+    for email in ["long@example.com", "nobody@example.com"] {
+        for password in &too_long {
+            let r = h
+                .browser()
+                .post(
+                    "/sign-in/email",
+                    json!({"email": email, "password": password}),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::BAD_REQUEST);
+            assert_eq!(
+                r.body,
+                json!({"message": "Password too long", "code": "PASSWORD_TOO_LONG"})
+            );
+        }
+    }
+    assert_eq!(h.auth.hash_pool().completed(), hashes);
+    // At the maximum, it is an ordinary wrong password.
+    let r = h
+        .browser()
+        .post(
+            "/sign-in/email",
+            json!({"email": "long@example.com", "password": "x".repeat(128)}),
+        )
+        .await;
+    assert_eq!(r.code(), Some("INVALID_EMAIL_OR_PASSWORD"));
+}
+
+#[tokio::test]
+async fn password_lengths_count_utf16_code_units_as_better_auth_does() {
+    let h = Harness::new(options());
+    // Four emoji are eight code units: long enough.
+    let r = h
+        .browser()
+        .post(
+            "/sign-up/email",
+            json!({"email": "emoji@example.com", "password": "\u{1F600}".repeat(4), "name": "E"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    // Sixty-five are 130: too long.
+    let r = h
+        .browser()
+        .post(
+            "/sign-up/email",
+            json!({"email": "emoji2@example.com", "password": "\u{1F600}".repeat(65), "name": "E"}),
+        )
+        .await;
+    assert_eq!(r.code(), Some("PASSWORD_TOO_LONG"));
+}
+
+#[tokio::test]
+async fn the_longest_configurable_password_is_hashed_and_no_longer_one_is_allowed() {
+    let with_max = |max: usize| {
+        let mut o = options();
+        o.email_and_password.max_password_length = max;
+        Auth::builder(o).build()
+    };
+    let err = with_max(1025).unwrap_err().to_string();
+    assert!(
+        err.contains("email_and_password.max_password_length"),
+        "{err}"
+    );
+    let mut o = options();
+    o.email_and_password.max_password_length = 1024;
+    let h = Harness::new(o);
+    // 1,024 code units of a character NFKC makes 18: 3 KiB in, 33 KiB hashed.
+    let password = "\u{FDFA}".repeat(1024);
+    let mut b = h.browser();
+    let r = b
+        .post(
+            "/sign-up/email",
+            json!({"email": "max@example.com", "password": password, "name": "M"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let r = b
+        .post(
+            "/sign-in/email",
+            json!({"email": "max@example.com", "password": password}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+}
+
+#[tokio::test]
+async fn hash_threads_sets_the_pool_size() {
+    let one = std::num::NonZeroUsize::new(1).unwrap();
+    let h = Harness::new(options().hash_threads(one));
+    assert_eq!(h.auth.hash_pool().size(), 1);
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    assert_eq!(Harness::new(options()).auth.hash_pool().size(), cores);
+}

@@ -135,24 +135,33 @@ async fn sign_up_email(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     if !opts.enabled || opts.disable_sign_up {
         return Err(codes::email_password_sign_up_disabled());
     }
-    let len = password.chars().count();
+    let len = password::password_length(&password);
     if len < opts.min_password_length {
         return Err(codes::password_too_short());
     }
     if len > opts.max_password_length {
         return Err(codes::password_too_long());
     }
+    // better-auth's `shouldReturnGenericDuplicateResponse`: where a new
+    // account gets no session anyway, a taken email is not revealed.
+    let hide_existing = !opts.auto_sign_in || opts.require_email_verification;
     let email = email.to_lowercase();
     let db = ctx.auth.sessions.database().clone();
-    if db.find_user_by_email(&email).await?.is_some() {
+    let exists = db.find_user_by_email(&email).await?.is_some();
+    if exists && !hide_existing {
+        // better-auth answers before hashing here: the answer itself says
+        // the email is taken.
         return Err(codes::user_already_exists());
     }
+    // One hash whether the email is taken or not, so both answers take as
+    // long (better-auth hashes in both cases too).
     let hash = ctx
         .auth
         .hash_pool
         .run(move || password::hash_password(&password))
         .await
-        .map_err(hash_failed)?;
+        .map_err(hash_failed)?
+        .map_err(|_| codes::password_too_long())?;
     let now = ctx.now();
     let user = User {
         name,
@@ -164,6 +173,18 @@ async fn sign_up_email(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
         id: generate_id(ID_LENGTH),
         extra,
     };
+    #[derive(Serialize)]
+    struct Body<'a> {
+        token: Option<&'a str>,
+        user: &'a User,
+    }
+    // better-auth's generic duplicate answer: `{token: null, user}` with the
+    // user this sign-up would have created (a fresh id, now, the input),
+    // never stored: the same answer a new account gets here.
+    let without_session = |user: &User| Reply::json(&Body { token: None, user });
+    if exists {
+        return Ok(without_session(&user));
+    }
     let account = Account {
         id: generate_id(ID_LENGTH),
         account_id: user.id.clone(),
@@ -181,6 +202,8 @@ async fn sign_up_email(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     };
     match db.create_user_with_account(&user, &account).await {
         Ok(()) => {}
+        // Taken between the lookup and the insert.
+        Err(StoreError::Conflict(_)) if hide_existing => return Ok(without_session(&user)),
         Err(StoreError::Conflict(_)) => return Err(codes::user_already_exists()),
         Err(e @ StoreError::Unavailable(_)) => return Err(e.into()),
         Err(e) => {
@@ -188,16 +211,8 @@ async fn sign_up_email(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
             return Err(codes::failed_to_create_user());
         }
     }
-    #[derive(Serialize)]
-    struct Body<'a> {
-        token: Option<&'a str>,
-        user: &'a User,
-    }
-    if !opts.auto_sign_in || opts.require_email_verification {
-        return Ok(Reply::json(&Body {
-            token: None,
-            user: &user,
-        }));
+    if hide_existing {
+        return Ok(without_session(&user));
     }
     let dont_remember = remember_me == Some(false);
     let session = ctx.create_session(&user, dont_remember).await?;
@@ -221,6 +236,11 @@ async fn sign_in_email(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     }
     if !is_valid_email(&email) {
         return Err(codes::invalid_email());
+    }
+    // better-auth checks the maximum (not the minimum) before the lookup:
+    // no hashing, and no normalising, of an over-long password.
+    if password::password_length(&password) > opts.max_password_length {
+        return Err(codes::password_too_long());
     }
     let email = email.to_lowercase();
     // Before the lookup: known and unknown emails are counted alike.
