@@ -331,9 +331,9 @@ fn http_request(
 
 /// Hands `req` to a Tessera [`Auth`] in process, as an adapter would: the
 /// URI is `base_url + req.path`, `Host` is taken from `base_url` when
-/// the request has none, and the socket peer is `127.0.0.1`, as for a
-/// request to a local server (trust it as a proxy for the
-/// `X-Forwarded-For` a test sends to count).
+/// the request has none, and no socket peer is given: better-auth never
+/// sees one, so a session's `ipAddress` comes only from the headers a
+/// test sends (set `ip.trust_headers_without_peer` for them to count).
 pub async fn send_auth(auth: &Auth, base_url: &str, req: &TestRequest) -> TestResponse {
     let mut builder = http::Request::builder()
         .method(req.method.clone())
@@ -349,8 +349,7 @@ pub async fn send_auth(auth: &Auth, base_url: &str, req: &TestRequest) -> TestRe
     let request = builder
         .body(body)
         .unwrap_or_else(|e| panic!("invalid test request {req:?}: {e}"));
-    let loopback = tessera::ClientAddr(std::net::Ipv4Addr::LOCALHOST.into());
-    let res = auth.handle_from(request, Some(loopback)).await;
+    let res = auth.handle(request).await;
     let (parts, body) = res.into_parts();
     TestResponse::from_parts(parts.status.as_u16(), parts.headers, &body)
 }
