@@ -1,7 +1,8 @@
 //! Project chores, in Rust: `cargo xtask ci`, `cargo xtask test`,
 //! `cargo xtask bench` (criterion), `cargo xtask bench load` (wrk),
-//! `cargo xtask kernel-deps`.
+//! `cargo xtask kernel-deps`, `cargo xtask fuzz` (cargo-fuzz).
 
+mod fuzz;
 mod load;
 
 use std::process::{Command, ExitCode};
@@ -33,9 +34,10 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("kernel-deps") => kernel_deps(),
         Some("bench") => bench(&args[1..]),
+        Some("fuzz") => fuzz::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  ci           fmt check, clippy -D warnings, kernel boundary, tests\n  test         the whole test suite\n  kernel-deps  check the kernel's dependency tree\n  bench        run the criterion benchmarks (extra args after `--` go to criterion)\n  bench load   whole servers under wrk: get-session per adapter, its ceiling, better-auth\n               [--duration 3s] [--rounds 5] [--shared] [--threads N] [--connections 16] [--frameworks hyper,axum,actix] [--no-refserver]\n  bench load stores   `tessera serve` on each store (stateless, SQLite, PostgreSQL, Redis): get-session misses and sign-in"
+                "usage: cargo xtask <command>\n\n  ci           fmt check, clippy -D warnings, kernel boundary, tests\n  test         the whole test suite\n  kernel-deps  check the kernel's dependency tree\n  bench        run the criterion benchmarks (extra args after `--` go to criterion)\n  bench load   whole servers under wrk: get-session per adapter, its ceiling, better-auth\n               [--duration 3s] [--rounds 5] [--shared] [--threads N] [--connections 16] [--frameworks hyper,axum,actix] [--no-refserver]\n  bench load stores   `tessera serve` on each store (stateless, SQLite, PostgreSQL, Redis): get-session misses and sign-in\n  fuzz         build the cargo-fuzz targets in fuzz/ and run each, reporting executions per target\n               [--seconds N (default 20)] [--runs N] [target...]"
             );
             Err("unknown command".into())
         }

@@ -1,6 +1,7 @@
 //! The real `lambda_runtime` loop, started by [`tessera_lambda::run`],
 //! against a mock Lambda Runtime API on 127.0.0.1: a sign-up invocation,
-//! then a get-session invocation carrying the cookies the first returned.
+//! then two events `lambda_http` cannot convert, then a get-session
+//! invocation carrying the cookies the first returned.
 //!
 //! In its own test binary: the runtime reads its configuration from the
 //! process environment, which is set before any thread is started.
@@ -39,6 +40,19 @@ fn runtime_loop_serves_a_sign_up_then_the_session_its_cookies_carry() {
             assert_eq!(signed_up["statusCode"], 200, "{signed_up}");
             let set_cookies = strings(&signed_up["cookies"]);
             assert_sign_up_cookies(&set_cookies, true);
+
+            // Events `lambda_http` itself panics on while converting them
+            // (found by the lambda_event fuzz target): the runtime reports an
+            // invocation error and the function goes on serving.
+            let mut bad_host = fixture("apigw_http_v2_get_session.json");
+            bad_host["headers"]["host"] = json!("not a host.example");
+            let mut bad_base64 = fixture("apigw_http_v2_sign_up.json");
+            bad_base64["isBase64Encoded"] = json!(true);
+            bad_base64["body"] = json!("not base64!");
+            for (id, event) in [("bad-host", bad_host), ("bad-base64", bad_base64)] {
+                let outcome = lambda.invoke(id, event).await;
+                assert!(outcome.is_err(), "{id}: {outcome:?}");
+            }
 
             let mut get_session = fixture("apigw_http_v2_get_session.json");
             get_session["cookies"] = json!(set_cookies.iter().map(|c| pair(c)).collect::<Vec<_>>());

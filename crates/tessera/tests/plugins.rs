@@ -388,3 +388,76 @@ async fn plugins_are_enabled_by_id_from_the_registry() {
     assert!(matches!(&err, BuildError::UnknownPlugin { id } if id == "not-linked"));
     assert!(err.to_string().contains("tessera-not-linked"), "{err}");
 }
+
+/// A `Finally` hook and an after hook that replaces the result.
+struct Closer {
+    id: &'static str,
+    log: Log,
+}
+
+struct Replace418;
+#[async_trait]
+impl AfterHook for Replace418 {
+    async fn after(&self, _ctx: &mut Ctx<'_>, result: &mut Result<Reply, ApiError>) {
+        *result = Ok(Reply::json(&json!({"replaced": true})).with_status(StatusCode::IM_A_TEAPOT));
+    }
+}
+
+impl Plugin for Closer {
+    fn id(&self) -> &'static str {
+        self.id
+    }
+    fn hooks(&self) -> Vec<Hook> {
+        vec![Hook::finally(
+            Matcher::Path("/ok".into()),
+            LogAfter(self.id, self.log.clone()),
+        )]
+    }
+}
+
+struct Replacer(Log);
+impl Plugin for Replacer {
+    fn id(&self) -> &'static str {
+        "replacer"
+    }
+    fn hooks(&self) -> Vec<Hook> {
+        vec![
+            Hook::after(
+                Matcher::Path("/ok".into()),
+                LogAfter("replacer", self.0.clone()),
+            ),
+            Hook::after(Matcher::Path("/ok".into()), Replace418),
+        ]
+    }
+}
+
+#[tokio::test]
+async fn finally_hooks_see_the_result_every_after_hook_made() {
+    let log: Log = Default::default();
+    // The closer is added first, yet runs after the later plugin's hooks.
+    let h = with_plugins(vec![
+        Arc::new(Closer {
+            id: "closer",
+            log: log.clone(),
+        }),
+        Arc::new(Replacer(log.clone())),
+        Arc::new(Closer {
+            id: "second closer",
+            log: log.clone(),
+        }),
+    ]);
+    let r = h.browser().get("/ok").await;
+    assert_eq!(r.status, StatusCode::IM_A_TEAPOT);
+    assert_eq!(
+        *log.lock().unwrap(),
+        [
+            "replacer after /ok 200",
+            "closer after /ok 418",
+            "second closer after /ok 418"
+        ]
+    );
+    // Not on routes the matcher leaves out.
+    log.lock().unwrap().clear();
+    h.browser().post("/sign-out", json!({})).await;
+    assert!(log.lock().unwrap().is_empty());
+}

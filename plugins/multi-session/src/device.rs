@@ -1,8 +1,9 @@
 //! Device cookies: one signed `…_multi-<token>` cookie per account signed
 //! in on this device (spec §9, §1.1, §1.4).
 //!
-//! Only cookies whose signature verifies are ever acted on: a forged device
-//! cookie is never counted, listed, switched to, revoked or signed out.
+//! Only cookies whose signature verifies, under their own token's name, are
+//! ever acted on: a forged or renamed device cookie is never counted,
+//! listed, switched to, revoked or signed out.
 
 use tessera::cookie::CookieDef;
 use tessera::Ctx;
@@ -52,14 +53,46 @@ pub(crate) fn verified_token(ctx: &Ctx<'_>, name: &str) -> Option<String> {
     ctx.verify_signed(raw).map(str::to_owned)
 }
 
-/// Every request device cookie with a valid signature, as `(name, token)`,
-/// in the order of better-auth's own cookie parser (spec §1.3).
-pub(crate) fn verified_cookies(ctx: &Ctx<'_>) -> Vec<(String, String)> {
-    ctx.cookies()
-        .strict()
-        .filter(|(name, _)| is_device_cookie(name))
-        .filter_map(|(name, _)| verified_token(ctx, name).map(|token| (name.to_owned(), token)))
-        .collect()
+/// The device's accounts: the request's device cookies, as `(name,
+/// token)`, in the order of better-auth's own cookie parser (spec §1.3),
+/// that are
+/// - named after their own token (`<session_token>_multi-<token
+///   lowercased>`, compared exactly): one signed value replayed under
+///   other names counts once, under its own;
+/// - signed with a secret in force;
+/// - each token once;
+/// - and no more than `maximum_sessions`: the rest are ignored.
+///
+/// So whatever the `Cookie` header holds, a request looks up, deletes or
+/// lists at most `maximum_sessions` sessions through them. (better-auth
+/// counts every `_multi-` cookie whatever its name and value; this is a
+/// deliberate difference.)
+pub(crate) fn verified_cookies(ctx: &Ctx<'_>, maximum_sessions: usize) -> Vec<(String, String)> {
+    let prefix = format!("{}{MARKER}", ctx.auth_cookies().session_token.name);
+    let mut found: Vec<(String, String)> = Vec::new();
+    for (name, _) in ctx.cookies().strict() {
+        if found.len() >= maximum_sessions {
+            break;
+        }
+        // Cheap tests first: only a name of this configuration's shape is
+        // worth a MAC.
+        let Some(lowercased) = name.strip_prefix(&prefix) else {
+            continue;
+        };
+        if found.iter().any(|(n, _)| n == name) {
+            continue;
+        }
+        let Some(token) = verified_token(ctx, name) else {
+            continue;
+        };
+        // The exact name of this token: one lowercased token, one name, so
+        // distinct names here are distinct tokens.
+        if token.to_lowercase() != lowercased || found.iter().any(|(_, t)| *t == token) {
+            continue;
+        }
+        found.push((name.to_owned(), token));
+    }
+    found
 }
 
 /// The name sign-out expires for a request cookie: lowercased, with the

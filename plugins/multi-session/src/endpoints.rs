@@ -11,19 +11,21 @@ use crate::INVALID_SESSION_TOKEN;
 
 /// `GET /multi-session/list-device-sessions`: one live session per user
 /// among the device cookies, first wins. No session required.
-pub(crate) struct ListDeviceSessions;
+pub(crate) struct ListDeviceSessions {
+    pub(crate) maximum_sessions: usize,
+}
 
 #[async_trait]
 impl Endpoint for ListDeviceSessions {
     async fn call(&self, ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
-        let mut tokens: Vec<String> = Vec::new();
-        if ctx.cookies().header_present() {
-            for (_, token) in device::verified_cookies(ctx) {
-                if !tokens.contains(&token) {
-                    tokens.push(token);
-                }
-            }
-        }
+        let tokens: Vec<String> = if ctx.cookies().header_present() {
+            device::verified_cookies(ctx, self.maximum_sessions)
+                .into_iter()
+                .map(|(_, token)| token)
+                .collect()
+        } else {
+            Vec::new()
+        };
         if tokens.is_empty() {
             return Ok(Reply::json(&json!([])));
         }
@@ -75,7 +77,9 @@ impl Endpoint for SetActive {
 /// `POST /multi-session/revoke`: ends a device session; when it was the
 /// active one, the first remaining device session takes over (or the
 /// session cookies are deleted). Requires a session.
-pub(crate) struct Revoke;
+pub(crate) struct Revoke {
+    pub(crate) maximum_sessions: usize,
+}
 
 #[async_trait]
 impl Endpoint for Revoke {
@@ -95,7 +99,7 @@ impl Endpoint for Revoke {
             return Ok(status_true());
         }
         let remaining: Vec<String> = if ctx.cookies().header_present() {
-            device::verified_cookies(ctx)
+            device::verified_cookies(ctx, self.maximum_sessions)
                 .into_iter()
                 .map(|(_, token)| token)
                 .collect()

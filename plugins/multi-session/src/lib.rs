@@ -10,8 +10,16 @@
 //!   `POST /multi-session/revoke` ends one of them.
 //! - `POST /sign-out` signs every account on the device out.
 //!
-//! Only device cookies whose signature verifies are ever acted on; a forged
-//! cookie is ignored everywhere.
+//! Only device cookies whose signature verifies and whose name is their own
+//! token's are acted on, each token once and no more than
+//! `maximum_sessions` of them (the rest are ignored): a forged or replayed
+//! cookie is ignored everywhere, and no `Cookie` header makes a request
+//! look up more than `maximum_sessions` device sessions.
+//!
+//! A device cookie is a credential, so it is issued only when the final
+//! response, after every plugin's hooks, succeeds and sets that session's
+//! `session_token` cookie (a second-factor plugin that withholds the
+//! session withholds its device cookie too).
 //!
 //! ```
 //! use std::sync::Arc;
@@ -115,7 +123,9 @@ impl Plugin for MultiSession {
             Route::new(
                 Method::GET,
                 "/multi-session/list-device-sessions",
-                Arc::new(endpoints::ListDeviceSessions),
+                Arc::new(endpoints::ListDeviceSessions {
+                    maximum_sessions: self.maximum_sessions,
+                }),
             ),
             Route::new(
                 Method::POST,
@@ -125,20 +135,30 @@ impl Plugin for MultiSession {
             Route::new(
                 Method::POST,
                 "/multi-session/revoke",
-                Arc::new(endpoints::Revoke),
+                Arc::new(endpoints::Revoke {
+                    maximum_sessions: self.maximum_sessions,
+                }),
             ),
         ]
     }
 
     fn hooks(&self) -> Vec<Hook> {
         vec![
-            Hook::after(
+            // Last, on the final response: a device cookie is a credential,
+            // issued only if the response really signs the session in,
+            // whatever other plugins' hooks made of it.
+            Hook::finally(
                 Matcher::All,
                 hooks::RememberNewSession {
                     maximum_sessions: self.maximum_sessions,
                 },
             ),
-            Hook::after(Matcher::Path("/sign-out".to_owned()), hooks::SignOutDevice),
+            Hook::after(
+                Matcher::Path("/sign-out".to_owned()),
+                hooks::SignOutDevice {
+                    maximum_sessions: self.maximum_sessions,
+                },
+            ),
         ]
     }
 

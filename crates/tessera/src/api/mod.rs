@@ -298,7 +298,7 @@ fn reply_to_response(result: Result<Reply, ApiError>, ctx: &Ctx<'_>) -> Response
 
 /// Before hooks (a reply short-circuits the endpoint and the after
 /// hooks), the endpoint, then after hooks, which may replace the result
-/// (spec §10).
+/// (spec §10), then the `Finally` hooks, which see the final result.
 async fn run_endpoint(entry: &router::RouteEntry, ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     for hook in &entry.before {
         if let Some(reply) = hook.before(ctx).await? {
@@ -306,7 +306,7 @@ async fn run_endpoint(entry: &router::RouteEntry, ctx: &mut Ctx<'_>) -> Result<R
         }
     }
     let mut result = entry.route.endpoint.call(ctx).await;
-    for hook in &entry.after {
+    for hook in entry.after.iter().chain(&entry.finally) {
         hook.after(ctx, &mut result).await;
     }
     result

@@ -60,6 +60,8 @@ pub(crate) struct RouteEntry {
     pub(crate) route: Route,
     pub(crate) before: Vec<Arc<dyn BeforeHook>>,
     pub(crate) after: Vec<Arc<dyn AfterHook>>,
+    /// Run after `after`, on the final result.
+    pub(crate) finally: Vec<Arc<dyn AfterHook>>,
 }
 
 /// Paths to their routes, under a fast hash (foldhash): the table is fixed
@@ -88,20 +90,27 @@ impl Router {
     pub(crate) fn build(routes: Vec<Route>, hooks: &[Hook]) -> Self {
         let mut table = Table::default();
         for route in routes {
-            let before = hooks
-                .iter()
-                .filter(|h| h.matcher.matches(&route.method, &route.path))
+            let matching = || {
+                hooks
+                    .iter()
+                    .filter(|h| h.matcher.matches(&route.method, &route.path))
+            };
+            let before = matching()
                 .filter_map(|h| match &h.kind {
                     HookKind::Before(b) => Some(b.clone()),
-                    HookKind::After(_) => None,
+                    _ => None,
                 })
                 .collect();
-            let after = hooks
-                .iter()
-                .filter(|h| h.matcher.matches(&route.method, &route.path))
+            let after = matching()
                 .filter_map(|h| match &h.kind {
                     HookKind::After(a) => Some(a.clone()),
-                    HookKind::Before(_) => None,
+                    _ => None,
+                })
+                .collect();
+            let finally = matching()
+                .filter_map(|h| match &h.kind {
+                    HookKind::Finally(f) => Some(f.clone()),
+                    _ => None,
                 })
                 .collect();
             let entries = table.entry(route.path.clone()).or_default();
@@ -110,6 +119,7 @@ impl Router {
                 route,
                 before,
                 after,
+                finally,
             });
         }
         Router { routes: table }

@@ -161,6 +161,9 @@ pub trait AfterHook: Send + Sync + 'static {
     /// Sees the endpoint's result and may replace it (`*result = …`) or add
     /// `Set-Cookie` (`ctx.jar`, appended); `ctx.new_session()` tells whether
     /// the endpoint set a session.
+    ///
+    /// As a [`HookKind::Finally`] hook it sees the final result and the
+    /// final jar: what every after hook of every plugin made of them.
     async fn after(&self, ctx: &mut Ctx<'_>, result: &mut Result<Reply, ApiError>);
 }
 
@@ -171,6 +174,13 @@ pub enum HookKind {
     Before(Arc<dyn BeforeHook>),
     /// After the endpoint.
     After(Arc<dyn AfterHook>),
+    /// After the endpoint and every `After` hook of every plugin, in plugin
+    /// order: it sees the result and the `Set-Cookie` jar as the response
+    /// will carry them. For work that is only right if the response really
+    /// is what the endpoint made it, whatever hooks of plugins added later
+    /// do: e.g. issuing a credential only when the response does sign the
+    /// session in (a second-factor plugin's hook may withhold it).
+    Finally(Arc<dyn AfterHook>),
 }
 
 /// A hook with its matcher.
@@ -187,6 +197,7 @@ impl std::fmt::Debug for Hook {
         let kind = match self.kind {
             HookKind::Before(_) => "before",
             HookKind::After(_) => "after",
+            HookKind::Finally(_) => "finally",
         };
         f.debug_struct("Hook")
             .field("matcher", &self.matcher)
@@ -209,6 +220,41 @@ impl Hook {
         Hook {
             matcher,
             kind: HookKind::After(Arc::new(hook)),
+        }
+    }
+
+    /// A hook that runs after every after hook, on the final result (see
+    /// [`HookKind::Finally`]).
+    ///
+    /// ```
+    /// use async_trait::async_trait;
+    /// use tessera::plugin::{AfterHook, Hook, Matcher};
+    /// use tessera::{ApiError, Ctx, Reply};
+    ///
+    /// /// Counts the sign-ins that really signed in.
+    /// struct SignedIn(std::sync::atomic::AtomicU64);
+    ///
+    /// #[async_trait]
+    /// impl AfterHook for SignedIn {
+    ///     async fn after(&self, ctx: &mut Ctx<'_>, result: &mut Result<Reply, ApiError>) {
+    ///         let token_cookie = &ctx.auth_cookies().session_token.name;
+    ///         let signed_in = ctx.jar.iter().any(|c| &c.name == token_cookie && !c.is_expiry());
+    ///         if result.is_ok() && signed_in {
+    ///             self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// let hook = Hook::finally(
+    ///     Matcher::Path("/sign-in/email".into()),
+    ///     SignedIn(Default::default()),
+    /// );
+    /// assert_eq!(format!("{hook:?}"), r#"Hook { matcher: Path("/sign-in/email"), kind: "finally" }"#);
+    /// ```
+    pub fn finally(matcher: Matcher, hook: impl AfterHook) -> Self {
+        Hook {
+            matcher,
+            kind: HookKind::Finally(Arc::new(hook)),
         }
     }
 }
