@@ -523,16 +523,16 @@ async fn a_cookie_header_over_the_kernels_limit_is_431_json_on_api_and_app() {
 }
 
 /// A head past actix-http's fixed 128 KiB buffer never reaches the app:
-/// actix answers 431 itself, with an empty body, and closes the
-/// connection; the server serves on.
+/// actix answers 431 itself, with an empty body, and closes the connection
+/// on a client still sending (which may see it reset rather than read the
+/// answer); the server serves on.
 #[actix_web::test]
 async fn a_cookie_bomb_past_actix_head_buffer_is_actix_own_431() {
     let server = Server::start().await;
     let bomb = tessera_testkit::conformance::cookie_bomb();
-    let client = tessera_testkit::http_client();
     for path in ["/api/auth/ok", "/api/auth/get-session", "/me"] {
         let req = TestRequest::get(path).header("cookie", bomb.as_str());
-        let status = tessera_testkit::send_http_status(&client, &server.base_url, &req).await;
+        let status = tessera_testkit::send_raw_status(&server.base_url, &req).await;
         assert_eq!(status, Ok(431), "{path}");
     }
     let res = server.send(TestRequest::get("/api/auth/ok")).await;

@@ -1281,8 +1281,7 @@ async fn postgres_keeps_sessions_across_restarts() {
 const TOO_LARGE: &str =
     r#"{"message":"Request header fields too large","code":"REQUEST_HEADER_FIELDS_TOO_LARGE"}"#;
 
-/// `GET path` with `cookie`: the status, and the body when one arrives (a
-/// head refused by hyper itself closes the connection).
+/// `GET path` with `cookie`: the status, and the body when one arrives.
 async fn get_with_cookie(
     client: &reqwest::Client,
     server: &Server,
@@ -1305,8 +1304,13 @@ async fn oversized_heads_are_431_and_the_server_serves_on() {
     let bomb = tessera_testkit::conformance::cookie_bomb();
     let big = format!("big={}", "x".repeat(64 * 1024));
     for path in ["/ok", "/get-session"] {
-        let (status, _) = get_with_cookie(&client, &server, path, &bomb).await;
-        assert_eq!(status, 431, "{path} with a cookie bomb");
+        // Refused by hyper unread, the connection closed on a client still
+        // sending: read from a raw connection.
+        let base = server.base_url.split("/api/auth").next().unwrap();
+        let req = tessera_testkit::TestRequest::get(format!("/api/auth{path}"))
+            .header("cookie", bomb.as_str());
+        let status = tessera_testkit::send_raw_status(base, &req).await;
+        assert_eq!(status, Ok(431), "{path} with a cookie bomb");
         let (status, body) = get_with_cookie(&client, &server, path, &big).await;
         assert_eq!((status, body.as_deref()), (431, Some(TOO_LARGE)), "{path}");
     }

@@ -57,7 +57,8 @@ use tessera::TestClock;
 use tessera_multi_session::{device_cookie_name, DEFAULT_MAXIMUM_SESSIONS};
 
 use crate::exchange::{
-    http_client, send_http, send_http_status, ClientCookies, TestRequest, TestResponse,
+    http_client, send_http, send_http_status, send_raw_status, ClientCookies, TestRequest,
+    TestResponse,
 };
 use crate::uri::{decode_uri_component, encode_uri_component};
 
@@ -543,24 +544,29 @@ async fn set_cookie_headers_arrive_separately(s: &Suite<'_>) -> Check {
 }
 
 /// Oversized `Cookie` headers answer 431 on `/ok`, `/get-session` and the
-/// protected route, and the server goes on serving: a cookie bomb of
-/// 54,000 cookies with three-letter names, about 380 KB (issue 11's
-/// quadratic-parsing hole), and one 64 KiB cookie, over Tessera's default
-/// limits but within what its HTTP stacks read (so the kernel answers).
-/// Node refuses any head over 16 KiB.
+/// protected route, and the server goes on serving: one 64 KiB cookie,
+/// over Tessera's default limits but within what its HTTP stacks read (so
+/// the kernel answers), and a cookie bomb of 54,000 cookies with
+/// three-letter names, about 380 KB (issue 11's quadratic-parsing hole),
+/// which an HTTP stack may refuse unread (read from a raw connection: the
+/// stack closes it on a client still sending). Node refuses any head over
+/// 16 KiB.
 async fn oversized_cookie_headers_are_431(s: &Suite<'_>) -> Check {
-    let oversized = [
-        ("a 380 KB cookie bomb", cookie_bomb()),
-        ("a 64 KiB cookie", format!("big={}", "x".repeat(64 * 1024))),
-    ];
+    let big = format!("big={}", "x".repeat(64 * 1024));
+    let bomb = cookie_bomb();
     let mut paths = vec![s.api("/ok"), s.api("/get-session")];
     paths.extend(s.target.protected_path.clone());
-    for (what, cookie) in &oversized {
-        for path in &paths {
-            let req = TestRequest::get(path.as_str()).header("cookie", cookie.as_str());
-            let status = s.status_of(req).await?;
-            expect_eq(status, 431, &format!("{path} with {what}: status"))?;
-        }
+    for path in &paths {
+        let req = TestRequest::get(path.as_str()).header("cookie", big.as_str());
+        let status = s.status_of(req).await?;
+        expect_eq(status, 431, &format!("{path} with a 64 KiB cookie: status"))?;
+        let req = TestRequest::get(path.as_str()).header("cookie", bomb.as_str());
+        let status = send_raw_status(&s.target.base_url, &req).await?;
+        expect_eq(
+            status,
+            431,
+            &format!("{path} with a 380 KB cookie bomb: status"),
+        )?;
     }
     let res = s.send(TestRequest::get(s.api("/ok"))).await?;
     expect_status(&res, 200, "/ok after the cookie bombs")?;

@@ -313,6 +313,64 @@ pub async fn send_http_status(
     Ok(res.status().as_u16())
 }
 
+/// Sends `req` (without its body) as raw HTTP/1.1 on a new connection to
+/// an `http://` `base_url` and returns the status of the answer, read even
+/// when the server closed the connection while the request was still being
+/// written. That is what servers refusing an oversized head do — hyper,
+/// actix-http and Node answer 431, then close without reading the rest —
+/// and an HTTP client still writing then reports an error instead of the
+/// answer already received (ten seconds at most).
+pub async fn send_raw_status(base_url: &str, req: &TestRequest) -> Result<u16, String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let authority = base_url
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("not an http:// URL: {base_url}"))?
+        .trim_end_matches('/');
+    let mut head = format!(
+        "{} {} HTTP/1.1\r\nhost: {authority}\r\nconnection: close\r\n",
+        req.method, req.path
+    );
+    for (name, value) in &req.headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    let exchange = async {
+        let mut stream = tokio::net::TcpStream::connect(authority)
+            .await
+            .map_err(|e| format!("connect to {authority}: {e}"))?;
+        let (mut reader, mut writer) = stream.split();
+        // A server refusing the head stops reading: the write then fails
+        // when it closes, which is expected here.
+        let write = async {
+            let _ = writer.write_all(head.as_bytes()).await;
+        };
+        let read = async {
+            let mut answer = Vec::new();
+            let mut chunk = [0u8; 1024];
+            while !answer.windows(2).any(|w| w == b"\r\n") {
+                match reader.read(&mut chunk).await {
+                    Ok(0) => break,
+                    Ok(n) => answer.extend_from_slice(&chunk[..n]),
+                    Err(e) if answer.is_empty() => return Err(format!("no answer: {e}")),
+                    Err(_) => break,
+                }
+            }
+            Ok(answer)
+        };
+        let ((), answer) = tokio::join!(write, read);
+        answer
+    };
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(10), exchange)
+        .await
+        .map_err(|_| format!("{} {}: no answer within 10 s", req.method, req.path))??;
+    let line = String::from_utf8_lossy(&answer);
+    line.split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| format!("{} {}: not an HTTP answer: {line:?}", req.method, req.path))
+}
+
 fn http_request(
     client: &reqwest::Client,
     base_url: &str,

@@ -63,8 +63,8 @@ pub mod storage;
 pub mod uri;
 
 pub use exchange::{
-    http_client, send_auth, send_http, send_http_status, ClientCookies, SetCookieLine, Target,
-    TestRequest, TestResponse,
+    http_client, send_auth, send_http, send_http_status, send_raw_status, ClientCookies,
+    SetCookieLine, Target, TestRequest, TestResponse,
 };
 pub use refserver::{is_ci, node_eval, refserver_dir, skip_or_fail, RefServer};
 pub use uri::{decode_uri_component, encode_uri_component};

@@ -206,7 +206,7 @@ impl Auth {
     /// 431 `REQUEST_HEADER_FIELDS_TOO_LARGE`, to be answered as it is.
     pub async fn session(&self, headers: &HeaderMap) -> Result<SessionOutcome, ApiError> {
         api::limits::check(headers, &self.inner.options.limits)?;
-        let cookies = RequestCookies::from_headers(headers);
+        let cookies = api::limits::cookies(headers, &self.inner.options.limits)?;
         let mut jar = CookieJar::new();
         let opts = ResolveOptions {
             read_only: self.inner.options.session.defer_session_refresh,

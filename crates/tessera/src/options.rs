@@ -257,10 +257,12 @@ impl Default for IpOptions {
 
 /// Bounds on the head of one request, so that the work a request costs is
 /// bounded whatever a client sends. A request over any of them is answered
-/// 431 `REQUEST_HEADER_FIELDS_TOO_LARGE` before anything reads its headers:
-/// by [`Auth::handle`](crate::Auth::handle) before rate limiting and plugin
-/// interceptors, and by [`Auth::session`](crate::Auth::session) (so the
-/// adapters' session layers answer it) for application routes.
+/// 431 `REQUEST_HEADER_FIELDS_TOO_LARGE`, by [`Auth::handle`](crate::Auth::handle)
+/// and by [`Auth::session`](crate::Auth::session) (so the adapters' session
+/// layers answer it) for application routes: the sizes before anything
+/// reads the headers (before rate limiting and plugin interceptors), the
+/// cookie count by the parser as it reads the cookies, which it stops
+/// doing past the limit.
 ///
 /// The defaults admit everything Tessera itself sets — a session cache
 /// chunked up to two thirds of [`max_cookie_bytes`](Self::max_cookie_bytes)
@@ -295,11 +297,11 @@ pub struct RequestLimits {
     /// session token, `dont_remember`, the device cookies of
     /// `maximumSessions` accounts and the application's own cookies.
     pub max_cookie_bytes: usize,
-    /// Cookies in all `Cookie` headers together, counted as `;`-separated
-    /// segments. Default 300: above the ~180 cookies browsers keep per
-    /// site, with room for partitioned ones. Past it the request is
-    /// refused rather than its last cookies ignored: which cookie wins a
-    /// duplicate name never depends on where a cap cuts.
+    /// Cookies in all `Cookie` headers together: every `name=value` pair,
+    /// repeated names included. Default 300: above the ~180 cookies
+    /// browsers keep per site, with room for partitioned ones. Past it the
+    /// request is refused rather than its last cookies ignored: which
+    /// cookie wins a duplicate name never depends on where a cap cuts.
     pub max_cookies: usize,
 }
 

@@ -166,6 +166,12 @@ mod reference {
 
     /// better-call: first occurrence wins.
     pub fn lenient(s: &str) -> Vec<(String, String)> {
+        lenient_with_count(s).0
+    }
+
+    /// [`lenient`], and how many pairs it read, repeated names included.
+    pub fn lenient_with_count(s: &str) -> (Vec<(String, String)>, usize) {
+        let mut read = 0;
         let mut out: Vec<(String, String)> = Vec::new();
         let mut index = 0;
         while index < s.len() {
@@ -180,6 +186,7 @@ mod reference {
                 }
                 Some(semi) => semi,
             };
+            read += 1;
             let key = s[index..eq].trim();
             if !out.iter().any(|(name, _)| name == key) {
                 let mut val = s[eq + 1..end].trim();
@@ -192,11 +199,17 @@ mod reference {
             }
             index = end + 1;
         }
-        out
+        (out, read)
     }
 
     /// better-auth: validated, last value wins, first position kept.
     pub fn strict(s: &str) -> Vec<(String, String)> {
+        strict_with_count(s).0
+    }
+
+    /// [`strict`], and how many pairs it read, repeated names included.
+    pub fn strict_with_count(s: &str) -> (Vec<(String, String)>, usize) {
+        let mut read = 0;
         let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
         let octet = |b: u8| matches!(b, 0x20..=0x7e) && b != b';' && b != b'\\';
         let mut out: Vec<(String, String)> = Vec::new();
@@ -213,13 +226,14 @@ mod reference {
             if value.len() >= 2 && value.starts_with('"') && value.ends_with('"') {
                 value = &value[1..value.len() - 1];
             }
+            read += 1;
             let decoded = try_decode(value);
             match out.iter_mut().find(|(n, _)| n == name) {
                 Some(slot) => slot.1 = decoded,
                 None => out.push((name.to_owned(), decoded)),
             }
         }
-        out
+        (out, read)
     }
 }
 
@@ -263,5 +277,21 @@ proptest! {
         let parsed = RequestCookies::parse(&header);
         prop_assert_eq!(owned(parsed.iter()), reference::lenient(&header));
         prop_assert_eq!(owned(parsed.strict()), reference::strict(&header));
+    }
+
+    #[test]
+    fn a_cookie_limit_refuses_exactly_the_headers_with_more_pairs(
+        header in cookie_headers(),
+        limit in 0usize..50,
+    ) {
+        let (_, read) = reference::lenient_with_count(&header);
+        let mut headers = http::HeaderMap::new();
+        if let Ok(value) = http::HeaderValue::from_str(&header) {
+            headers.insert(http::header::COOKIE, value);
+            let parsed = RequestCookies::from_headers_within(&headers, limit);
+            prop_assert_eq!(parsed.is_ok(), read <= limit);
+        }
+        // The strict parser reads no more pairs than the limit counted.
+        prop_assert!(reference::strict_with_count(&header).1 <= read);
     }
 }

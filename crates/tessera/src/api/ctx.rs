@@ -34,17 +34,19 @@ pub struct Ctx<'a> {
 
 impl<'a> Ctx<'a> {
     /// `rel_start`: where the path relative to the base path starts in
-    /// `parts.uri.path()` (checked by the caller to be a char boundary).
+    /// `parts.uri.path()` (checked by the caller to be a char boundary);
+    /// `cookies`: those of `parts.headers`, parsed within the limits.
     pub(crate) fn new(
         auth: &'a AuthInner,
         parts: http::request::Parts,
+        cookies: RequestCookies,
         rel_start: usize,
         now: Timestamp,
         peer: Option<crate::ip::ClientAddr>,
     ) -> Self {
         Ctx {
             auth,
-            cookies: RequestCookies::from_headers(&parts.headers),
+            cookies,
             method: parts.method,
             query: parts
                 .uri

@@ -1,23 +1,21 @@
-//! The request-head limits ([`RequestLimits`]): checked before anything
-//! else reads a request's headers, so a hostile head costs one pass over
-//! its bytes and a 431, whatever its shape.
+//! The request-head limits ([`RequestLimits`]): sizes checked before
+//! anything else reads a request's headers, the cookie count by the parser
+//! as it reads them, so a hostile head costs one pass and a 431, whatever
+//! its shape.
 
 use http::header::COOKIE;
 use http::HeaderMap;
 
 use super::{codes, ApiError};
+use crate::cookie::RequestCookies;
 use crate::options::RequestLimits;
 
 /// `: ` and the line break HTTP/1.1 writes around every header value.
 const FIELD_FRAMING: usize = 4;
 
-/// 431 `REQUEST_HEADER_FIELDS_TOO_LARGE` when the headers exceed `limits`.
-///
-/// Sizes come first (one step per header field); cookies are counted only
-/// in `Cookie` values already known to be within
-/// [`RequestLimits::max_cookie_bytes`]. A `;`-separated segment counts as
-/// a cookie whether or not it holds one: each parser yields at most one
-/// cookie per segment, so this bounds what they produce.
+/// 431 `REQUEST_HEADER_FIELDS_TOO_LARGE` when the header fields, or the
+/// `Cookie` values among them, exceed `limits`: one step per header field,
+/// no byte read.
 pub(crate) fn check(headers: &HeaderMap, limits: &RequestLimits) -> Result<(), ApiError> {
     let mut head = 0usize;
     let mut cookie_bytes = 0usize;
@@ -28,27 +26,28 @@ pub(crate) fn check(headers: &HeaderMap, limits: &RequestLimits) -> Result<(), A
         }
     }
     if head > limits.max_head_bytes {
-        return Err(refused("head", head, limits.max_head_bytes));
+        return Err(refused("head bytes", limits.max_head_bytes));
     }
     if cookie_bytes > limits.max_cookie_bytes {
-        return Err(refused(
-            "Cookie header",
-            cookie_bytes,
-            limits.max_cookie_bytes,
-        ));
-    }
-    let mut cookies = 0usize;
-    for value in headers.get_all(COOKIE) {
-        cookies += 1 + memchr::memchr_iter(b';', value.as_bytes()).count();
-    }
-    if cookies > limits.max_cookies {
-        return Err(refused("cookie count", cookies, limits.max_cookies));
+        return Err(refused("Cookie bytes", limits.max_cookie_bytes));
     }
     Ok(())
 }
 
-fn refused(what: &'static str, size: usize, limit: usize) -> ApiError {
-    tracing::debug!(what, size, limit, "request refused: over a request limit");
+/// The request's cookies, parsed under [`RequestLimits::max_cookies`]:
+/// 431 past it. The parser stops there, so its work is bounded by the
+/// limit (and, through [`check`], by the header's size), and the count
+/// costs nothing on top of the parse every request needs.
+pub(crate) fn cookies(
+    headers: &HeaderMap,
+    limits: &RequestLimits,
+) -> Result<RequestCookies, ApiError> {
+    RequestCookies::from_headers_within(headers, limits.max_cookies)
+        .map_err(|_| refused("cookies", limits.max_cookies))
+}
+
+fn refused(what: &'static str, limit: usize) -> ApiError {
+    tracing::debug!(what, limit, "request refused: over a request limit");
     codes::request_header_fields_too_large()
 }
 
@@ -97,10 +96,13 @@ mod tests {
 
     #[test]
     fn cookies_are_counted_over_every_cookie_header() {
+        let count = |h: &HeaderMap| cookies(h, &limits()).err().map(|e| e.status.as_u16());
         let five = headers(&[("cookie", "a=1; b=2; c=3"), ("cookie", "d=4; e=5")]);
-        assert_eq!(status(&five), None);
+        assert_eq!(count(&five), None);
         let six = headers(&[("cookie", "a=1; b=2; c=3"), ("cookie", "d=4; e=5; f=6")]);
-        assert_eq!(status(&six), Some(431));
+        assert_eq!(count(&six), Some(431));
+        // Only the count: the sizes are `check`'s.
+        assert_eq!(status(&six), None);
     }
 
     #[test]

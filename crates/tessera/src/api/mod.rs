@@ -141,7 +141,7 @@ impl AuthInner {
         peer: Option<ClientAddr>,
         now: crate::Timestamp,
     ) -> Admitted {
-        // Before anything reads the headers: a hostile head costs one pass.
+        // Before anything reads the headers: sizes cost one step per field.
         if let Err(e) = limits::check(req.headers(), &self.options.limits) {
             return Admitted::Refused(e.into_response());
         }
@@ -199,13 +199,18 @@ impl AuthInner {
         let Some(entry) = self.router.get(&parts.method, rel) else {
             return Routed::Answered(empty(StatusCode::NOT_FOUND));
         };
+        // An interceptor may have changed the cookies: counted as parsed.
+        let cookies = match limits::cookies(&parts.headers, &self.options.limits) {
+            Ok(cookies) => cookies,
+            Err(e) => return Routed::Answered(e.into_response()),
+        };
         let route = &entry.route;
         let parsed = match route.body {
             Some(kind) => body::parse(&parts.headers, &body, kind),
             None => Ok(None),
         };
         let peer = parts.extensions.get::<ClientAddr>().copied().or(peer);
-        let mut ctx = Ctx::new(self, parts, rel_start, now, peer);
+        let mut ctx = Ctx::new(self, parts, cookies, rel_start, now, peer);
         let checked = parsed.and_then(|body| {
             ctx.body = body;
             self.check_origin(&ctx, route)

@@ -7,7 +7,7 @@ mod parse;
 mod serialize;
 mod signed;
 
-pub use parse::{decode_uri_component, RequestCookies};
+pub use parse::{decode_uri_component, RequestCookies, TooManyCookies};
 pub use serialize::{encode_uri_component, CookieAttributes, SameSite, SetCookie, MAX_AGE_LIMIT};
 pub(crate) use signed::SIGNATURE_LEN;
 pub use signed::{sign_value, signature_of, verify_value};

@@ -119,19 +119,50 @@ impl Pair {
     }
 }
 
+/// A request carrying more cookies than the limit it was parsed under
+/// ([`RequestCookies::from_headers_within`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the request carries more than {limit} cookies")]
+#[non_exhaustive]
+pub struct TooManyCookies {
+    /// The limit.
+    pub limit: usize,
+}
+
 impl RequestCookies {
     /// Parses every `Cookie` header of a request. Several headers (HTTP/2
     /// splits them) are read as one list joined by `; `.
     pub fn from_headers(headers: &HeaderMap) -> Self {
+        // Without a limit nothing is refused.
+        Self::from_headers_within(headers, usize::MAX).unwrap_or_default()
+    }
+
+    /// [`RequestCookies::from_headers`], refusing more than `max_cookies`
+    /// cookies: every `name=value` pair counts, repeated names included.
+    /// The parser stops at the first one past the limit, so its work is
+    /// bounded by the limit as well as by the header's length.
+    ///
+    /// ```
+    /// # use tessera::cookie::RequestCookies;
+    /// let mut headers = http::HeaderMap::new();
+    /// headers.insert("cookie", "a=1; b=2; a=3".parse().unwrap());
+    /// assert!(RequestCookies::from_headers_within(&headers, 3).is_ok());
+    /// assert!(RequestCookies::from_headers_within(&headers, 2).is_err());
+    /// ```
+    pub fn from_headers_within(
+        headers: &HeaderMap,
+        max_cookies: usize,
+    ) -> Result<Self, TooManyCookies> {
+        let too_many = TooManyCookies { limit: max_cookies };
         let mut all = headers.get_all(COOKIE).iter();
         if let (Some(one), None) = (all.next(), all.next()) {
             if let Ok(text) = utf8(one.as_bytes()) {
-                return RequestCookies {
-                    lenient: parse_lenient(text),
+                return Ok(RequestCookies {
+                    lenient: parse_lenient(text, max_cookies).ok_or(too_many)?,
                     strict: OnceLock::new(),
                     present: true,
                     header: Text::Header(one.clone()),
-                };
+                });
             }
         }
         let mut joined = String::new();
@@ -148,19 +179,22 @@ impl RequestCookies {
                 Err(_) => joined.push_str(&String::from_utf8_lossy(value.as_bytes())),
             }
         }
-        let mut parsed = Self::from_string(joined);
+        let mut parsed = RequestCookies {
+            lenient: parse_lenient(&joined, max_cookies).ok_or(too_many)?,
+            strict: OnceLock::new(),
+            present: false,
+            header: Text::Owned(joined),
+        };
         parsed.present = present;
-        parsed
+        Ok(parsed)
     }
 
     /// Parses one `Cookie` header value.
     pub fn parse(header: &str) -> Self {
-        Self::from_string(header.to_owned())
-    }
-
-    fn from_string(header: String) -> Self {
+        let header = header.to_owned();
         RequestCookies {
-            lenient: parse_lenient(&header),
+            // Without a limit nothing is refused.
+            lenient: parse_lenient(&header, usize::MAX).unwrap_or_default(),
             strict: OnceLock::new(),
             present: !header.is_empty(),
             header: Text::Owned(header),
@@ -203,13 +237,17 @@ fn span(whole: &str, part: &str) -> Range<usize> {
     start..start + part.len()
 }
 
-/// better-call's `parseCookies` (the `cookie` package's algorithm). The
-/// scans use `memchr`: a cache cookie is 1.5 KB or more, read on every
-/// request.
-fn parse_lenient(s: &str) -> Vec<Pair> {
+/// better-call's `parseCookies` (the `cookie` package's algorithm), or
+/// `None` past `max` pairs (repeated names count). The scans use `memchr`:
+/// a cache cookie is 1.5 KB or more, read on every request.
+///
+/// Every `;`-separated segment better-auth's strict parser reads a cookie
+/// from is one this parser counts, so the limit bounds both.
+fn parse_lenient(s: &str, max: usize) -> Option<Vec<Pair>> {
     let bytes = s.as_bytes();
     let mut out: Vec<Pair> = Vec::with_capacity(4);
     let mut seen = Positions::default();
+    let mut pairs = 0usize;
     let mut index = 0;
     while index < s.len() {
         let Some(eq) = memchr::memchr(b'=', &bytes[index..]).map(|i| i + index) else {
@@ -224,6 +262,10 @@ fn parse_lenient(s: &str) -> Vec<Pair> {
             }
             Some(semi) => semi,
         };
+        pairs += 1;
+        if pairs > max {
+            return None;
+        }
         let key = s[index..eq].trim();
         if seen.find(s, &out, key).is_none() {
             let mut val = s[eq + 1..end].trim();
@@ -238,7 +280,7 @@ fn parse_lenient(s: &str) -> Vec<Pair> {
         }
         index = end + 1;
     }
-    out
+    Some(out)
 }
 
 /// Up to this many names, a duplicate is found by scanning the names
@@ -435,6 +477,24 @@ mod tests {
             assert_eq!(strict[i], (name.as_str(), format!("last{i}").as_str()));
             assert_eq!(c.get(&name), Some(format!("first{i}").as_str()));
         }
+    }
+
+    #[test]
+    fn a_limit_counts_every_pair_in_every_header_and_nothing_else() {
+        let mut h = HeaderMap::new();
+        h.append(COOKIE, "a=1; a=2; ;;;; junk; b=3".parse().unwrap());
+        h.append(COOKIE, HeaderValue::from_bytes(b"c=\xff; d=4").unwrap());
+        // a, a, b, c, d: repeated names count, empty and bare segments not.
+        let parsed = RequestCookies::from_headers_within(&h, 5).unwrap();
+        assert_eq!(parsed.get("d"), Some("4"));
+        assert_eq!(
+            RequestCookies::from_headers_within(&h, 4).unwrap_err(),
+            TooManyCookies { limit: 4 }
+        );
+        let mut one = HeaderMap::new();
+        one.insert(COOKIE, "a=1; b=2".parse().unwrap());
+        assert!(RequestCookies::from_headers_within(&one, 2).is_ok());
+        assert!(RequestCookies::from_headers_within(&one, 1).is_err());
     }
 
     #[test]
