@@ -248,19 +248,21 @@ impl Story {
     /// origins, a memory database and the plugin with its defaults.
     fn new(server: RefServer, options: Options) -> Story {
         let origin = server.base_url().to_owned();
-        let mut options = options
-            .secret(SECRET)
-            .base_url(origin.clone())
-            .trusted_origin(format!("http://localhost:{}", server.port()))
-            .rate_limit(false);
-        // better-auth believes X-Forwarded-For from anyone; Tessera, handed
-        // the request in process with no socket peer, only when told to.
-        options.ip.trust_headers_without_peer = true;
-        let auth = Auth::builder(options)
-            .database(Arc::new(MemoryDatabase::new()))
-            .plugin(Arc::new(MultiSession::new()))
-            .build()
-            .expect("tessera builds");
+        let auth = Auth::builder(
+            options
+                .secret(SECRET)
+                .base_url(origin.clone())
+                .trusted_origin(format!("http://localhost:{}", server.port()))
+                // better-auth believes X-Forwarded-For from anyone; Tessera,
+                // handed the request in process with no socket peer, only
+                // when told to.
+                .trust_headers_without_peer(true)
+                .rate_limit(false),
+        )
+        .database(Arc::new(MemoryDatabase::new()))
+        .plugin(Arc::new(MultiSession::new()))
+        .build()
+        .expect("tessera builds");
         let side = |target| Side {
             target,
             origin: origin.clone(),

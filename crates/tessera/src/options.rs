@@ -618,6 +618,20 @@ impl Options {
         self
     }
 
+    /// Believes the forwarded headers when the adapter knows no socket peer
+    /// (see [`IpOptions::trust_headers_without_peer`]): Lambda behind an
+    /// ALB, or requests handed to [`Auth::handle`](crate::Auth::handle) in
+    /// process.
+    ///
+    /// ```
+    /// let options = tessera::Options::new().trust_headers_without_peer(true);
+    /// assert!(options.ip.trust_headers_without_peer);
+    /// ```
+    pub fn trust_headers_without_peer(mut self, trust: bool) -> Self {
+        self.ip.trust_headers_without_peer = trust;
+        self
+    }
+
     /// Sets how many passwords may be hashed at once (default: one per
     /// available core).
     pub fn hash_threads(mut self, threads: std::num::NonZeroUsize) -> Self {
