@@ -273,7 +273,7 @@ impl Default for IpOptions {
 ///
 /// | where | limit |
 /// |---|---|
-/// | Node.js (better-auth) | 16 KiB for the whole head: a large chunked session cache answers 431 |
+/// | Node.js (better-auth) | 16 KiB for the whole head: a large chunked session cache answers 431 (e.g. codelitdev/courselit#796, stacklok/toolhive-cloud-ui#240) |
 /// | nginx | 8 KiB per header line (`large_client_header_buffers 4 8k`) |
 /// | AWS ALB | 64 KiB for all headers |
 /// | browsers | 4096 bytes per cookie, about 180 cookies per site |
