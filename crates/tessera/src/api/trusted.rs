@@ -927,6 +927,10 @@ mod tests {
             Some("http://evil.example")
         );
         assert_eq!(origin_of("data:text/plain,x"), None);
+        // Found by fuzzing the hand-written parser: an empty http(s) host is
+        // no origin (browsers refuse the URL), whatever follows it.
+        assert_eq!(origin_of("http://:80/x"), None);
+        assert_eq!(origin_of("http://"), None);
         assert_eq!(origin_of("/relative"), None);
     }
 }
