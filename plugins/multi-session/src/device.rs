@@ -53,6 +53,14 @@ pub(crate) fn verified_token(ctx: &Ctx<'_>, name: &str) -> Option<String> {
     ctx.verify_signed(raw).map(str::to_owned)
 }
 
+/// The tokens of [`verified_cookies`], in header order.
+pub(crate) fn verified_tokens(ctx: &Ctx<'_>, maximum_sessions: usize) -> Vec<String> {
+    verified_cookies(ctx, maximum_sessions)
+        .into_iter()
+        .map(|(_, token)| token)
+        .collect()
+}
+
 /// The device's accounts: the request's device cookies, as `(name,
 /// token)`, in the order of better-auth's own cookie parser (spec §1.3),
 /// that are

@@ -18,14 +18,7 @@ pub(crate) struct ListDeviceSessions {
 #[async_trait]
 impl Endpoint for ListDeviceSessions {
     async fn call(&self, ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
-        let tokens: Vec<String> = if ctx.cookies().header_present() {
-            device::verified_cookies(ctx, self.maximum_sessions)
-                .into_iter()
-                .map(|(_, token)| token)
-                .collect()
-        } else {
-            Vec::new()
-        };
+        let tokens = device::verified_tokens(ctx, self.maximum_sessions);
         if tokens.is_empty() {
             return Ok(Reply::json(&json!([])));
         }
@@ -98,14 +91,7 @@ impl Endpoint for Revoke {
         if current.session.token != token {
             return Ok(status_true());
         }
-        let remaining: Vec<String> = if ctx.cookies().header_present() {
-            device::verified_cookies(ctx, self.maximum_sessions)
-                .into_iter()
-                .map(|(_, token)| token)
-                .collect()
-        } else {
-            Vec::new()
-        };
+        let remaining = device::verified_tokens(ctx, self.maximum_sessions);
         let next = if remaining.is_empty() {
             None
         } else {
