@@ -36,7 +36,10 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-pub mod api;
+// The layers, bottom up; a module names only modules of its layer or below
+// (`cargo xtask ci` fails on an import cycle between them).
+//
+// Primitives: plain data, codecs, stores.
 pub mod cache;
 mod clock;
 pub mod cookie;
@@ -44,12 +47,18 @@ mod id;
 pub mod ip;
 pub mod options;
 pub mod password;
-pub mod plugin;
 pub mod rate_limit;
 pub mod secret;
-pub mod session;
 pub mod store;
 mod timestamp;
+// The session engine: create, resolve, refresh, revoke; no HTTP.
+pub mod session;
+// better-auth's HTTP errors, and the mapping of engine and store errors.
+pub mod error;
+// The plugin API: `Plugin`, `Ctx`, hooks, routes.
+pub mod plugin;
+// The HTTP pipeline: limits, routing, rate limits, origin checks, core endpoints.
+pub mod api;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -57,18 +66,19 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::{HeaderMap, Request, Response};
 
-pub use api::{ApiError, Ctx, Endpoint, Reply, Route};
 pub use clock::{Clock, SystemClock, TestClock};
 pub use cookie::{AuthCookies, CookieJar, RequestCookies};
+pub use error::{ApiError, ErrorCode};
 pub use id::{generate_id, ID_LENGTH};
 pub use ip::ClientAddr;
 pub use options::{Environment, Options};
+pub use plugin::{Ctx, Endpoint, Reply, Route};
 pub use secret::{SecretError, Secrets};
-pub use session::{ResolveOptions, SessionOutcome, Sessions};
+pub use session::{ResolveError, ResolveOptions, SessionEngine, SessionOutcome, Sessions};
 pub use store::{Database, SecondaryStorage, Session, SessionWithUser, StoreError, User};
 pub use timestamp::Timestamp;
 
-use api::{Router, TrustedOrigins};
+use api::{Pipeline, Router, TrustedOrigins};
 use cookie::MAX_AGE_LIMIT;
 use rate_limit::{AccountThrottle, RateLimiter};
 use store::MemoryDatabase;
@@ -89,6 +99,15 @@ pub enum BuildError {
     /// Two plugins share an id.
     #[error("two plugins have the id {0:?}; plugin ids must be unique")]
     DuplicatePlugin(String),
+    /// A plugin declares an error code the kernel or another plugin
+    /// already answers with another status or message.
+    #[error("plugin {plugin:?} declares the error code {code:?} with another status or message than the kernel or an earlier plugin")]
+    ConflictingErrorCode {
+        /// The plugin's id.
+        plugin: &'static str,
+        /// The code.
+        code: &'static str,
+    },
     /// The cookie cache keys could not be set up.
     #[error(transparent)]
     Cache(#[from] cache::KeySetupError),
@@ -105,38 +124,16 @@ pub enum BuildError {
 /// A configured auth kernel. Cheap to clone; share one per process.
 #[derive(Clone)]
 pub struct Auth {
-    inner: Arc<AuthInner>,
+    inner: Arc<Pipeline>,
 }
 
 impl std::fmt::Debug for Auth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Auth")
             .field("base_path", &self.inner.base_path)
-            .field("stateless", &self.inner.stateless)
+            .field("stateless", &self.engine().stateless)
             .finish_non_exhaustive()
     }
-}
-
-/// Immutable state built once with [`Auth`]: derived keys, cookie names,
-/// the route table, the stores.
-pub(crate) struct AuthInner {
-    pub(crate) options: Options,
-    pub(crate) secrets: Secrets,
-    pub(crate) cookies: AuthCookies,
-    pub(crate) sessions: Sessions,
-    pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) trusted: TrustedOrigins,
-    pub(crate) rate_limiter: RateLimiter,
-    /// Per-account throttling of failed email sign-ins.
-    pub(crate) account_throttle: AccountThrottle,
-    pub(crate) router: Router,
-    pub(crate) base_path: String,
-    /// No database and no secondary storage: better-auth's stateless mode (spec §4.1).
-    pub(crate) stateless: bool,
-    pub(crate) hash_pool: password::HashPool,
-    pub(crate) cache: cache::SessionCache,
-    pub(crate) plugins: Vec<Arc<dyn plugin::Plugin>>,
-    pub(crate) interceptors: Vec<Arc<dyn plugin::Interceptor>>,
 }
 
 /// Builds an [`Auth`] from [`Options`] and the stores.
@@ -205,32 +202,29 @@ impl Auth {
     /// A head over the [`RequestLimits`](options::RequestLimits) is an error:
     /// 431 `REQUEST_HEADER_FIELDS_TOO_LARGE`, to be answered as it is.
     pub async fn session(&self, headers: &HeaderMap) -> Result<SessionOutcome, ApiError> {
-        api::limits::check(headers, &self.inner.options.limits)?;
-        let cookies = api::limits::cookies(headers, &self.inner.options.limits)?;
+        let engine = self.engine();
+        api::limits::check(headers, &engine.options.limits)?;
+        let cookies = api::limits::cookies(headers, &engine.options.limits)?;
         let mut jar = CookieJar::new();
         let opts = ResolveOptions {
-            read_only: self.inner.options.session.defer_session_refresh,
+            read_only: engine.options.session.defer_session_refresh,
             ..ResolveOptions::default()
         };
-        let now = self.inner.clock.now();
-        match self
-            .inner
-            .resolve_session(&cookies, opts, &mut jar, now)
-            .await
-        {
+        let now = engine.clock.now();
+        match engine.resolve(&cookies, opts, &mut jar, now).await {
             Ok(resolved) => Ok(SessionOutcome {
                 session: resolved.session.map(Arc::unwrap_or_clone),
                 cookies: jar,
                 needs_refresh: resolved.needs_refresh,
             }),
-            // The session vanished during a refresh: for an application
-            // route that is "signed out", with the cookie deletions applied.
-            Err(e) if e.status == http::StatusCode::UNAUTHORIZED => Ok(SessionOutcome {
+            // The session ended during a refresh: for an application route
+            // that is "signed out", with the cookie deletions applied.
+            Err(ResolveError::Unauthorized) => Ok(SessionOutcome {
                 session: None,
                 cookies: jar,
                 needs_refresh: None,
             }),
-            Err(e) => Err(e),
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -241,24 +235,24 @@ impl Auth {
         self.inner.relative_path(path).is_some()
     }
 
+    /// The session engine: sessions with their cookies, over the stores.
+    pub fn engine(&self) -> &SessionEngine {
+        &self.inner.services.engine
+    }
+
     /// The configuration in force.
     pub fn options(&self) -> &Options {
-        &self.inner.options
+        &self.engine().options
     }
 
     /// Session records (create, find, revoke) over the configured stores.
     pub fn sessions(&self) -> &Sessions {
-        &self.inner.sessions
+        &self.engine().sessions
     }
 
     /// Cookie names and attributes.
     pub fn cookies(&self) -> &AuthCookies {
-        &self.inner.cookies
-    }
-
-    /// The secrets in force.
-    pub fn secrets(&self) -> &Secrets {
-        &self.inner.secrets
+        &self.engine().cookies
     }
 
     /// Where the API is mounted, e.g. `/api/auth`.
@@ -268,12 +262,18 @@ impl Auth {
 
     /// The clock.
     pub fn clock(&self) -> &Arc<dyn Clock> {
-        &self.inner.clock
+        &self.engine().clock
     }
 
     /// The cookie cache as resolved (defaults applied).
     pub fn cookie_cache(&self) -> &cache::SessionCache {
-        &self.inner.cache
+        &self.engine().cache
+    }
+
+    /// Every error code this instance answers with: better-auth's core
+    /// codes, then the plugins' (`$ERROR_CODES`), each once.
+    pub fn error_codes(&self) -> &[ErrorCode] {
+        &self.inner.error_codes
     }
 
     /// Every routed `METHOD /path` (relative to the base path), sorted.
@@ -290,20 +290,20 @@ impl Auth {
 
     /// Ids of the active plugins, in order.
     pub fn plugin_ids(&self) -> Vec<&'static str> {
-        self.inner.plugins.iter().map(|p| p.id()).collect()
+        self.inner.plugin_ids.clone()
     }
 
     /// Where passwords are hashed: its [`running`](password::HashPool::running)
     /// and [`completed`](password::HashPool::completed) counts are ready-made
     /// metrics.
     pub fn hash_pool(&self) -> &password::HashPool {
-        &self.inner.hash_pool
+        &self.inner.services.hash_pool
     }
 
     /// Whether this instance runs without database and secondary storage
     /// (better-auth's stateless mode, spec §4.1).
     pub fn is_stateless(&self) -> bool {
-        self.inner.stateless
+        self.engine().stateless
     }
 }
 
@@ -406,16 +406,33 @@ impl AuthBuilder {
                 return Err(BuildError::DuplicatePlugin(p.id().to_owned()));
             }
         }
-        // Plugin contributions: routes, hooks, rate-limit rules, interceptors.
+        // Plugin contributions: routes, hooks, rate-limit rules,
+        // interceptors, cache-hit hooks and error codes, each selected once.
         let mut routes = api::routes::core_routes();
         let mut hooks = Vec::new();
         let mut plugin_rules = Vec::new();
         let mut interceptors = Vec::new();
+        let mut cache_hit_hooks = Vec::new();
+        let mut error_codes = api::codes::ALL.to_vec();
         for p in &plugins {
             routes.extend(p.endpoints());
             hooks.extend(p.hooks());
             plugin_rules.extend(p.rate_limit_rules());
             interceptors.extend(p.interceptor());
+            cache_hit_hooks.extend(p.cache_hit_hook());
+            for code in p.error_codes() {
+                match error_codes.iter().find(|c| c.code == code.code) {
+                    None => error_codes.push(code),
+                    Some(known) if known.status == code.status && known.message == code.message => {
+                    }
+                    Some(_) => {
+                        return Err(BuildError::ConflictingErrorCode {
+                            plugin: p.id(),
+                            code: code.code,
+                        })
+                    }
+                }
+            }
         }
         let router = Router::build(routes, &hooks);
         let cookies = AuthCookies::new(
@@ -449,26 +466,34 @@ impl AuthBuilder {
             plugin_rules,
             self.secondary,
         );
+        let hash_pool = options
+            .email_and_password
+            .hash_threads
+            .map_or_else(password::HashPool::default, password::HashPool::new);
+        let engine = SessionEngine {
+            secrets,
+            cookies,
+            sessions,
+            cache,
+            clock: self.clock,
+            stateless,
+            cache_hit_hooks,
+            options,
+        };
         Ok(Auth {
-            inner: Arc::new(AuthInner {
-                secrets,
-                cookies,
-                sessions,
-                clock: self.clock,
+            inner: Arc::new(Pipeline {
+                services: plugin::Services {
+                    engine,
+                    hash_pool,
+                    account_throttle,
+                },
                 trusted,
                 rate_limiter,
-                account_throttle,
                 router,
                 base_path,
-                stateless,
-                hash_pool: options
-                    .email_and_password
-                    .hash_threads
-                    .map_or_else(password::HashPool::default, password::HashPool::new),
-                cache,
-                plugins,
                 interceptors,
-                options,
+                error_codes,
+                plugin_ids: plugins.iter().map(|p| p.id()).collect(),
             }),
         })
     }

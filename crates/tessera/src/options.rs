@@ -218,8 +218,8 @@ impl Default for AccountThrottleOptions {
     }
 }
 
-/// Client IP detection (spec §6.2); [`crate::ip`] says which address
-/// counts.
+/// Client IP detection (spec §6.2); the `ip` module, a layer above these
+/// options, says which address counts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IpOptions {
     /// Headers a trusted proxy names the client in, tried in order

@@ -25,7 +25,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use tessera::plugin::{CacheHit, Plugin, PluginRegistration};
+use tessera::plugin::{CacheHit, CacheHitHook, Plugin, PluginRegistration};
 
 /// The plugin's id.
 pub const ID: &str = tessera::STATELESS_REFRESH_PLUGIN;
@@ -34,12 +34,18 @@ pub const ID: &str = tessera::STATELESS_REFRESH_PLUGIN;
 #[derive(Clone, Copy, Debug, Default)]
 pub struct StatelessRefresh;
 
-#[async_trait]
 impl Plugin for StatelessRefresh {
     fn id(&self) -> &'static str {
         ID
     }
 
+    fn cache_hit_hook(&self) -> Option<Arc<dyn CacheHitHook>> {
+        Some(Arc::new(*self))
+    }
+}
+
+#[async_trait]
+impl CacheHitHook for StatelessRefresh {
     async fn on_cache_hit(&self, hit: &mut CacheHit<'_>) {
         let Some(update_age) = hit.cache().refresh_update_age else {
             return;

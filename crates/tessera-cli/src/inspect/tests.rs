@@ -587,7 +587,7 @@ async fn cookies_from_a_stateless_sign_up_inspect_clean() {
     let mut jar = ClientCookies::new();
     jar.update(&res);
     let h = jar.header().expect("cookies were set");
-    let report = inspect(&h, auth.secrets(), auth.clock().now());
+    let report = inspect(&h, &secrets(), auth.clock().now());
     assert_eq!(
         signed_check(&report, "better-auth.session_token").result,
         Ok(CURRENT)

@@ -5,16 +5,8 @@ use bytes::Bytes;
 use http::{header, HeaderMap, StatusCode};
 use serde_json::{Map, Value};
 
-use super::error::{codes, ApiError};
-
-/// Which media types an endpoint accepts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BodyKind {
-    /// `application/json` only.
-    Json,
-    /// `application/json` or `application/x-www-form-urlencoded`.
-    JsonOrForm,
-}
+use crate::error::{codes, ApiError};
+use crate::plugin::BodyKind;
 
 /// Parses a body by its `Content-Type`. An empty body, or a body without a
 /// `Content-Type`, is absent (`None`), as better-call treats it.

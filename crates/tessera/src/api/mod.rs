@@ -1,9 +1,9 @@
-//! The HTTP surface: routing, the request context handed to endpoints, and
-//! better-auth's core endpoints (spec §7).
+//! The HTTP pipeline (spec §7): request limits, routing, rate limits,
+//! bodies, origin checks, hooks around the endpoint, and better-auth's core
+//! endpoints. Endpoints and hooks see the request through the plugin API
+//! ([`Ctx`]); sessions come from the session engine through it.
 
 mod body;
-mod ctx;
-mod error;
 pub(crate) mod limits;
 mod origin;
 mod router;
@@ -11,86 +11,41 @@ pub(crate) mod routes;
 mod trusted;
 
 use std::future::Future;
+use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
-use serde::Serialize;
+use http::{header, HeaderValue, Method, Request, Response, StatusCode};
 
-pub use body::{is_valid_email, BodyKind, Validator};
-pub use ctx::Ctx;
-pub use error::{codes, ApiError};
-pub use router::{Endpoint, Route};
+pub use body::{is_valid_email, Validator};
 pub use trusted::{origin_of, TrustedOrigins, MAX_URL_LENGTH};
 
+pub use crate::error::{codes, ApiError, ErrorCode};
+pub use crate::plugin::{BodyKind, Ctx, Endpoint, Reply, Route};
+
 pub(crate) use router::Router;
-pub(crate) use routes::records_json;
 
-use crate::{AuthInner, ClientAddr};
+use crate::ip::ClientAddr;
+use crate::plugin::{Interceptor, Services};
+use crate::rate_limit::RateLimiter;
+use crate::Timestamp;
 
-/// A successful endpoint result.
-#[derive(Clone, Debug)]
-pub struct Reply {
-    /// Status (200 unless set).
-    pub status: StatusCode,
-    /// Extra headers (not `Set-Cookie`: cookies go in the [`Ctx`] jar).
-    pub headers: HeaderMap,
-    /// JSON body.
-    pub body: Bytes,
+/// The request pipeline, built once with [`crate::Auth`]: what every
+/// request goes through, and the services endpoints use.
+pub(crate) struct Pipeline {
+    pub(crate) services: Services,
+    pub(crate) trusted: TrustedOrigins,
+    pub(crate) rate_limiter: RateLimiter,
+    pub(crate) router: Router,
+    /// Where the API is mounted, e.g. `/api/auth`.
+    pub(crate) base_path: String,
+    pub(crate) interceptors: Vec<Arc<dyn Interceptor>>,
+    /// Every error code answered, the kernel's and the plugins'.
+    pub(crate) error_codes: Vec<ErrorCode>,
+    /// The active plugins, in order.
+    pub(crate) plugin_ids: Vec<&'static str>,
 }
 
-impl Reply {
-    /// A 200 JSON reply.
-    pub fn json<T: Serialize + ?Sized>(value: &T) -> Self {
-        Reply {
-            status: StatusCode::OK,
-            headers: HeaderMap::new(),
-            body: Bytes::from(serde_json::to_vec(value).unwrap_or_else(|_| b"null".to_vec())),
-        }
-    }
-
-    /// A 200 reply with a body that is JSON already.
-    pub(crate) fn json_bytes(body: Bytes) -> Self {
-        Reply {
-            status: StatusCode::OK,
-            headers: HeaderMap::new(),
-            body,
-        }
-    }
-
-    /// A 200 JSON reply, or the serialisation error (a `Serialize` impl
-    /// of yours that can fail).
-    pub fn try_json<T: Serialize + ?Sized>(value: &T) -> Result<Self, serde_json::Error> {
-        Ok(Reply {
-            status: StatusCode::OK,
-            headers: HeaderMap::new(),
-            body: Bytes::from(serde_json::to_vec(value)?),
-        })
-    }
-
-    /// Marks the reply uncacheable (`Cache-Control: no-store`,
-    /// `Pragma: no-cache`), as `/get-session` answers.
-    pub fn no_store(mut self) -> Self {
-        self.headers
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        self.headers
-            .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-        self
-    }
-
-    /// A reply with another status.
-    pub fn with_status(mut self, status: StatusCode) -> Self {
-        self.status = status;
-        self
-    }
-
-    /// Adds a header.
-    pub fn with_header(mut self, name: header::HeaderName, value: HeaderValue) -> Self {
-        self.headers.insert(name, value);
-        self
-    }
-}
-
-impl AuthInner {
+impl Pipeline {
     /// The request pipeline (spec §7.1): base path, rate limit, route, body,
     /// origin checks, endpoint, cookies.
     ///
@@ -109,7 +64,7 @@ impl AuthInner {
         peer: Option<ClientAddr>,
     ) -> impl Future<Output = Response<Bytes>> + Send + '_ {
         async move {
-            let now = self.clock.now();
+            let now = self.services.engine.clock.now();
             // Each step's temporaries end with its statement, so that only
             // `ctx` and the endpoint's future are held across its `.await`.
             let res = 'answer: {
@@ -139,10 +94,11 @@ impl AuthInner {
         &self,
         req: &mut Request<Bytes>,
         peer: Option<ClientAddr>,
-        now: crate::Timestamp,
+        now: Timestamp,
     ) -> Admitted {
         // Before anything reads the headers: sizes cost one step per field.
-        if let Err(e) = limits::check(req.headers(), &self.options.limits) {
+        let options = &self.services.engine.options;
+        if let Err(e) = limits::check(req.headers(), &options.limits) {
             return Admitted::Refused(e.into_response());
         }
         if self.relative_path(req.uri().path()).is_none() {
@@ -156,14 +112,9 @@ impl AuthInner {
                 .router
                 .get(req.method(), rel)
                 .map(|entry| entry.route.path.as_str());
-            let ip = crate::ip::client_ip(
-                req.headers(),
-                peer,
-                &self.options.ip,
-                self.options.environment,
-            );
+            let ip = crate::ip::client_ip(req.headers(), peer, &options.ip, options.environment);
             if let Err(limited) = self.rate_limiter.check(ip.as_deref(), route, now).await {
-                return Admitted::Refused(limited.into_response());
+                return Admitted::Refused(ApiError::from(limited).into_response());
             }
         }
         if self.interceptors.is_empty() {
@@ -183,12 +134,7 @@ impl AuthInner {
 
     /// The route, the body, the context and the origin checks: the
     /// endpoint to run, or the answer already.
-    fn route(
-        &self,
-        req: Request<Bytes>,
-        peer: Option<ClientAddr>,
-        now: crate::Timestamp,
-    ) -> Routed<'_> {
+    fn route(&self, req: Request<Bytes>, peer: Option<ClientAddr>, now: Timestamp) -> Routed<'_> {
         let (parts, body) = req.into_parts();
         // An interceptor may have rewritten the target.
         let path = parts.uri.path();
@@ -200,7 +146,7 @@ impl AuthInner {
             return Routed::Answered(empty(StatusCode::NOT_FOUND));
         };
         // An interceptor may have changed the cookies: counted as parsed.
-        let cookies = match limits::cookies(&parts.headers, &self.options.limits) {
+        let cookies = match limits::cookies(&parts.headers, &self.services.engine.options.limits) {
             Ok(cookies) => cookies,
             Err(e) => return Routed::Answered(e.into_response()),
         };
@@ -210,7 +156,7 @@ impl AuthInner {
             None => Ok(None),
         };
         let peer = parts.extensions.get::<ClientAddr>().copied().or(peer);
-        let mut ctx = Ctx::new(self, parts, cookies, rel_start, now, peer);
+        let mut ctx = Ctx::new(&self.services, parts, cookies, rel_start, now, peer);
         let checked = parsed.and_then(|body| {
             ctx.body = body;
             self.check_origin(&ctx, route)
@@ -246,21 +192,22 @@ impl AuthInner {
             return Ok(());
         }
         let has_cookies = ctx.cookies.header_present();
-        if !self.options.disable_csrf_check {
+        let options = &self.services.engine.options;
+        if !options.disable_csrf_check {
             if route.form_csrf {
                 origin::form_csrf(&ctx.headers, has_cookies, &self.trusted)?;
             } else if has_cookies {
                 origin::validate_origin(&ctx.headers, &self.trusted)?;
             }
         }
-        if !self.options.disable_origin_check {
+        if !options.disable_origin_check {
             origin::validate_callback_urls(ctx.body(), ctx.query("callbackURL"), &self.trusted)?;
         }
         Ok(())
     }
 }
 
-/// What [`AuthInner::admit`] decided.
+/// What [`Pipeline::admit`] decided.
 enum Admitted {
     /// On to routing.
     Yes,
@@ -270,7 +217,7 @@ enum Admitted {
     Intercepted(Response<Bytes>),
 }
 
-/// What [`AuthInner::route`] found.
+/// What [`Pipeline::route`] found.
 #[allow(clippy::large_enum_variant)] // taken apart at once; a box would allocate per request
 enum Routed<'a> {
     /// The endpoint to run, with its context.

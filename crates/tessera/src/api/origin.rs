@@ -3,8 +3,8 @@
 use http::{HeaderMap, StatusCode};
 use serde_json::Value;
 
-use super::error::{codes, ApiError};
 use super::trusted::TrustedOrigins;
+use crate::error::{codes, ApiError};
 
 /// The request's `Origin`, else its `Referer`.
 fn request_origin(headers: &HeaderMap) -> Option<&str> {

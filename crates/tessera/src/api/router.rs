@@ -1,59 +1,12 @@
-//! Routes and the route table. Hooks are selected per route when the table
+//! The route table. Hooks are selected per route when the table
 //! is built, so a request pays only for the hooks that apply to it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use http::Method;
 
-use super::{ApiError, BodyKind, Ctx, Reply};
-use crate::plugin::{AfterHook, BeforeHook, Hook, HookKind};
-
-/// An endpoint: core ones and plugin ones implement this.
-#[async_trait]
-pub trait Endpoint: Send + Sync + 'static {
-    /// Handles one request.
-    async fn call(&self, ctx: &mut Ctx<'_>) -> Result<Reply, ApiError>;
-}
-
-/// A routed endpoint with what the router must know before calling it.
-#[derive(Clone)]
-pub struct Route {
-    /// HTTP method.
-    pub method: Method,
-    /// Path relative to the base path, e.g. `/get-session`.
-    pub path: String,
-    /// Media types accepted for a body (`None`: the body is ignored).
-    pub body: Option<BodyKind>,
-    /// Apply the sign-in form CSRF rules (spec §7.2 `formCsrfMiddleware`).
-    pub form_csrf: bool,
-    /// The handler.
-    pub endpoint: Arc<dyn Endpoint>,
-}
-
-impl Route {
-    /// A route taking a JSON body (or none, for `GET`).
-    pub fn new(method: Method, path: impl Into<String>, endpoint: Arc<dyn Endpoint>) -> Self {
-        let body = (method != Method::GET && method != Method::HEAD).then_some(BodyKind::Json);
-        Route {
-            method,
-            path: path.into(),
-            body,
-            form_csrf: false,
-            endpoint,
-        }
-    }
-}
-
-impl std::fmt::Debug for Route {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Route")
-            .field("method", &self.method)
-            .field("path", &self.path)
-            .finish_non_exhaustive()
-    }
-}
+use crate::plugin::{AfterHook, BeforeHook, Hook, HookKind, Route};
 
 /// A route with the hooks that apply to it, in order.
 pub(crate) struct RouteEntry {

@@ -1,103 +1,35 @@
 //! better-auth's core endpoints (spec §7.3).
 
-use std::sync::Arc;
-
-use async_trait::async_trait;
-use http::{header, HeaderValue, Method, StatusCode};
+use http::{header, HeaderValue, StatusCode};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::body::{is_valid_email, BodyKind, Validator};
-use super::error::{codes, ApiError};
-use super::{Ctx, Endpoint, Reply, Route};
+use super::body::{is_valid_email, Validator};
+use crate::error::{codes, ApiError};
 use crate::id::{generate_id, ID_LENGTH};
 use crate::password;
+use crate::plugin::{Ctx, Reply, Route};
 use crate::session::ResolveOptions;
 use crate::store::{
     Account, Session, SessionUpdate, SessionWithUser, StoreError, User, CREDENTIAL_PROVIDER,
 };
 
-/// Wraps an `async fn(&mut Ctx) -> Result<Reply, ApiError>` as an [`Endpoint`].
-macro_rules! endpoint {
-    ($name:ident => $handler:ident) => {
-        struct $name;
-        #[async_trait]
-        impl Endpoint for $name {
-            async fn call(&self, ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
-                $handler(ctx).await
-            }
-        }
-    };
-}
-
-endpoint!(SignUpEmail => sign_up_email);
-endpoint!(SignInEmail => sign_in_email);
-endpoint!(GetSession => get_session);
-endpoint!(SignOut => sign_out);
-endpoint!(ListSessions => list_sessions);
-endpoint!(RevokeSession => revoke_session);
-endpoint!(RevokeSessions => revoke_sessions);
-endpoint!(RevokeOtherSessions => revoke_other_sessions);
-endpoint!(UpdateSession => update_session);
-endpoint!(Ok_ => ok);
-
-/// better-auth's core endpoints.
+/// better-auth's core endpoints, written as plugins write theirs.
 pub(crate) fn core_routes() -> Vec<Route> {
-    fn route(
-        method: Method,
-        path: &str,
-        body: Option<BodyKind>,
-        endpoint: Arc<dyn Endpoint>,
-    ) -> Route {
-        Route {
-            method,
-            path: path.to_owned(),
-            body,
-            form_csrf: false,
-            endpoint,
-        }
-    }
-    let json = Some(BodyKind::Json);
-    let form = Some(BodyKind::JsonOrForm);
-    let get_session: Arc<dyn Endpoint> = Arc::new(GetSession);
     vec![
-        Route {
-            form_csrf: true,
-            ..route(Method::POST, "/sign-up/email", form, Arc::new(SignUpEmail))
-        },
-        Route {
-            form_csrf: true,
-            ..route(Method::POST, "/sign-in/email", form, Arc::new(SignInEmail))
-        },
-        route(Method::GET, "/get-session", None, get_session.clone()),
-        route(Method::POST, "/get-session", json, get_session),
-        route(Method::POST, "/sign-out", json, Arc::new(SignOut)),
-        route(Method::GET, "/list-sessions", None, Arc::new(ListSessions)),
-        route(
-            Method::POST,
-            "/revoke-session",
-            json,
-            Arc::new(RevokeSession),
-        ),
-        route(
-            Method::POST,
-            "/revoke-sessions",
-            json,
-            Arc::new(RevokeSessions),
-        ),
-        route(
-            Method::POST,
-            "/revoke-other-sessions",
-            json,
-            Arc::new(RevokeOtherSessions),
-        ),
-        route(
-            Method::POST,
-            "/update-session",
-            json,
-            Arc::new(UpdateSession),
-        ),
-        route(Method::GET, "/ok", None, Arc::new(Ok_)),
+        Route::post("/sign-up/email", |ctx| Box::pin(sign_up_email(ctx))).form_csrf(),
+        Route::post("/sign-in/email", |ctx| Box::pin(sign_in_email(ctx))).form_csrf(),
+        Route::get("/get-session", |ctx| Box::pin(get_session(ctx))),
+        Route::post("/get-session", |ctx| Box::pin(get_session(ctx))),
+        Route::post("/sign-out", |ctx| Box::pin(sign_out(ctx))),
+        Route::get("/list-sessions", |ctx| Box::pin(list_sessions(ctx))),
+        Route::post("/revoke-session", |ctx| Box::pin(revoke_session(ctx))),
+        Route::post("/revoke-sessions", |ctx| Box::pin(revoke_sessions(ctx))),
+        Route::post("/revoke-other-sessions", |ctx| {
+            Box::pin(revoke_other_sessions(ctx))
+        }),
+        Route::post("/update-session", |ctx| Box::pin(update_session(ctx))),
+        Route::get("/ok", |ctx| Box::pin(ok(ctx))),
     ]
 }
 
@@ -116,7 +48,7 @@ async fn sign_up_email(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     v.finish()?;
     let mut extra = serde_json::Map::new();
     if let Some(Value::Object(body)) = ctx.body() {
-        for field in &ctx.auth.options.user_additional_fields {
+        for field in &ctx.options().user_additional_fields {
             match body.get(&field.name) {
                 None | Some(Value::Null) => {}
                 Some(value) if !field.input => {
@@ -131,7 +63,7 @@ async fn sign_up_email(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
         }
     }
 
-    let opts = &ctx.auth.options.email_and_password;
+    let opts = &ctx.options().email_and_password;
     if !opts.enabled || opts.disable_sign_up {
         return Err(codes::email_password_sign_up_disabled());
     }
@@ -146,7 +78,7 @@ async fn sign_up_email(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     // account gets no session anyway, a taken email is not revealed.
     let hide_existing = !opts.auto_sign_in || opts.require_email_verification;
     let email = email.to_lowercase();
-    let db = ctx.auth.sessions.database().clone();
+    let db = ctx.sessions().database().clone();
     let exists = db.find_user_by_email(&email).await?.is_some();
     if exists && !hide_existing {
         // better-auth answers before hashing here: the answer itself says
@@ -156,8 +88,7 @@ async fn sign_up_email(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     // One hash whether the email is taken or not, so both answers take as
     // long (better-auth hashes in both cases too).
     let hash = ctx
-        .auth
-        .hash_pool
+        .hash_pool()
         .run(move || password::hash_password(&password))
         .await
         .map_err(hash_failed)?
@@ -230,7 +161,7 @@ async fn sign_in_email(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     let remember_me = v.opt_bool("rememberMe");
     v.finish()?;
 
-    let opts = &ctx.auth.options.email_and_password;
+    let opts = &ctx.options().email_and_password;
     if !opts.enabled {
         return Err(codes::email_password_disabled());
     }
@@ -244,14 +175,10 @@ async fn sign_in_email(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     }
     let email = email.to_lowercase();
     // Before the lookup: known and unknown emails are counted alike.
-    let throttle = &ctx.auth.account_throttle;
-    throttle
-        .attempt(&email, ctx.now)
-        .await
-        .map_err(crate::rate_limit::Limited::into_error)?;
+    let throttle = ctx.account_throttle();
+    throttle.attempt(&email, ctx.now()).await?;
     let found = ctx
-        .auth
-        .sessions
+        .sessions()
         .database()
         .find_user_with_credential(&email)
         .await?;
@@ -265,8 +192,7 @@ async fn sign_in_email(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
         )) => (user, hash),
         _ => {
             // Spend one hash so an unknown email answers as slowly as a known one.
-            ctx.auth
-                .hash_pool
+            ctx.hash_pool()
                 .run(move || password::burn_hash(&password))
                 .await
                 .map_err(hash_failed)?;
@@ -274,8 +200,7 @@ async fn sign_in_email(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
         }
     };
     let valid = ctx
-        .auth
-        .hash_pool
+        .hash_pool()
         .run(move || password::verify_password(&hash, &password))
         .await
         .map_err(hash_failed)?;
@@ -327,16 +252,6 @@ struct SessionBody<'a> {
     needs_refresh: Option<bool>,
 }
 
-/// The get-session JSON of a session.
-pub(crate) fn records_json(s: &SessionWithUser) -> bytes::Bytes {
-    Reply::json(&SessionBody {
-        session: &s.session,
-        user: &s.user,
-        needs_refresh: None,
-    })
-    .body
-}
-
 async fn get_session(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     let opts = match ctx.get_session_options() {
         Ok(opts) => opts,
@@ -361,24 +276,23 @@ async fn get_session(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
 }
 
 async fn sign_out(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
-    let auth = ctx.auth;
-    if let Some(token) = auth.session_token(&ctx.cookies) {
-        auth.sessions.delete(token, ctx.now).await?;
+    if let Some(token) = ctx.session_token() {
+        ctx.sessions().delete(token, ctx.now()).await?;
     }
-    auth.delete_session_cookies(&mut ctx.jar, &ctx.cookies, false);
+    ctx.delete_session_cookies();
     Ok(Reply::json(&serde_json::json!({ "success": true })))
 }
 
 async fn list_sessions(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     let current = ctx.require_session(ResolveOptions::default()).await?;
-    let fresh_age = ctx.auth.options.session.fresh_age;
+    let fresh_age = ctx.options().session.fresh_age;
     if fresh_age != 0 {
         let age_ms = ctx.now().as_millis() - current.session.created_at.as_millis();
         if age_ms >= i64::try_from(fresh_age.saturating_mul(1000)).unwrap_or(i64::MAX) {
             return Err(codes::session_not_fresh());
         }
     }
-    let sessions = ctx.auth.sessions.list(&current.user.id, ctx.now()).await?;
+    let sessions = ctx.sessions().list(&current.user.id, ctx.now()).await?;
     Ok(Reply::json(&sessions))
 }
 
@@ -397,12 +311,13 @@ async fn revoke_session(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     let token = v.string("token");
     v.finish()?;
     let current = ctx.require_sensitive_session().await?;
-    let auth = ctx.auth;
-    let target = auth.sessions.find(&token).await?;
+    let target = ctx.sessions().find(&token).await?;
     if let Some(target) = target.filter(|t| t.session.user_id == current.user.id) {
-        auth.sessions.delete(&target.session.token, ctx.now).await?;
+        ctx.sessions()
+            .delete(&target.session.token, ctx.now())
+            .await?;
         if target.session.token == current.session.token {
-            auth.delete_session_cookies(&mut ctx.jar, &ctx.cookies, false);
+            ctx.delete_session_cookies();
         }
     }
     Ok(status_true())
@@ -410,20 +325,18 @@ async fn revoke_session(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
 
 async fn revoke_sessions(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     let current = ctx.require_sensitive_session().await?;
-    let auth = ctx.auth;
-    auth.sessions
-        .delete_user_sessions(&current.user.id, ctx.now)
+    ctx.sessions()
+        .delete_user_sessions(&current.user.id, ctx.now())
         .await?;
-    auth.delete_session_cookies(&mut ctx.jar, &ctx.cookies, false);
+    ctx.delete_session_cookies();
     Ok(status_true())
 }
 
 async fn revoke_other_sessions(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     let current = ctx.require_sensitive_session().await?;
-    let auth = ctx.auth;
-    let sessions = auth.sessions.list(&current.user.id, ctx.now).await?;
+    let sessions = ctx.sessions().list(&current.user.id, ctx.now()).await?;
     for s in sessions.iter().filter(|s| s.token != current.session.token) {
-        auth.sessions.delete(&s.token, ctx.now).await?;
+        ctx.sessions().delete(&s.token, ctx.now()).await?;
     }
     Ok(status_true())
 }
@@ -437,7 +350,7 @@ async fn update_session(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     // fields are refused.
     let mut update = SessionUpdate::default();
     if let Some(Value::Object(body)) = ctx.body() {
-        for field in &ctx.auth.options.session.additional_fields {
+        for field in &ctx.options().session.additional_fields {
             let Some(value) = body.get(&field.name) else {
                 continue;
             };

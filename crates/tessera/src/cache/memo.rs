@@ -75,7 +75,9 @@ impl Entry {
     /// `{"session":…,"user":…}`, the body of a get-session answer.
     pub(crate) fn records_json(&self) -> Bytes {
         self.json
-            .get_or_init(|| crate::api::records_json(&self.opened.session.data))
+            .get_or_init(|| {
+                Bytes::from(serde_json::to_vec(&*self.opened.session.data).unwrap_or_default())
+            })
             .clone()
     }
 }

@@ -16,7 +16,7 @@ pub use signed::{sign_value, signature_of, verify_value};
 pub const MAX_COOKIE_SIZE: usize = 4050;
 /// The most chunks one cookie may be split into: 8 chunks of at most
 /// [`MAX_COOKIE_SIZE`] bytes fill the 32 KiB the default
-/// [`RequestLimits`](crate::options::RequestLimits) leave the session cache.
+/// request limits (`options::RequestLimits`) leave the session cache.
 /// better-auth allows 100 (400 KB), which no server's head limit admits.
 pub const MAX_COOKIE_CHUNKS: usize = 8;
 

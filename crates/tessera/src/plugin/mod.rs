@@ -8,24 +8,30 @@
 //! its `link()` function), or the linker may drop it and its registration
 //! with it.
 
+mod ctx;
+mod reply;
+mod route;
+
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use http::{Method, Request, Response, StatusCode};
+use http::{Method, Request, Response};
 
-use crate::api::{ApiError, Ctx, Reply, Route};
-use crate::cache::CachedSession;
-use crate::cookie::{CookieJar, RequestCookies};
-use crate::options::{AdditionalField, RateLimitRule};
-use crate::{AuthInner, Options, Timestamp};
+pub use ctx::Ctx;
+pub(crate) use ctx::Services;
+pub use reply::Reply;
+pub use route::{BodyKind, BoxFuture, Endpoint, EndpointResult, Route};
+
+pub use crate::error::{ApiError, ErrorCode};
+use crate::options::{AdditionalField, Options, RateLimitRule};
+pub use crate::session::{CacheHit, CacheHitHook};
 
 /// A plugin: everything but [`Plugin::id`] has a default that adds nothing.
 ///
 /// Order is deterministic: plugins added on the builder, in the order
 /// added, then plugins enabled by id, in the order of `Options::plugins`.
 /// Hooks run in that plugin order.
-#[async_trait]
 pub trait Plugin: Send + Sync + 'static {
     /// A unique id, e.g. `multi-session`.
     fn id(&self) -> &'static str;
@@ -53,7 +59,10 @@ pub trait Plugin: Send + Sync + 'static {
         None
     }
 
-    /// The error codes this plugin answers with (better-auth's `$ERROR_CODES`).
+    /// The error codes this plugin answers with (better-auth's
+    /// `$ERROR_CODES`). They join the kernel's error table when the `Auth`
+    /// is built ([`crate::Auth::error_codes`]); a code declared twice with
+    /// different statuses or messages is a build error.
     fn error_codes(&self) -> Vec<ErrorCode> {
         Vec::new()
     }
@@ -69,28 +78,11 @@ pub trait Plugin: Send + Sync + 'static {
         Schema::default()
     }
 
-    /// Called on a valid cookie-cache hit (spec §6.4 step 7), before the
-    /// cached session is returned. It may re-issue the cookies.
-    async fn on_cache_hit(&self, hit: &mut CacheHit<'_>) {
-        let _ = hit;
-    }
-}
-
-/// An error a plugin answers with: `{"message", "code"}` and a status.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ErrorCode {
-    /// HTTP status.
-    pub status: StatusCode,
-    /// Machine-readable code, e.g. `INVALID_SESSION_TOKEN`.
-    pub code: &'static str,
-    /// Human-readable message.
-    pub message: &'static str,
-}
-
-impl ErrorCode {
-    /// The error as a response.
-    pub fn error(&self) -> ApiError {
-        ApiError::new(self.status, self.code, self.message)
+    /// What to do on a valid cookie-cache hit (spec §6.4 step 7), before
+    /// the cached session is returned: it may re-issue the cookies. Asked
+    /// once, when the `Auth` is built.
+    fn cache_hit_hook(&self) -> Option<Arc<dyn CacheHitHook>> {
+        None
     }
 }
 
@@ -259,6 +251,91 @@ impl Hook {
     }
 }
 
+/// A closure before hook.
+struct FnBefore<F>(F);
+
+#[async_trait]
+impl<F> BeforeHook for FnBefore<F>
+where
+    F: for<'a, 'c> Fn(&'a mut Ctx<'c>) -> BoxFuture<'a, Result<Option<Reply>, ApiError>>
+        + Send
+        + Sync
+        + 'static,
+{
+    async fn before(&self, ctx: &mut Ctx<'_>) -> Result<Option<Reply>, ApiError> {
+        (self.0)(ctx).await
+    }
+}
+
+/// A closure after (or finally) hook.
+struct FnAfter<F>(F);
+
+#[async_trait]
+impl<F> AfterHook for FnAfter<F>
+where
+    F: for<'a, 'c> Fn(&'a mut Ctx<'c>, &'a mut EndpointResult) -> BoxFuture<'a, ()>
+        + Send
+        + Sync
+        + 'static,
+{
+    async fn after(&self, ctx: &mut Ctx<'_>, result: &mut EndpointResult) {
+        (self.0)(ctx, result).await
+    }
+}
+
+impl Hook {
+    /// A before hook written as a closure.
+    ///
+    /// ```
+    /// use tessera::plugin::{Hook, Matcher};
+    /// use tessera::ApiError;
+    ///
+    /// // Sign-ups only from the company's domain.
+    /// let hook = Hook::before_fn(Matcher::Path("/sign-up/email".into()), |ctx| {
+    ///     Box::pin(async move {
+    ///         let email = ctx.body().and_then(|b| b["email"].as_str()).unwrap_or_default();
+    ///         if !email.ends_with("@example.com") {
+    ///             return Err(ApiError::new(http::StatusCode::FORBIDDEN, "DOMAIN_NOT_ALLOWED", "Sign-ups are closed"));
+    ///         }
+    ///         Ok(None)
+    ///     })
+    /// });
+    /// # let _ = hook;
+    /// ```
+    pub fn before_fn<F>(matcher: Matcher, hook: F) -> Self
+    where
+        F: for<'a, 'c> Fn(&'a mut Ctx<'c>) -> BoxFuture<'a, Result<Option<Reply>, ApiError>>
+            + Send
+            + Sync
+            + 'static,
+    {
+        Hook::before(matcher, FnBefore(hook))
+    }
+
+    /// An after hook written as a closure: it sees the endpoint's result
+    /// and may replace it.
+    pub fn after_fn<F>(matcher: Matcher, hook: F) -> Self
+    where
+        F: for<'a, 'c> Fn(&'a mut Ctx<'c>, &'a mut EndpointResult) -> BoxFuture<'a, ()>
+            + Send
+            + Sync
+            + 'static,
+    {
+        Hook::after(matcher, FnAfter(hook))
+    }
+
+    /// A [`HookKind::Finally`] hook written as a closure.
+    pub fn finally_fn<F>(matcher: Matcher, hook: F) -> Self
+    where
+        F: for<'a, 'c> Fn(&'a mut Ctx<'c>, &'a mut EndpointResult) -> BoxFuture<'a, ()>
+            + Send
+            + Sync
+            + 'static,
+    {
+        Hook::finally(matcher, FnAfter(hook))
+    }
+}
+
 /// Sees every request under the base path before routing, and every
 /// response last (better-auth's `onRequest` / `onResponse`).
 #[async_trait]
@@ -302,51 +379,4 @@ pub fn find(id: &str) -> Option<&'static PluginRegistration> {
     inventory::iter::<PluginRegistration>
         .into_iter()
         .find(|r| r.id == id)
-}
-
-/// A valid cookie-cache hit, as a plugin sees it.
-pub struct CacheHit<'a> {
-    pub(crate) auth: &'a AuthInner,
-    pub(crate) cached: &'a CachedSession,
-    pub(crate) cookies: &'a RequestCookies,
-    pub(crate) jar: &'a mut CookieJar,
-    pub(crate) now: Timestamp,
-    pub(crate) skip_refresh: bool,
-}
-
-impl CacheHit<'_> {
-    /// The decoded cache.
-    pub fn cached(&self) -> &CachedSession {
-        self.cached
-    }
-
-    /// "Now" for this request.
-    pub fn now(&self) -> Timestamp {
-        self.now
-    }
-
-    /// Whether this request asked not to refresh (`disableRefresh`).
-    pub fn skip_refresh(&self) -> bool {
-        self.skip_refresh
-    }
-
-    /// The resolved cache settings (`max_age`, `refresh_update_age`, …).
-    pub fn cache(&self) -> &crate::cache::SessionCache {
-        &self.auth.cache
-    }
-
-    /// Re-issues the cache and the signed session token from the cached
-    /// session, with `updatedAt = now` (spec §3): a fresh `session_data`
-    /// with Max-Age = `maxAge`, and `session_token` with Max-Age =
-    /// `expiresIn` (none when the request carries `dont_remember`). The
-    /// session's own `expiresAt` is not extended.
-    pub async fn reissue(&mut self) {
-        let data = &self.cached.data;
-        self.auth
-            .set_cookie_cache(self.jar, self.cookies, data, false, self.now)
-            .await;
-        let dont_remember = self.auth.has_dont_remember(self.cookies);
-        self.auth
-            .set_token_cookie(self.jar, &data.session.token, dont_remember);
-    }
 }

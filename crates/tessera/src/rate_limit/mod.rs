@@ -18,12 +18,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::StatusCode;
-
 pub use account::AccountThrottle;
 use counters::{BoundedCounters, Window};
 
-use crate::api::ApiError;
 use crate::options::{RateLimitOptions, RateLimitRule};
 use crate::store::SecondaryStorage;
 use crate::Timestamp;
@@ -49,24 +46,6 @@ const EMAIL_PATHS: [&str; 5] = [
 pub struct Limited {
     /// Seconds until the client may retry.
     pub retry_after: u64,
-}
-
-impl Limited {
-    /// better-auth's 429: `{"message":"Too many requests. Please try again later."}`
-    /// with `X-Retry-After`.
-    pub fn into_error(self) -> ApiError {
-        let mut e = ApiError::message_only(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too many requests. Please try again later.",
-        );
-        e.retry_after = Some(self.retry_after);
-        e
-    }
-
-    /// [`Limited::into_error`] as a response.
-    pub fn into_response(self) -> http::Response<bytes::Bytes> {
-        self.into_error().into_response()
-    }
 }
 
 /// Where counters live.

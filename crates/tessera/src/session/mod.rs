@@ -2,6 +2,7 @@
 //! §6), over the database and, when configured, secondary storage with
 //! better-auth's key layout (spec §5.2).
 
+mod engine;
 mod resolve;
 
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use crate::store::{
 };
 use crate::Timestamp;
 
+pub use engine::{CacheHit, CacheHitHook, ResolveError, SessionEngine};
 pub(crate) use resolve::Resolved;
 pub use resolve::{ResolveOptions, SessionOutcome};
 

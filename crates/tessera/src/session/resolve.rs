@@ -4,12 +4,11 @@
 
 use std::sync::Arc;
 
-use crate::api::{codes, ApiError};
+use super::engine::{CacheHit, ResolveError, SessionEngine};
 use crate::cache::{Entry, SessionCache};
 use crate::cookie::{read_chunked, sign_value, verify_value, CookieJar, RequestCookies};
-use crate::plugin::CacheHit;
 use crate::store::{SessionUpdate, SessionWithUser};
-use crate::{AuthInner, Timestamp};
+use crate::Timestamp;
 
 /// Switches of one resolution (the `/get-session` query and mode).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -59,7 +58,7 @@ impl Resolved {
     }
 }
 
-impl AuthInner {
+impl SessionEngine {
     /// The verified session token of a request, if any.
     pub(crate) fn session_token<'c>(&self, cookies: &'c RequestCookies) -> Option<&'c str> {
         let raw = cookies.get(&self.cookies.session_token.name)?;
@@ -81,13 +80,13 @@ impl AuthInner {
     }
 
     /// spec §6.4, in order. Cookie work goes into `jar`.
-    pub(crate) async fn resolve_session(
+    pub(crate) async fn resolve(
         &self,
         cookies: &RequestCookies,
         opts: ResolveOptions,
         jar: &mut CookieJar,
         now: Timestamp,
-    ) -> Result<Resolved, ApiError> {
+    ) -> Result<Resolved, ResolveError> {
         let cache_on = self.cache.enabled;
         let use_cache = cache_on && !opts.disable_cookie_cache;
         let raw_token = cookies.get(&self.cookies.session_token.name);
@@ -144,15 +143,16 @@ impl AuthInner {
                     if usable {
                         entry.remember_signed_token(raw_token);
                         let mut hit = CacheHit {
-                            auth: self,
+                            engine: self,
                             cached,
                             cookies,
                             jar,
                             now,
                             skip_refresh: opts.disable_refresh || opts.read_only,
                         };
-                        for plugin in &self.plugins {
-                            plugin.on_cache_hit(&mut hit).await;
+                        // Only the plugins that have a cache-hit hook, chosen at build.
+                        for hook in &self.cache_hit_hooks {
+                            hook.on_cache_hit(&mut hit).await;
                         }
                         return Ok(Resolved {
                             session: Some(Arc::clone(&cached.data)),
@@ -180,9 +180,9 @@ impl AuthInner {
         opts: ResolveOptions,
         jar: &mut CookieJar,
         now: Timestamp,
-    ) -> Result<Resolved, ApiError> {
+    ) -> Result<Resolved, ResolveError> {
         // Step 8.
-        let found = self.sessions.find(token).await.map_err(lookup_error)?;
+        let found = self.sessions.find(token).await?;
         let found = match found {
             Some(s) if s.session.expires_at >= now => s,
             other => {
@@ -228,14 +228,11 @@ impl AuthInner {
             updated_at: Some(now),
             ..SessionUpdate::default()
         };
-        let updated = self
-            .sessions
-            .update(token, &update, now)
-            .await
-            .map_err(lookup_error)?;
+        let updated = self.sessions.update(token, &update, now).await?;
         let Some(session) = updated else {
+            // Revoked between the read and the refresh.
             self.delete_session_cookies(jar, cookies, false);
-            return Err(codes::failed_to_get_session());
+            return Err(ResolveError::Unauthorized);
         };
         let refreshed = SessionWithUser {
             session,
@@ -334,16 +331,6 @@ impl AuthInner {
         if !skip_dont_remember {
             jar.expire(&c.dont_remember);
         }
-    }
-}
-
-/// A store failure while resolving: 503 `STORAGE_UNAVAILABLE` when the
-/// store cannot be reached (so clients retry rather than treat it as a
-/// signed-out answer), better-auth's 500 `FAILED_TO_GET_SESSION` otherwise.
-fn lookup_error(e: crate::store::StoreError) -> ApiError {
-    match e {
-        crate::store::StoreError::Unavailable(_) => e.into(),
-        other => ApiError::internal("FAILED_TO_GET_SESSION", "Failed to get session", &other),
     }
 }
 

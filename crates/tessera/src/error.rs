@@ -1,10 +1,16 @@
-//! better-auth's error bodies: `{"message": …, "code": …}` (spec §7.1).
+//! better-auth's HTTP errors: [`ApiError`] with its `{"message", "code"}`
+//! body (spec §7.1), the table of better-auth's codes ([`codes`]), and how
+//! the engine's and the stores' errors map onto them.
 
 use std::borrow::Cow;
 
 use bytes::Bytes;
 use http::{header, HeaderValue, Response, StatusCode};
 use serde::Serialize;
+
+use crate::rate_limit::Limited;
+use crate::session::ResolveError;
+use crate::store::StoreError;
 
 /// An error answered to the client, with better-auth's status, code and
 /// message. 5xx errors never carry internal detail.
@@ -52,7 +58,7 @@ impl ApiError {
 
     /// 401 `UNAUTHORIZED`.
     pub fn unauthorized() -> Self {
-        ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "Unauthorized")
+        codes::unauthorized()
     }
 
     /// 400 `VALIDATION_ERROR` with zod-style issues.
@@ -91,19 +97,64 @@ impl ApiError {
     }
 }
 
-impl From<crate::store::StoreError> for ApiError {
+impl From<Limited> for ApiError {
+    /// better-auth's 429: `{"message":"Too many requests. Please try again later."}`
+    /// with `X-Retry-After`.
+    fn from(limited: Limited) -> Self {
+        let mut e = ApiError::message_only(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many requests. Please try again later.",
+        );
+        e.retry_after = Some(limited.retry_after);
+        e
+    }
+}
+
+impl From<ResolveError> for ApiError {
+    /// A failed resolution as better-auth answers it: 401
+    /// `FAILED_TO_GET_SESSION` when the session ended during the request,
+    /// 503 `STORAGE_UNAVAILABLE` when the store cannot be reached (so
+    /// clients retry rather than treat it as signed out), and better-auth's
+    /// 500 `FAILED_TO_GET_SESSION` for any other store failure.
+    fn from(e: ResolveError) -> Self {
+        match e {
+            ResolveError::Unauthorized => codes::failed_to_get_session(),
+            ResolveError::Storage(e @ StoreError::Unavailable(_)) => e.into(),
+            ResolveError::Storage(other) => {
+                ApiError::internal("FAILED_TO_GET_SESSION", "Failed to get session", &other)
+            }
+        }
+    }
+}
+
+/// An error code with its status and message, as a table row: the kernel's
+/// own ([`codes::ALL`]) and plugins' (better-auth's `$ERROR_CODES`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ErrorCode {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Machine-readable code, e.g. `INVALID_SESSION_TOKEN`.
+    pub code: &'static str,
+    /// Human-readable message.
+    pub message: &'static str,
+}
+
+impl ErrorCode {
+    /// The error, to answer with.
+    pub fn error(&self) -> ApiError {
+        ApiError::new(self.status, self.code, self.message)
+    }
+}
+
+impl From<StoreError> for ApiError {
     /// A storage failure as a response: 503 `STORAGE_UNAVAILABLE` when the
     /// store cannot be reached (a revocation is never reported as done when
     /// it was not), a generic 500 otherwise. Details are logged, never sent.
-    fn from(e: crate::store::StoreError) -> Self {
+    fn from(e: StoreError) -> Self {
         match e {
-            crate::store::StoreError::Unavailable(_) => {
+            StoreError::Unavailable(_) => {
                 tracing::error!(error = %e, source = ?std::error::Error::source(&e), "storage unavailable");
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "STORAGE_UNAVAILABLE",
-                    "Session storage is unavailable. Please try again.",
-                )
+                codes::storage_unavailable()
             }
             other => ApiError::internal("INTERNAL_SERVER_ERROR", "Internal Server Error", &other),
         }
@@ -112,16 +163,26 @@ impl From<crate::store::StoreError> for ApiError {
 
 /// Error codes better-auth answers with, and their messages.
 pub mod codes {
-    use super::ApiError;
+    use super::{ApiError, ErrorCode};
     use http::StatusCode;
 
     macro_rules! errors {
         ($($(#[$doc:meta])* $fn:ident => $status:ident, $code:literal, $msg:literal;)*) => {
             $( $(#[$doc])* pub fn $fn() -> ApiError { ApiError::new(StatusCode::$status, $code, $msg) } )*
+
+            /// Every coded error the kernel answers with, in table order
+            /// (some codes, such as `BAD_REQUEST`, have several messages).
+            pub const ALL: &[ErrorCode] = &[
+                $( ErrorCode { status: StatusCode::$status, code: $code, message: $msg }, )*
+            ];
         };
     }
 
     errors! {
+        /// 401: no session where one is required (`sessionMiddleware`).
+        unauthorized => UNAUTHORIZED, "UNAUTHORIZED", "Unauthorized";
+        /// 503: the session store cannot be reached.
+        storage_unavailable => SERVICE_UNAVAILABLE, "STORAGE_UNAVAILABLE", "Session storage is unavailable. Please try again.";
         /// 401: sign-in with an unknown email or a wrong password.
         invalid_email_or_password => UNAUTHORIZED, "INVALID_EMAIL_OR_PASSWORD", "Invalid email or password";
         /// 400: sign-in with a malformed email.

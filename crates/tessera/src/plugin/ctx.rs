@@ -6,28 +6,72 @@ use std::sync::Arc;
 use http::{header, HeaderMap, Method};
 use serde_json::Value;
 
-use super::{ApiError, Reply};
-use crate::cookie::{sign_value, verify_value, AuthCookies, CookieJar, RequestCookies};
-use crate::session::{ResolveOptions, Resolved, SessionMeta, Sessions};
+use super::Reply;
+use crate::cookie::{AuthCookies, CookieJar, RequestCookies};
+use crate::error::{codes, ApiError};
+use crate::ip::ClientAddr;
+use crate::options::Options;
+use crate::password::HashPool;
+use crate::rate_limit::AccountThrottle;
+use crate::session::{ResolveOptions, Resolved, SessionEngine, SessionMeta, Sessions};
 use crate::store::{Session, SessionWithUser, User};
-use crate::{AuthInner, Options, Secrets, Timestamp};
+use crate::Timestamp;
+
+/// What the kernel offers every endpoint and hook, core and plugin alike:
+/// the session engine, the password-hashing pool and the sign-in throttle.
+pub(crate) struct Services {
+    pub(crate) engine: SessionEngine,
+    pub(crate) hash_pool: HashPool,
+    /// Per-account throttling of failed email sign-ins.
+    pub(crate) account_throttle: AccountThrottle,
+}
+
+/// A session this request resolved or set, and for which reads it stands.
+#[derive(Clone, Debug)]
+struct Known {
+    session: Option<Arc<SessionWithUser>>,
+    /// Read from the store (or set by this request): it stands for any
+    /// read. A cookie-cache hit does not stand for a `disableCookieCache`
+    /// read (`require_sensitive_session`).
+    authoritative: bool,
+    /// Resolved by a read that could refresh it: it stands for reads that
+    /// may refresh. One made with `disableRefresh` or deferred does not.
+    refreshable: bool,
+}
+
+impl Known {
+    /// A session this request set (created, refreshed or switched to).
+    fn set(session: Option<Arc<SessionWithUser>>) -> Self {
+        Known {
+            session,
+            authoritative: true,
+            refreshable: true,
+        }
+    }
+
+    /// Whether a read with `opts` may reuse this instead of resolving again.
+    fn stands_for(&self, opts: ResolveOptions) -> bool {
+        (self.authoritative || !opts.disable_cookie_cache)
+            && (self.refreshable || opts.disable_refresh || opts.read_only)
+    }
+}
 
 /// Everything an endpoint sees of one request.
 pub struct Ctx<'a> {
-    pub(crate) auth: &'a AuthInner,
+    pub(crate) services: &'a Services,
     pub(crate) method: Method,
     /// The request target; [`Ctx::path`] is its path from `rel_start`.
     uri: http::Uri,
     rel_start: usize,
     pub(crate) headers: HeaderMap,
-    pub(crate) peer: Option<crate::ip::ClientAddr>,
+    pub(crate) peer: Option<ClientAddr>,
     pub(crate) query: Vec<(String, String)>,
     pub(crate) body: Option<Value>,
     pub(crate) cookies: RequestCookies,
     /// The `Set-Cookie` headers of the response.
     pub jar: CookieJar,
     pub(crate) now: Timestamp,
-    pub(crate) session: Option<Option<Arc<SessionWithUser>>>,
+    known: Option<Known>,
     new_session: Option<Arc<SessionWithUser>>,
     extensions: http::Extensions,
 }
@@ -37,15 +81,15 @@ impl<'a> Ctx<'a> {
     /// `parts.uri.path()` (checked by the caller to be a char boundary);
     /// `cookies`: those of `parts.headers`, parsed within the limits.
     pub(crate) fn new(
-        auth: &'a AuthInner,
+        services: &'a Services,
         parts: http::request::Parts,
         cookies: RequestCookies,
         rel_start: usize,
         now: Timestamp,
-        peer: Option<crate::ip::ClientAddr>,
+        peer: Option<ClientAddr>,
     ) -> Self {
         Ctx {
-            auth,
+            services,
             cookies,
             method: parts.method,
             query: parts
@@ -60,7 +104,7 @@ impl<'a> Ctx<'a> {
             body: None,
             jar: CookieJar::new(),
             now,
-            session: None,
+            known: None,
             new_session: None,
             extensions: parts.extensions,
         }
@@ -112,12 +156,8 @@ impl<'a> Ctx<'a> {
 
     /// Client IP and user agent, for a new session.
     pub fn session_meta(&self) -> SessionMeta {
-        let ip = crate::ip::client_ip(
-            &self.headers,
-            self.peer,
-            &self.auth.options.ip,
-            self.auth.options.environment,
-        );
+        let options = self.options();
+        let ip = crate::ip::client_ip(&self.headers, self.peer, &options.ip, options.environment);
         SessionMeta {
             ip_address: ip.unwrap_or_default(),
             user_agent: self
@@ -128,15 +168,18 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Resolves the session (once per request); cookie work goes into the jar.
+    /// Resolves the session; cookie work goes into the jar. Resolved once
+    /// per request unless a read asks for more than the one before gave: a
+    /// `disableCookieCache` read after a cookie-cache hit reads the store,
+    /// a refreshing read after a `disableRefresh` one resolves again.
     pub async fn session(
         &mut self,
         opts: ResolveOptions,
     ) -> Result<Option<&SessionWithUser>, ApiError> {
-        if self.session.is_none() {
+        if !self.known.as_ref().is_some_and(|k| k.stands_for(opts)) {
             self.resolve(opts).await?;
         }
-        Ok(self.session.as_ref().and_then(|s| s.as_deref()))
+        Ok(self.known.as_ref().and_then(|k| k.session.as_deref()))
     }
 
     /// The session, or 401 `UNAUTHORIZED` (`sessionMiddleware`).
@@ -162,7 +205,7 @@ impl<'a> Ctx<'a> {
 
     /// Remembers a session created or switched to during this request.
     pub fn set_session(&mut self, session: Option<SessionWithUser>) {
-        self.session = Some(session.map(Arc::new));
+        self.known = Some(Known::set(session.map(Arc::new)));
     }
 
     /// The request headers, to change them (before hooks).
@@ -177,32 +220,47 @@ impl<'a> Ctx<'a> {
 
     /// The configuration in force.
     pub fn options(&self) -> &Options {
-        &self.auth.options
+        &self.services.engine.options
     }
 
     /// Session records over the configured stores.
     pub fn sessions(&self) -> &Sessions {
-        &self.auth.sessions
+        &self.services.engine.sessions
     }
 
     /// Cookie names and attributes.
     pub fn auth_cookies(&self) -> &AuthCookies {
-        &self.auth.cookies
+        &self.services.engine.cookies
     }
 
-    /// The secrets in force.
-    pub fn secrets(&self) -> &Secrets {
-        &self.auth.secrets
+    /// Where passwords are hashed and verified: a fixed pool of workers,
+    /// so cancelled requests cannot pile hashes up
+    /// (`ctx.hash_pool().run(move || password::hash_password(&pw))`).
+    pub fn hash_pool(&self) -> &HashPool {
+        &self.services.hash_pool
+    }
+
+    /// The per-account throttle of failed sign-ins: count an attempt
+    /// before checking a credential, and report a success.
+    pub fn account_throttle(&self) -> &AccountThrottle {
+        &self.services.account_throttle
     }
 
     /// Signs a cookie value with the current secret (better-call's format).
     pub fn sign(&self, value: &str) -> String {
-        sign_value(&self.auth.secrets, value)
+        self.services.engine.sign(value)
     }
 
-    /// Verifies a signed cookie value (already percent-decoded).
+    /// Verifies a signed cookie value (already percent-decoded) against
+    /// every secret in force.
     pub fn verify_signed<'v>(&self, signed: &'v str) -> Option<&'v str> {
-        verify_value(&self.auth.secrets, signed)
+        self.services.engine.verify(signed)
+    }
+
+    /// The request's verified session token, if it carries one (whether or
+    /// not the session still exists).
+    pub fn session_token(&self) -> Option<&str> {
+        self.services.engine.session_token(&self.cookies)
     }
 
     /// better-auth's `getSession` resolution (spec §6.4): the session and,
@@ -218,11 +276,11 @@ impl<'a> Ctx<'a> {
 
     /// [`Ctx::get_session`] with what the kernel's own endpoint uses.
     pub(crate) async fn resolve(&mut self, opts: ResolveOptions) -> Result<Resolved, ApiError> {
-        let auth = self.auth;
-        let resolved = auth
-            .resolve_session(&self.cookies, opts, &mut self.jar, self.now)
+        let engine = &self.services.engine;
+        let resolved = engine
+            .resolve(&self.cookies, opts, &mut self.jar, self.now)
             .await?;
-        self.record_resolved(resolved.session.as_ref());
+        self.record_resolved(&resolved, opts);
         Ok(resolved)
     }
 
@@ -232,10 +290,10 @@ impl<'a> Ctx<'a> {
     /// `disableRefresh`, read-only for a deferred `GET`. Endpoints that
     /// replace `/get-session` start here.
     pub fn get_session_options(&self) -> Result<ResolveOptions, Box<Reply>> {
-        let defer = self.auth.options.session.defer_session_refresh;
+        let defer = self.options().session.defer_session_refresh;
         let is_post = self.method == Method::POST;
         if is_post && !defer {
-            let err = super::codes::defer_session_required();
+            let err = codes::defer_session_required();
             return Err(Box::new(
                 Reply {
                     status: err.status,
@@ -261,8 +319,7 @@ impl<'a> Ctx<'a> {
     ) -> Result<Session, ApiError> {
         let meta = self.session_meta();
         let session = self
-            .auth
-            .sessions
+            .sessions()
             .create(user, &meta, dont_remember, self.now)
             .await?;
         let pair = SessionWithUser {
@@ -282,38 +339,43 @@ impl<'a> Ctx<'a> {
         session: &SessionWithUser,
         dont_remember: Option<bool>,
     ) {
-        let auth = self.auth;
-        auth.set_session_cookie(
-            &mut self.jar,
-            &self.cookies,
-            session,
-            dont_remember,
-            self.now,
-        )
-        .await;
+        let engine = &self.services.engine;
+        engine
+            .set_session_cookie(
+                &mut self.jar,
+                &self.cookies,
+                session,
+                dont_remember,
+                self.now,
+            )
+            .await;
         let session = Arc::new(session.clone());
         self.new_session = Some(Arc::clone(&session));
-        self.session = Some(Some(session));
+        self.known = Some(Known::set(Some(session)));
     }
 
     /// better-auth's `deleteSessionCookie`: expires every session cookie.
     pub fn delete_session_cookies(&mut self) {
-        let auth = self.auth;
-        auth.delete_session_cookies(&mut self.jar, &self.cookies, false);
+        let engine = &self.services.engine;
+        engine.delete_session_cookies(&mut self.jar, &self.cookies, false);
     }
 
     /// Remembers a resolved session; a refresh (which re-sets the session
     /// cookie, better-auth's `setSessionCookie`) makes it the new session.
-    fn record_resolved(&mut self, found: Option<&Arc<SessionWithUser>>) {
-        let token_name = &self.auth.cookies.session_token.name;
+    fn record_resolved(&mut self, resolved: &Resolved, opts: ResolveOptions) {
+        let token_name = &self.services.engine.cookies.session_token.name;
         let refreshed = self
             .jar
             .iter()
             .any(|c| &c.name == token_name && !c.is_expiry());
-        if let (Some(s), true) = (found, refreshed) {
+        if let (Some(s), true) = (&resolved.session, refreshed) {
             self.new_session = Some(Arc::clone(s));
         }
-        self.session = Some(found.cloned());
+        self.known = Some(Known {
+            session: resolved.session.clone(),
+            authoritative: resolved.cache_entry.is_none(),
+            refreshable: !opts.disable_refresh && !opts.read_only,
+        });
     }
 
     /// Per-request storage, starting with the request's own extensions: a
