@@ -48,6 +48,7 @@ impl Environment {
 
 /// Session lifetimes (spec §6.1). All durations are seconds.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct SessionOptions {
     /// Session lifetime (default 7 days).
     pub expires_in: u64,
@@ -71,6 +72,7 @@ pub struct SessionOptions {
 
 /// An extra field on a record (better-auth's `additionalFields`).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct AdditionalField {
     /// JSON key.
     pub name: String,
@@ -114,6 +116,7 @@ impl Default for SessionOptions {
 
 /// Email and password sign-in (spec §7.3).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct EmailPasswordOptions {
     /// Whether `/sign-in/email` and `/sign-up/email` work at all.
     pub enabled: bool,
@@ -161,6 +164,7 @@ pub struct RateLimitRule {
 
 /// Rate limiting (spec §11.1).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RateLimitOptions {
     /// `None`: on in production only (better-auth's default).
     pub enabled: Option<bool>,
@@ -199,6 +203,7 @@ impl Default for RateLimitOptions {
 /// window ends. Unknown emails are counted exactly as known ones. Not in
 /// better-auth.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct AccountThrottleOptions {
     /// `None`: on whenever rate limiting is.
     pub enabled: Option<bool>,
@@ -221,6 +226,7 @@ impl Default for AccountThrottleOptions {
 /// Client IP detection (spec §6.2); the `ip` module, a layer above these
 /// options, says which address counts.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct IpOptions {
     /// Headers a trusted proxy names the client in, tried in order
     /// (default `x-forwarded-for`; `TESSERA_IP_HEADERS`).
@@ -287,6 +293,7 @@ impl Default for IpOptions {
 /// assert_eq!(limits.max_cookies, 300);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RequestLimits {
     /// All header fields together, counted as HTTP/1.1 writes them
     /// (`name: value` and a line break each; the request line is not
@@ -316,6 +323,29 @@ impl Default for RequestLimits {
 }
 
 impl RequestLimits {
+    /// These limits with another [`max_head_bytes`](Self::max_head_bytes).
+    ///
+    /// ```
+    /// let limits = tessera::options::RequestLimits::default().with_max_cookies(200);
+    /// assert_eq!(limits.max_cookies, 200);
+    /// ```
+    pub const fn with_max_head_bytes(mut self, bytes: usize) -> Self {
+        self.max_head_bytes = bytes;
+        self
+    }
+
+    /// These limits with another [`max_cookie_bytes`](Self::max_cookie_bytes).
+    pub const fn with_max_cookie_bytes(mut self, bytes: usize) -> Self {
+        self.max_cookie_bytes = bytes;
+        self
+    }
+
+    /// These limits with another [`max_cookies`](Self::max_cookies).
+    pub const fn with_max_cookies(mut self, cookies: usize) -> Self {
+        self.max_cookies = cookies;
+        self
+    }
+
     /// The smallest [`max_cookie_bytes`](Self::max_cookie_bytes) accepted:
     /// one browser cookie's worth, so the session token and a small cache
     /// always fit.
@@ -470,6 +500,7 @@ impl std::fmt::Display for IpNetwork {
 /// assert_eq!(options.base_path, "/api/auth");
 /// ```
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Options {
     /// Public URL of the app (`BETTER_AUTH_URL`); its origin is trusted and
     /// its scheme decides `__Secure-` cookies. A path in it becomes the base path.
@@ -795,7 +826,7 @@ impl Options {
 }
 
 /// Parses a whole number of seconds.
-pub fn parse_secs(name: &str, v: &str) -> Result<u64, EnvError> {
+pub(crate) fn parse_secs(name: &str, v: &str) -> Result<u64, EnvError> {
     v.trim().parse().map_err(|_| EnvError::Invalid {
         name: name.to_owned(),
         value: v.to_owned(),
@@ -856,7 +887,7 @@ fn parse_header_names(name: &str, v: &str) -> Result<Vec<HeaderName>, EnvError> 
 }
 
 /// Parses `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`).
-pub fn parse_bool(name: &str, v: &str) -> Result<bool, EnvError> {
+pub(crate) fn parse_bool(name: &str, v: &str) -> Result<bool, EnvError> {
     match v.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => Ok(true),
         "false" | "0" | "no" | "off" => Ok(false),

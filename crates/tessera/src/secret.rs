@@ -41,7 +41,7 @@ impl SecretEntry {
     }
 
     /// A ready HMAC-SHA256 keyed with this secret (cloning it skips re-keying).
-    pub fn hmac(&self) -> Hmac<Sha256> {
+    pub(crate) fn hmac(&self) -> Hmac<Sha256> {
         self.hmac.clone()
     }
 }

@@ -146,11 +146,10 @@ fn the_limits_are_read_from_the_environment() {
     let o = Options::from_vars(vars).unwrap();
     assert_eq!(
         o.limits,
-        RequestLimits {
-            max_head_bytes: 100_000,
-            max_cookie_bytes: 65_536,
-            max_cookies: 500,
-        }
+        RequestLimits::default()
+            .with_max_head_bytes(100_000)
+            .with_max_cookie_bytes(65_536)
+            .with_max_cookies(500)
     );
     let err = Options::from_vars(|n| (n == "TESSERA_MAX_COOKIES").then(|| "many".to_owned()))
         .unwrap_err();
@@ -167,26 +166,14 @@ fn limits_that_cannot_work_refuse_to_build() {
     let defaults = RequestLimits::default();
     for (limits, option) in [
         (
-            RequestLimits {
-                max_cookie_bytes: 1024,
-                ..defaults
-            },
+            defaults.with_max_cookie_bytes(1024),
             "limits.max_cookie_bytes",
         ),
         (
-            RequestLimits {
-                max_head_bytes: 16 * 1024,
-                ..defaults
-            },
+            defaults.with_max_head_bytes(16 * 1024),
             "limits.max_head_bytes",
         ),
-        (
-            RequestLimits {
-                max_cookies: 4,
-                ..defaults
-            },
-            "limits.max_cookies",
-        ),
+        (defaults.with_max_cookies(4), "limits.max_cookies"),
     ] {
         match build(limits) {
             Err(BuildError::Invalid { option: o, .. }) => assert_eq!(o, option),
@@ -304,10 +291,7 @@ async fn a_session_cache_over_its_budget_is_not_written() {
 
 #[tokio::test]
 async fn a_lower_cookie_limit_lowers_the_cache_budget() {
-    let limits = RequestLimits {
-        max_cookie_bytes: 8 * 1024,
-        ..RequestLimits::default()
-    };
+    let limits = RequestLimits::default().with_max_cookie_bytes(8 * 1024);
     let h = cached(limits);
     // About 7 KB of cache: two chunks, over 5,461 bytes.
     let b = sign_up_with_name(&h, 5_000).await;

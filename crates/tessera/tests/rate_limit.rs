@@ -12,7 +12,6 @@ use bytes::Bytes;
 use common::*;
 use http::{Request, Response, StatusCode};
 use serde_json::{json, Value};
-use tessera::options::AccountThrottleOptions;
 use tessera::store::{MemoryDatabase, MemorySecondaryStorage};
 use tessera::{Auth, ClientAddr, Options, TestClock, Timestamp};
 
@@ -288,10 +287,7 @@ async fn processes_sharing_secondary_storage_share_the_count() {
     let db = Arc::new(MemoryDatabase::new());
     let storage = Arc::new(MemorySecondaryStorage::with_clock(Arc::new(clock.clone())));
     let mut throttled = options().rate_limit(true);
-    throttled.rate_limit.per_account = AccountThrottleOptions {
-        max_failures: 3,
-        ..AccountThrottleOptions::default()
-    };
+    throttled.rate_limit.per_account.max_failures = 3;
     let process = || {
         let auth = Auth::builder(throttled.clone())
             .database(db.clone())
@@ -323,16 +319,8 @@ async fn the_throttle_can_be_turned_off() {
     sign_up(&h, "ada@example.com", peer("192.0.2.1"), None).await;
     let answers = attempts(&h, "ada@example.com", &["wrong-password"; 8], 10).await;
     assert!(answers.iter().all(|a| a.0 == StatusCode::UNAUTHORIZED));
-    let bad = Options {
-        rate_limit: tessera::options::RateLimitOptions {
-            per_account: AccountThrottleOptions {
-                max_failures: 0,
-                ..AccountThrottleOptions::default()
-            },
-            ..Default::default()
-        },
-        ..options()
-    };
+    let mut bad = options();
+    bad.rate_limit.per_account.max_failures = 0;
     let err = Auth::builder(bad).build().unwrap_err();
     assert!(err.to_string().contains("rate_limit.per_account"), "{err}");
 }

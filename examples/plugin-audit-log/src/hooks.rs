@@ -1,69 +1,62 @@
-//! The hooks that record events.
+//! The hooks that record events, as closures.
 
-use async_trait::async_trait;
-use tessera::plugin::{AfterHook, BeforeHook};
-use tessera::{ApiError, Ctx, Reply, ResolveOptions};
+use tessera::plugin::{BoxFuture, EndpointResult};
+use tessera::{Ctx, ResolveOptions};
 
 use crate::log::{AuditEvent, EventKind, EventLog};
 
 /// After `/sign-up/email` or `/sign-in/email`: records the session the
-/// endpoint created, if it succeeded and created one.
-pub(crate) struct RecordSignIn {
-    pub(crate) log: EventLog,
-    pub(crate) kind: EventKind,
-}
-
-#[async_trait]
-impl AfterHook for RecordSignIn {
-    async fn after(&self, ctx: &mut Ctx<'_>, result: &mut Result<Reply, ApiError>) {
-        if result.is_err() {
-            return;
-        }
+/// endpoint created, if it succeeded and created one. Nothing to await, so
+/// the work happens before the (empty) future.
+pub(crate) fn record_sign_in(
+    log: EventLog,
+    kind: EventKind,
+) -> impl for<'a, 'c> Fn(&'a mut Ctx<'c>, &'a mut EndpointResult) -> BoxFuture<'a, ()> + Send + Sync
+{
+    move |ctx, result| {
         // `new_session` is set by the endpoint that signed the user in.
-        let Some(user_id) = ctx.new_session().map(|s| s.user.id.clone()) else {
-            return;
-        };
-        self.log.record(event(ctx, self.kind, user_id));
+        if let (Ok(_), Some(session)) = (&*result, ctx.new_session()) {
+            log.record(event(ctx, kind, session.user.id.clone()));
+        }
+        Box::pin(async {})
     }
 }
 
 /// Before `/sign-out`: resolves the session while it still exists. The
 /// context keeps the resolution for the rest of the request, which is how
-/// [`RecordSignOut`] learns whose session ended.
-pub(crate) struct ResolveBeforeSignOut;
-
-#[async_trait]
-impl BeforeHook for ResolveBeforeSignOut {
-    async fn before(&self, ctx: &mut Ctx<'_>) -> Result<Option<Reply>, ApiError> {
+/// [`record_sign_out`] learns whose session ended.
+pub(crate) fn resolve_before_sign_out<'a>(
+    ctx: &'a mut Ctx<'_>,
+) -> BoxFuture<'a, EndpointResult<Option<tessera::Reply>>> {
+    Box::pin(async move {
         // No refresh: the session is about to be deleted. A failure to read
         // it must not prevent the sign-out, so it only costs the event.
-        let opts = ResolveOptions {
-            disable_refresh: true,
-            ..ResolveOptions::default()
-        };
-        let _ = ctx.session(opts).await;
+        let _ = ctx
+            .session(ResolveOptions::default().without_refresh())
+            .await;
         Ok(None)
-    }
+    })
 }
 
-/// After `/sign-out`: records the session [`ResolveBeforeSignOut`] found.
-pub(crate) struct RecordSignOut {
-    pub(crate) log: EventLog,
-}
-
-#[async_trait]
-impl AfterHook for RecordSignOut {
-    async fn after(&self, ctx: &mut Ctx<'_>, result: &mut Result<Reply, ApiError>) {
-        if result.is_err() {
-            return;
-        }
-        // Answered from the resolution the before hook made; the store is
-        // not read again (the session is gone from it by now).
-        let user_id = match ctx.session(ResolveOptions::default()).await {
-            Ok(Some(s)) => s.user.id.clone(),
-            _ => return,
-        };
-        self.log.record(event(ctx, EventKind::SignOut, user_id));
+/// After `/sign-out`: records the session [`resolve_before_sign_out`] found.
+pub(crate) fn record_sign_out(
+    log: EventLog,
+) -> impl for<'a, 'c> Fn(&'a mut Ctx<'c>, &'a mut EndpointResult) -> BoxFuture<'a, ()> + Send + Sync
+{
+    move |ctx, result| {
+        let log = log.clone();
+        let succeeded = result.is_ok();
+        Box::pin(async move {
+            if !succeeded {
+                return;
+            }
+            // Answered from the resolution the before hook made; the store
+            // is not read again (the session is gone from it by now).
+            if let Ok(Some(s)) = ctx.session(ResolveOptions::default()).await {
+                let user_id = s.user.id.clone();
+                log.record(event(ctx, EventKind::SignOut, user_id));
+            }
+        })
     }
 }
 

@@ -31,7 +31,7 @@ const TOLERANCE_SECS: i64 = 15;
 const DONT_REMEMBER_SECS: u64 = 300;
 
 /// The 64-byte content key for `secret` and `salt`.
-pub fn derive_key(secret: &[u8], salt: &str) -> [u8; 64] {
+pub(crate) fn derive_key(secret: &[u8], salt: &str) -> [u8; 64] {
     let mut key = [0u8; 64];
     Hkdf::<Sha256>::new(Some(salt.as_bytes()), secret)
         .expand(INFO, &mut key)

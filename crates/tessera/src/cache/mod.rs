@@ -18,7 +18,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 pub use compact::Compact;
-pub use jwe::{derive_key, thumbprint, Jwe, ACCOUNT_SALT, SESSION_SALT};
+pub use jwe::{thumbprint, Jwe, ACCOUNT_SALT, SESSION_SALT};
 pub use jwt::Jwt;
 pub(crate) use memo::Entry;
 pub use memo::DEFAULT_MEMO_BYTES;
@@ -145,6 +145,7 @@ pub enum RefreshCache {
 /// `session.cookieCache`. `None` fields take better-auth's defaults, which
 /// differ in stateless mode (spec §2.1, §4.1): user values always win.
 #[derive(Clone, Debug, Default)]
+#[non_exhaustive]
 pub struct CookieCacheOptions {
     /// Whether the cache is on (default off; on in stateless mode).
     pub enabled: Option<bool>,

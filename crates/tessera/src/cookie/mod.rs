@@ -60,6 +60,7 @@ pub struct AuthCookies {
 
 /// How cookie names and attributes are chosen.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct CookieOptions {
     /// `advanced.cookiePrefix` (default `better-auth`).
     pub prefix: String,

@@ -32,11 +32,9 @@ struct Known {
     session: Option<Arc<SessionWithUser>>,
     /// Read from the store (or set by this request): it stands for any
     /// read. A cookie-cache hit does not stand for a `disableCookieCache`
-    /// read (`require_sensitive_session`).
+    /// read (`require_sensitive_session`). Refresh is not a property of
+    /// the answer: a read made with `disableRefresh` stands for later ones.
     authoritative: bool,
-    /// Resolved by a read that could refresh it: it stands for reads that
-    /// may refresh. One made with `disableRefresh` or deferred does not.
-    refreshable: bool,
 }
 
 impl Known {
@@ -45,14 +43,12 @@ impl Known {
         Known {
             session,
             authoritative: true,
-            refreshable: true,
         }
     }
 
     /// Whether a read with `opts` may reuse this instead of resolving again.
     fn stands_for(&self, opts: ResolveOptions) -> bool {
-        (self.authoritative || !opts.disable_cookie_cache)
-            && (self.refreshable || opts.disable_refresh || opts.read_only)
+        self.authoritative || !opts.disable_cookie_cache
     }
 }
 
@@ -169,9 +165,8 @@ impl<'a> Ctx<'a> {
     }
 
     /// Resolves the session; cookie work goes into the jar. Resolved once
-    /// per request unless a read asks for more than the one before gave: a
-    /// `disableCookieCache` read after a cookie-cache hit reads the store,
-    /// a refreshing read after a `disableRefresh` one resolves again.
+    /// per request, unless a read asks for more than the one before gave:
+    /// a `disableCookieCache` read after a cookie-cache hit reads the store.
     pub async fn session(
         &mut self,
         opts: ResolveOptions,
@@ -196,11 +191,7 @@ impl<'a> Ctx<'a> {
     /// The session for a sensitive endpoint: an authoritative store read
     /// (`sensitiveSessionMiddleware`).
     pub async fn require_sensitive_session(&mut self) -> Result<SessionWithUser, ApiError> {
-        self.require_session(ResolveOptions {
-            disable_cookie_cache: true,
-            ..ResolveOptions::default()
-        })
-        .await
+        self.require_session(ResolveOptions::from_store()).await
     }
 
     /// Remembers a session created or switched to during this request.
@@ -280,7 +271,7 @@ impl<'a> Ctx<'a> {
         let resolved = engine
             .resolve(&self.cookies, opts, &mut self.jar, self.now)
             .await?;
-        self.record_resolved(&resolved, opts);
+        self.record_resolved(&resolved);
         Ok(resolved)
     }
 
@@ -362,7 +353,7 @@ impl<'a> Ctx<'a> {
 
     /// Remembers a resolved session; a refresh (which re-sets the session
     /// cookie, better-auth's `setSessionCookie`) makes it the new session.
-    fn record_resolved(&mut self, resolved: &Resolved, opts: ResolveOptions) {
+    fn record_resolved(&mut self, resolved: &Resolved) {
         let token_name = &self.services.engine.cookies.session_token.name;
         let refreshed = self
             .jar
@@ -374,7 +365,6 @@ impl<'a> Ctx<'a> {
         self.known = Some(Known {
             session: resolved.session.clone(),
             authoritative: resolved.cache_entry.is_none(),
-            refreshable: !opts.disable_refresh && !opts.read_only,
         });
     }
 

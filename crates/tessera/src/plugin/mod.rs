@@ -103,6 +103,7 @@ pub type RoutePredicate = dyn Fn(&Method, &str) -> bool + Send + Sync;
 /// costs nothing on requests it does not match. A hook that must look at
 /// headers or the body decides inside its handler.
 #[derive(Clone)]
+#[non_exhaustive]
 pub enum Matcher {
     /// Every route.
     All,
@@ -161,6 +162,7 @@ pub trait AfterHook: Send + Sync + 'static {
 
 /// A before or after hook.
 #[derive(Clone)]
+#[non_exhaustive]
 pub enum HookKind {
     /// Before the endpoint.
     Before(Arc<dyn BeforeHook>),

@@ -15,9 +15,10 @@ use crate::error::ApiError;
 /// hooks return (`|ctx| Box::pin(async move { … })`).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// An endpoint's outcome: a reply, or an error answered as better-auth's
+/// An endpoint's outcome (or a before hook's, with `T = Option<Reply>`): a
+/// reply, or an error answered as better-auth's
 /// `{message, code}`.
-pub type EndpointResult = Result<Reply, ApiError>;
+pub type EndpointResult<T = Reply> = Result<T, ApiError>;
 
 /// An endpoint as a trait impl. Endpoints written as closures
 /// ([`Route::get`], [`Route::post`]) need no impl.

@@ -55,7 +55,7 @@ enum Counters {
 }
 
 /// The limiter of one [`crate::Auth`].
-pub struct RateLimiter {
+pub(crate) struct RateLimiter {
     enabled: bool,
     options: RateLimitOptions,
     plugin_rules: Vec<(String, Option<RateLimitRule>)>,
@@ -174,7 +174,8 @@ impl RateLimiter {
 
     /// How many keys the in-memory counters hold, and the most they can
     /// (`(0, 0)` with secondary storage).
-    pub fn memory_keys(&self) -> (usize, usize) {
+    #[cfg(test)]
+    pub(crate) fn memory_keys(&self) -> (usize, usize) {
         match &self.counters {
             Counters::Memory(counters) => (counters.len(), counters.limit()),
             Counters::Storage(_) => (0, 0),

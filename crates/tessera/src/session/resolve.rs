@@ -12,6 +12,7 @@ use crate::Timestamp;
 
 /// Switches of one resolution (the `/get-session` query and mode).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ResolveOptions {
     /// Skip the cookie cache and read the store (`disableCookieCache`).
     pub disable_cookie_cache: bool,
@@ -20,6 +21,36 @@ pub struct ResolveOptions {
     /// A `deferSessionRefresh` read: no refresh, no deletion, report
     /// `needsRefresh` instead.
     pub read_only: bool,
+}
+
+impl ResolveOptions {
+    /// An authoritative read: the store, not the cookie cache
+    /// (`disableCookieCache`, what sensitive endpoints use).
+    ///
+    /// ```
+    /// let opts = tessera::ResolveOptions::from_store();
+    /// assert!(opts.disable_cookie_cache && !opts.disable_refresh);
+    /// ```
+    pub const fn from_store() -> Self {
+        ResolveOptions {
+            disable_cookie_cache: true,
+            disable_refresh: false,
+            read_only: false,
+        }
+    }
+
+    /// These options, never extending the session (`disableRefresh`).
+    pub const fn without_refresh(mut self) -> Self {
+        self.disable_refresh = true;
+        self
+    }
+
+    /// These options as a `deferSessionRefresh` read: no refresh, no
+    /// deletion, `needsRefresh` reported instead.
+    pub const fn read_only(mut self) -> Self {
+        self.read_only = true;
+        self
+    }
 }
 
 /// A resolved session **and** the `Set-Cookie` headers the response must
