@@ -9,7 +9,7 @@
 //! counts. Last, the reference
 //! better-auth (`MODE=stateless STRATEGY=jwe NODE_ENV=production`) and a
 //! bare `node:http` server get the same treatment. The result is a
-//! markdown table for the README.
+//! markdown table for `docs/performance.md`.
 //!
 //! By default the server runs on CPU 1 with one worker and wrk on CPU 0
 //! with one thread (`taskset`), so neither steals the other's core;

@@ -6,11 +6,8 @@ use std::fmt;
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 
-use tessera::options::EnvError;
+use tessera::options::{listen_address, EnvError};
 use tessera::{Environment, Options};
-
-/// Where to listen when neither `TESSERA_LISTEN` nor `PORT` is set.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
 
 /// Everything `tessera serve` needs, validated.
 #[derive(Debug)]
@@ -170,7 +167,7 @@ impl ServeConfig {
         let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
         let mut options = Options::from_vars(get)?;
         options.email_and_password.hash_threads = hash_threads(get("TESSERA_HASH_THREADS"))?;
-        let listen = listen(&get)?;
+        let listen = listen_address(get)?;
         let base_url_from_listen = options.base_url.is_none();
         if base_url_from_listen {
             options.base_url = Some(default_base_url(&listen, options.environment)?);
@@ -243,42 +240,6 @@ fn is_loopback(host: &str) -> bool {
         || bare
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
-}
-
-/// `TESSERA_LISTEN` (`host:port`) wins over `PORT` (`127.0.0.1:PORT`).
-fn listen(get: &impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
-    if let Some(value) = get("TESSERA_LISTEN") {
-        let invalid = |reason: &str| ConfigError::Invalid {
-            name: "TESSERA_LISTEN",
-            value: value.clone(),
-            reason: reason.to_owned(),
-        };
-        let trimmed = value.trim();
-        let (host, port) = trimmed
-            .rsplit_once(':')
-            .ok_or_else(|| invalid("expected host:port, e.g. 0.0.0.0:3000"))?;
-        port.parse::<u16>()
-            .map_err(|_| invalid("expected host:port with a port from 0 to 65535"))?;
-        let bracketed = host.starts_with('[') && host.ends_with(']') && host.len() > 2;
-        if host.is_empty() || (host.contains(':') && !bracketed) {
-            return Err(invalid(
-                "expected host:port; write IPv6 addresses in brackets, e.g. [::1]:3000",
-            ));
-        }
-        return Ok(trimmed.to_owned());
-    }
-    if let Some(value) = get("PORT") {
-        let port = value
-            .trim()
-            .parse::<u16>()
-            .map_err(|_| ConfigError::Invalid {
-                name: "PORT",
-                value: value.clone(),
-                reason: "expected a port number from 0 to 65535".to_owned(),
-            })?;
-        return Ok(format!("127.0.0.1:{port}"));
-    }
-    Ok(DEFAULT_LISTEN.to_owned())
 }
 
 /// `TESSERA_DATABASE_URL` (with `TESSERA_DATA_DIR` for the embedded
@@ -416,6 +377,8 @@ fn redacted(v: &str, scheme: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
+
+    use tessera::options::DEFAULT_LISTEN;
 
     use super::*;
 

@@ -1,8 +1,6 @@
 //! The database `TESSERA_DATABASE_URL` names, opened (and migrated) for
 //! `tessera serve` and `tessera migrate`.
 
-use std::error::Error as StdError;
-use std::fmt::Write as _;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,8 +10,9 @@ use tessera_sql::{ConnectError, MigrateError, Migrated, SqlDatabase};
 
 use crate::config::DatabaseChoice;
 
-/// Why the database could not be used. Each renders as one line naming the
-/// variable, with the cause; never the URL (it may carry a password).
+/// Why the database could not be used, naming the variable; never the URL
+/// (it may carry a password). The causes are in the `source()` chain
+/// ([`crate::report::OneLine`] prints them).
 #[derive(Debug, thiserror::Error)]
 pub enum DatabaseError {
     /// The data directory of the embedded default cannot be created.
@@ -33,7 +32,7 @@ pub enum DatabaseError {
         source: io::Error,
     },
     /// The database cannot be opened or reached.
-    #[error("{variable}: {}", with_causes(source))]
+    #[error("{variable}: {source}")]
     Connect {
         /// `TESSERA_DATABASE_URL`, or `TESSERA_DATA_DIR` for the embedded default.
         variable: &'static str,
@@ -41,24 +40,13 @@ pub enum DatabaseError {
         source: ConnectError,
     },
     /// The schema cannot be brought up to date.
-    #[error("{variable}: {}", with_causes(source))]
+    #[error("{variable}: {source}")]
     Migrate {
         /// As above.
         variable: &'static str,
         /// Why.
         source: MigrateError,
     },
-}
-
-/// `error: cause: cause…` on one line.
-fn with_causes(err: &dyn StdError) -> String {
-    let mut line = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let _ = write!(line, ": {cause}");
-        source = cause.source();
-    }
-    line
 }
 
 /// An opened database.
@@ -200,14 +188,14 @@ mod tests {
         let Err(err) = open(&choice).await else {
             panic!("nothing listens on port 1");
         };
-        let line = err.to_string();
+        let line = crate::report::OneLine(&err).to_string();
         assert!(
             line.starts_with(
                 "TESSERA_DATABASE_URL: cannot connect to PostgreSQL at 127.0.0.1:1/test: "
             ),
             "{line}"
         );
-        assert!(line.to_lowercase().contains("refused"), "{line}");
+        assert_eq!(line.to_lowercase().matches("refused").count(), 1, "{line}");
         assert!(!line.contains('\n') && !line.contains("hunter2"), "{line}");
     }
 

@@ -66,6 +66,16 @@ pub enum ServeError {
 /// or SIGTERM.
 pub async fn run(get: impl Fn(&str) -> Option<String>) -> Result<(), ServeError> {
     let config = ServeConfig::from_vars(get)?;
+    // Bound first: a taken port must not leave a secret file or a
+    // migrated database behind.
+    let listen_error = |source| ServeError::Listen {
+        addr: config.listen.clone(),
+        source,
+    };
+    let listener = TcpListener::bind(&config.listen)
+        .await
+        .map_err(listen_error)?;
+    let local = listener.local_addr().map_err(listen_error)?;
     let mut options = config.options;
     if let SecretSource::File(path) = &config.secret {
         let (secret, outcome) = secret_file::load_or_create(path)?;
@@ -131,17 +141,6 @@ pub async fn run(get: impl Fn(&str) -> Option<String>) -> Result<(), ServeError>
         auth.hash_pool().size()
     );
 
-    let listener =
-        TcpListener::bind(&config.listen)
-            .await
-            .map_err(|source| ServeError::Listen {
-                addr: config.listen.clone(),
-                source,
-            })?;
-    let local = listener.local_addr().map_err(|source| ServeError::Listen {
-        addr: config.listen.clone(),
-        source,
-    })?;
     let shutdown = shutdown_signal().map_err(ServeError::Signal)?;
     if config.base_url_from_listen && environment == Environment::Production {
         // Only a loopback address gets here in production (config.rs).

@@ -74,7 +74,13 @@ struct Server {
 
 impl Server {
     async fn start(vars: &[(&str, &str)]) -> Server {
+        Server::start_with_args(vars, &[]).await
+    }
+
+    /// Started with command-line arguments too.
+    async fn start_with_args(vars: &[(&str, &str)], args: &[&str]) -> Server {
         let mut child = tessera(vars)
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -126,7 +132,15 @@ impl Server {
 
 /// Runs `tessera` to completion; (status, stdout, stderr).
 async fn run_to_exit(vars: &[(&str, &str)]) -> (ExitStatus, String, String) {
-    let out = tokio::time::timeout(STARTUP, tessera(vars).output())
+    run_to_exit_with_args(vars, &[]).await
+}
+
+/// Runs `tessera <args>` to completion; (status, stdout, stderr).
+async fn run_to_exit_with_args(
+    vars: &[(&str, &str)],
+    args: &[&str],
+) -> (ExitStatus, String, String) {
+    let out = tokio::time::timeout(STARTUP, tessera(vars).args(args).output())
         .await
         .expect("tessera exits in time")
         .unwrap();
@@ -356,6 +370,10 @@ async fn port_in_use_is_a_one_line_error() {
         "{stderr}"
     );
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    // The port is bound before anything is written: a second instance
+    // started by mistake leaves no secret or database behind.
+    let left: Vec<_> = std::fs::read_dir(data.path()).unwrap().collect();
+    assert!(left.is_empty(), "files left behind: {left:?}");
 }
 
 #[tokio::test]
@@ -569,6 +587,111 @@ async fn help_lists_the_variables() {
     }
     let out = Command::new(BIN).arg("bogus").output().await.unwrap();
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[tokio::test]
+async fn every_command_has_help_naming_its_flags() {
+    for (args, flags) in [
+        (
+            &["--help"][..],
+            &["--port", "--database-url", "serve", "migrate", "inspect"][..],
+        ),
+        (&["-h"], &["--port", "serve"]),
+        (&["help"], &["serve", "migrate", "inspect"]),
+        (
+            &["serve", "--help"],
+            &[
+                "--port",
+                "--listen",
+                "--database-url",
+                "--data-dir",
+                "--base-url",
+                "BETTER_AUTH_SECRET",
+            ],
+        ),
+        (&["help", "serve"], &["--port", "PORT"]),
+        (
+            &["migrate", "--help"],
+            &["--database-url", "--data-dir", "TESSERA_DATABASE_URL"],
+        ),
+        (
+            &["inspect", "--help"],
+            &["--json", "--data-dir", "COOKIE", "Exit status"],
+        ),
+        (&["inspect", "-h"], &["--json"]),
+    ] {
+        // A database URL in the environment is never shown by the help.
+        let out = tokio::time::timeout(
+            STARTUP,
+            tessera(&[("TESSERA_DATABASE_URL", "postgres://u:hunter2@db/x")])
+                .args(args)
+                .output(),
+        )
+        .await
+        .expect("help exits in time")
+        .unwrap();
+        let help = String::from_utf8(out.stdout).unwrap();
+        assert!(out.status.success(), "{args:?}: {:?}", out.status);
+        for flag in flags {
+            assert!(help.contains(flag), "{args:?}: {flag} missing from\n{help}");
+        }
+        assert!(!help.contains("hunter2"), "{args:?}: {help}");
+    }
+    let out = Command::new(BIN).arg("--version").output().await.unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8(out.stdout)
+        .unwrap()
+        .starts_with("tessera "));
+}
+
+#[tokio::test]
+async fn a_flag_beats_its_variable() {
+    let data = TempDir::new("flags");
+    let port = free_port().to_string();
+    // Every variable here is unusable; the flags given instead are not.
+    let server = Server::start_with_args(
+        &[
+            ("PORT", "http"),
+            ("TESSERA_LISTEN", "nowhere"),
+            ("TESSERA_DATABASE_URL", "mysql://db/x"),
+            ("TESSERA_DATA_DIR", "/nonexistent/tessera"),
+            ("TESSERA_COOKIE_CACHE", "jws"),
+        ],
+        &[
+            "serve",
+            "--port",
+            &port,
+            "--database-url",
+            "none",
+            "--data-dir",
+            data.path().to_str().unwrap(),
+            "--cookie-cache",
+            "jwt",
+        ],
+    )
+    .await;
+    assert_eq!(
+        server.base_url,
+        format!("http://127.0.0.1:{port}/api/auth"),
+        "{:?}",
+        server.startup
+    );
+    for fact in ["database: none", "cookie cache: jwt"] {
+        assert!(
+            server.startup.iter().any(|l| l.starts_with(fact)),
+            "{fact:?} not in {:?}",
+            server.startup
+        );
+    }
+    assert!(data.path().join("tessera.secret").is_file());
+    let (status, _) = server.terminate().await;
+    assert!(status.success());
+
+    // Without `serve`, the same flags; and a bad flag value is named by
+    // its variable, as a bad variable is.
+    let (status, _, stderr) = run_to_exit_with_args(&[], &["--port", "http"]).await;
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.starts_with("tessera: PORT=\"http\""), "{stderr}");
 }
 
 const SECRET: &str = "kY3vQ8pZr2LmX7wN4tB9sD1fH6jG0cVeA5uR8iOq";
@@ -1079,7 +1202,12 @@ async fn unreachable_postgres_is_a_one_line_error() {
         ),
         "{stderr}"
     );
-    assert!(stderr.to_lowercase().contains("refused"), "{stderr}");
+    // The cause once: sqlx's error both shows and returns its io::Error.
+    assert_eq!(
+        stderr.to_lowercase().matches("refused").count(),
+        1,
+        "{stderr}"
+    );
     assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
     assert!(!stderr.contains("hunter2") && !stdout.contains("hunter2"));
     assert!(!stdout.contains("listening"), "{stdout}");

@@ -1023,3 +1023,128 @@ mod tests {
         assert!(err.to_string().contains("TESSERA_SESSION_UPDATE_AGE"));
     }
 }
+
+/// Where a server listens when neither `TESSERA_LISTEN` nor `PORT` is set.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
+
+/// The `host:port` a server listens on, read through `get` the way
+/// `tessera serve` and the example apps read it (blank counts as unset):
+///
+/// - `TESSERA_LISTEN`: `host:port`, an IPv6 host in brackets
+///   (`[::1]:3000`); wins over `PORT`;
+/// - `PORT`: a port on `127.0.0.1`, so setting only a port never exposes
+///   the server beyond this machine;
+/// - neither: [`DEFAULT_LISTEN`].
+///
+/// The host is not resolved here; binding is the caller's.
+///
+/// ```
+/// use tessera::options::{listen_address, DEFAULT_LISTEN};
+///
+/// let env = |pairs: &'static [(&'static str, &'static str)]| {
+///     move |name: &str| pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string())
+/// };
+/// assert_eq!(listen_address(env(&[])).unwrap(), DEFAULT_LISTEN);
+/// assert_eq!(listen_address(env(&[("PORT", "8080")])).unwrap(), "127.0.0.1:8080");
+/// let both = env(&[("PORT", "8080"), ("TESSERA_LISTEN", "0.0.0.0:4000")]);
+/// assert_eq!(listen_address(both).unwrap(), "0.0.0.0:4000");
+/// let err = listen_address(env(&[("PORT", "http")])).unwrap_err();
+/// assert!(err.to_string().starts_with("PORT=\"http\""));
+/// ```
+pub fn listen_address(get: impl Fn(&str) -> Option<String>) -> Result<String, EnvError> {
+    let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+    let invalid = |name: &str, value: &str, reason: &str| EnvError::Invalid {
+        name: name.to_owned(),
+        value: value.to_owned(),
+        reason: reason.to_owned(),
+    };
+    if let Some(value) = get("TESSERA_LISTEN") {
+        let listen = value.trim();
+        let (host, port) = listen.rsplit_once(':').ok_or_else(|| {
+            invalid(
+                "TESSERA_LISTEN",
+                &value,
+                "expected host:port, e.g. 0.0.0.0:3000",
+            )
+        })?;
+        if port.parse::<u16>().is_err() {
+            return Err(invalid(
+                "TESSERA_LISTEN",
+                &value,
+                "expected host:port with a port from 0 to 65535",
+            ));
+        }
+        let bracketed = host.starts_with('[') && host.ends_with(']') && host.len() > 2;
+        if host.is_empty() || (host.contains(':') && !bracketed) {
+            return Err(invalid(
+                "TESSERA_LISTEN",
+                &value,
+                "expected host:port; write IPv6 addresses in brackets, e.g. [::1]:3000",
+            ));
+        }
+        return Ok(listen.to_owned());
+    }
+    match get("PORT") {
+        Some(value) => match value.trim().parse::<u16>() {
+            Ok(port) => Ok(format!("127.0.0.1:{port}")),
+            Err(_) => Err(invalid(
+                "PORT",
+                &value,
+                "expected a port number from 0 to 65535",
+            )),
+        },
+        None => Ok(DEFAULT_LISTEN.to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod listen_address_tests {
+    use super::*;
+
+    fn listen(pairs: &[(&str, &str)]) -> Result<String, String> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        listen_address(|name| {
+            pairs
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+        })
+        .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn tessera_listen_wins_over_port_which_binds_loopback() {
+        assert_eq!(listen(&[]).unwrap(), DEFAULT_LISTEN);
+        assert_eq!(listen(&[("PORT", " 8080 ")]).unwrap(), "127.0.0.1:8080");
+        assert_eq!(
+            listen(&[("PORT", "8080"), ("TESSERA_LISTEN", "0.0.0.0:4000")]).unwrap(),
+            "0.0.0.0:4000"
+        );
+        for host in ["[::1]:4000", "localhost:4000", "10.0.0.5:0"] {
+            assert_eq!(listen(&[("TESSERA_LISTEN", host)]).unwrap(), host);
+        }
+        // Blank counts as unset.
+        assert_eq!(
+            listen(&[("PORT", " "), ("TESSERA_LISTEN", "")]).unwrap(),
+            DEFAULT_LISTEN
+        );
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        for (name, value) in [
+            ("PORT", "http"),
+            ("PORT", "70000"),
+            ("TESSERA_LISTEN", "3000"),
+            ("TESSERA_LISTEN", "0.0.0.0:http"),
+            ("TESSERA_LISTEN", ":3000"),
+            ("TESSERA_LISTEN", "::1:3000"),
+        ] {
+            let err = listen(&[(name, value)]).unwrap_err();
+            assert!(err.starts_with(&format!("{name}={value:?}: ")), "{err}");
+        }
+    }
+}

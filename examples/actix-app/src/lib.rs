@@ -19,19 +19,16 @@ use std::sync::Arc;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{web, App, HttpServer};
-use tessera::options::EnvError;
+use tessera::options::{listen_address, EnvError};
 use tessera::store::MemoryDatabase;
 use tessera::{Auth, BuildError, Options, SessionWithUser};
 use tessera_actix::{OptionalSession, RequiredSession, SessionMiddleware};
-
-/// Where to listen when neither `TESSERA_LISTEN` nor `PORT` is set.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
 
 /// The application's configuration, validated.
 #[derive(Debug)]
 pub struct Config {
     /// `host:port` to bind: `TESSERA_LISTEN`, else `127.0.0.1:$PORT`,
-    /// else [`DEFAULT_LISTEN`].
+    /// else `127.0.0.1:3000` ([`listen_address`]).
     pub listen: String,
     /// Kernel options ([`Options::from_vars`]); the secret is set.
     pub options: Options,
@@ -104,27 +101,10 @@ impl Config {
             return Err(ConfigError::MissingSecret);
         }
         Ok(Config {
-            listen: listen(&get)?,
+            listen: listen_address(get)?,
             options,
             database: database(get("TESSERA_DATABASE_URL"))?,
         })
-    }
-}
-
-fn listen(get: &impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
-    if let Some(value) = get("TESSERA_LISTEN") {
-        return Ok(value.trim().to_owned());
-    }
-    match get("PORT") {
-        Some(value) => match value.trim().parse::<u16>() {
-            Ok(port) => Ok(format!("127.0.0.1:{port}")),
-            Err(_) => Err(ConfigError::Invalid {
-                name: "PORT",
-                value,
-                reason: "expected a port number from 0 to 65535",
-            }),
-        },
-        None => Ok(DEFAULT_LISTEN.to_owned()),
     }
 }
 
@@ -250,7 +230,7 @@ mod tests {
 
     #[test]
     fn listen_defaults_and_overrides() {
-        assert_eq!(config(&[SECRET]).unwrap().listen, DEFAULT_LISTEN);
+        assert_eq!(config(&[SECRET]).unwrap().listen, "127.0.0.1:3000");
         assert_eq!(
             config(&[SECRET, ("PORT", "8080")]).unwrap().listen,
             "127.0.0.1:8080"

@@ -1,10 +1,7 @@
 //! [`Config`]: the environment `tessera serve` reads, read the same way.
 
-use tessera::options::EnvError;
+use tessera::options::{listen_address, EnvError};
 use tessera::Options;
-
-/// Where to listen when neither `TESSERA_LISTEN` nor `PORT` is set.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
 
 /// What the app is configured with.
 #[derive(Debug)]
@@ -61,7 +58,8 @@ impl Config {
 
     /// Reads the configuration through `get` (blank counts as unset):
     /// everything [`Options::from_vars`] reads, plus `TESSERA_LISTEN`
-    /// (`host:port`, wins) or `PORT` (`127.0.0.1:PORT`), and
+    /// (`host:port`, wins) or `PORT` (`127.0.0.1:PORT`) as
+    /// [`listen_address`] reads them, and
     /// `TESSERA_DATABASE_URL` (`memory` or `none`).
     pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
@@ -69,21 +67,7 @@ impl Config {
         if options.secrets.is_none() {
             return Err(ConfigError::MissingSecret);
         }
-        let listen = match (get("TESSERA_LISTEN"), get("PORT")) {
-            (Some(listen), _) => listen.trim().to_owned(),
-            (None, Some(port)) => {
-                let port = port
-                    .trim()
-                    .parse::<u16>()
-                    .map_err(|_| ConfigError::Invalid {
-                        name: "PORT",
-                        value: port,
-                        reason: "expected a port number from 0 to 65535",
-                    })?;
-                format!("127.0.0.1:{port}")
-            }
-            (None, None) => DEFAULT_LISTEN.to_owned(),
-        };
+        let listen = listen_address(get)?;
         if options.base_url.is_none() {
             // Requests from the app's own origin then pass the origin checks.
             options.base_url = Some(base_url_for(&listen));
@@ -143,7 +127,7 @@ mod tests {
     #[test]
     fn defaults_listen_on_3000_with_memory_and_a_matching_base_url() {
         let c = config(&[("BETTER_AUTH_SECRET", SECRET)]).unwrap();
-        assert_eq!(c.listen, DEFAULT_LISTEN);
+        assert_eq!(c.listen, tessera::options::DEFAULT_LISTEN);
         assert_eq!(c.storage, Storage::Memory);
         assert_eq!(c.options.base_url.as_deref(), Some("http://127.0.0.1:3000"));
     }

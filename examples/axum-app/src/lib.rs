@@ -41,7 +41,7 @@ use tessera_axum::{OptionalSession, SessionLayer, Shaped};
 use tessera_custom_session::{CustomSession, RequestInfo, SessionShaper};
 use tessera_multi_session::MultiSession;
 
-pub use config::{Config, ConfigError, Storage, DEFAULT_LISTEN};
+pub use config::{Config, ConfigError, Storage};
 
 /// better-auth's `customSession` docs example: the user's roles next to
 /// the session, and a new field on the user.

@@ -1,6 +1,6 @@
-//! `tessera inspect [--json] [<cookie header or value> | -]`: arguments,
-//! the secrets from the environment (as `tessera serve` reads them), the
-//! input from the argument or stdin, and the exit code.
+//! `tessera inspect [--json] [<cookie header or value> | -]`: the secrets
+//! from the environment (as `tessera serve` reads them), the input from the
+//! argument or stdin, and the exit code. The arguments are `cli.rs`'s.
 
 use std::io::{self, IsTerminal, Read};
 use std::process::ExitCode;
@@ -10,60 +10,8 @@ use tessera::{Clock, Options, Secrets, SystemClock};
 
 use super::render::{render_json, render_text};
 use crate::config::secret_file_path;
+use crate::report::OneLine;
 use crate::secret_file::{self, SecretFileError};
-
-/// `tessera inspect --help`.
-pub const HELP: &str = "\
-tessera inspect — check better-auth session cookies with this deployment's secrets
-
-USAGE:
-    tessera inspect [--json] '<Cookie header>'   e.g. 'better-auth.session_token=…; better-auth.session_data=…'
-    tessera inspect [--json] '<cookie value>'    a single session_token or session_data value
-    tessera inspect [--json] [-]                 read the header or value from stdin
-
-Secrets come from the environment as `tessera serve` reads them: BETTER_AUTH_SECRET,
-BETTER_AUTH_SECRETS, or $TESSERA_DATA_DIR/tessera.secret when neither is set.
-Secrets are never printed.
-
-EXIT STATUS:
-    0  at least one cookie verified or decrypted
-    1  nothing did
-    2  bad usage, or no secret
-";
-
-/// What the command line asks for.
-#[derive(Debug, PartialEq, Eq)]
-enum Args {
-    Help,
-    Inspect {
-        json: bool,
-        /// `None`: read stdin.
-        input: Option<String>,
-    },
-}
-
-fn parse_args(args: impl Iterator<Item = String>) -> Result<Args, String> {
-    let mut json = false;
-    let mut input = None;
-    for arg in args {
-        match arg.as_str() {
-            "-h" | "--help" => return Ok(Args::Help),
-            "--json" => json = true,
-            "-" if input.is_none() => input = Some(None),
-            flag if flag.starts_with("--") => return Err(format!("unknown option {flag:?}")),
-            _ if input.is_none() => input = Some(Some(arg)),
-            _ => {
-                return Err(
-                    "expected one argument: quote the Cookie header, e.g. 'a=1; b=2'".to_owned(),
-                )
-            }
-        }
-    }
-    Ok(Args::Inspect {
-        json,
-        input: input.flatten(),
-    })
-}
 
 /// Why no secret could be had.
 #[derive(Debug, thiserror::Error)]
@@ -115,23 +63,13 @@ pub fn secrets_from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Secrets
     }
 }
 
-/// Runs `tessera inspect` with the arguments after `inspect`.
-pub fn run(args: impl Iterator<Item = String>, get: impl Fn(&str) -> Option<String>) -> ExitCode {
-    let (json, input) = match parse_args(args) {
-        Ok(Args::Help) => {
-            print!("{HELP}");
-            return ExitCode::SUCCESS;
-        }
-        Ok(Args::Inspect { json, input }) => (json, input),
-        Err(msg) => {
-            eprintln!("tessera inspect: {msg}; see `tessera inspect --help`");
-            return ExitCode::from(2);
-        }
-    };
+/// Runs `tessera inspect` on `input` (`None`: stdin), reporting as JSON
+/// when `json`; the variables come through `get`.
+pub fn run(json: bool, input: Option<String>, get: impl Fn(&str) -> Option<String>) -> ExitCode {
     let secrets = match secrets_from_vars(get) {
         Ok(secrets) => secrets,
         Err(err) => {
-            eprintln!("tessera inspect: {err}");
+            eprintln!("tessera inspect: {}", OneLine(&err));
             return ExitCode::from(2);
         }
     };
@@ -176,38 +114,6 @@ mod tests {
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
         move |k| map.get(k).cloned()
-    }
-
-    fn args(list: &[&str]) -> Result<Args, String> {
-        parse_args(list.iter().map(|s| (*s).to_owned()))
-    }
-
-    #[test]
-    fn arguments() {
-        assert_eq!(
-            args(&[]),
-            Ok(Args::Inspect {
-                json: false,
-                input: None
-            })
-        );
-        assert_eq!(
-            args(&["-", "--json"]),
-            Ok(Args::Inspect {
-                json: true,
-                input: None
-            })
-        );
-        assert_eq!(
-            args(&["--json", "a=1; b=2"]),
-            Ok(Args::Inspect {
-                json: true,
-                input: Some("a=1; b=2".to_owned())
-            })
-        );
-        assert_eq!(args(&["a=1", "--help"]), Ok(Args::Help));
-        assert!(args(&["a=1;", "b=2"]).is_err());
-        assert!(args(&["--yaml"]).is_err());
     }
 
     #[test]
