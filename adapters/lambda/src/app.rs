@@ -100,7 +100,7 @@ where
             RouteProj::Api { future } => future
                 .as_mut()
                 .poll(cx)
-                .map(|res| res.or_else(|never| match never {})),
+                .map(|res| res.map_err(|never| match never {})),
             RouteProj::App { future } => future.poll(cx),
         }
     }
