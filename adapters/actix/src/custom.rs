@@ -156,7 +156,8 @@ mod tests {
                 .app_data(web::Data::from(custom));
         }
         let req = req.to_http_request();
-        req.extensions_mut().insert(resolved);
+        req.extensions_mut()
+            .insert(tessera::CurrentSession(resolved));
         req
     }
 

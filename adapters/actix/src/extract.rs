@@ -6,7 +6,7 @@ use std::future::{ready, Ready};
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
-use tessera::{ApiError, SessionWithUser};
+use tessera::{ApiError, CurrentSession, SessionWithUser};
 
 use crate::convert;
 
@@ -64,8 +64,8 @@ impl ResponseError for SessionRejection {
 /// What the middleware stored, or the missing-middleware rejection (logged
 /// here, once, with the fix; the client sees a generic 500).
 fn stored(req: &HttpRequest) -> Result<Option<SessionWithUser>, SessionRejection> {
-    match req.extensions().get::<Option<SessionWithUser>>() {
-        Some(session) => Ok(session.clone()),
+    match req.extensions().get::<CurrentSession>() {
+        Some(current) => Ok(current.0.clone()),
         None => {
             let err = SessionRejection::MissingMiddleware;
             tracing::error!(path = req.path(), "{err}");
@@ -125,7 +125,7 @@ mod tests {
     #[actix_web::test]
     async fn signed_out_request_is_better_auths_401() {
         let req = TestRequest::default().to_http_request();
-        req.extensions_mut().insert::<Option<SessionWithUser>>(None);
+        req.extensions_mut().insert(CurrentSession(None));
         assert!(OptionalSession::extract(&req).await.unwrap().0.is_none());
         let err = RequiredSession::extract(&req).await.unwrap_err();
         assert_eq!(

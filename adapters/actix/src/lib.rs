@@ -6,9 +6,12 @@
 //! - [`configure`] (or [`scope`]) serves the auth API ([`Auth::handle`])
 //!   under [`Auth::base_path`], e.g. `/api/auth/*`.
 //! - [`SessionMiddleware`] resolves the session of every application
-//!   request once ([`Auth::session`]), stores it in the request extensions
-//!   and appends its `Set-Cookie` headers (a refresh, or the deletion of a
-//!   dead session's cookies) to your response.
+//!   request once ([`Auth::app_session`]), stores it in the request
+//!   extensions as a [`CurrentSession`](tessera::CurrentSession) and
+//!   appends its `Set-Cookie` headers (a refresh, or the deletion of a dead
+//!   session's cookies) to your response. Requests under
+//!   [`Auth::base_path`] pass through untouched, by the rule every
+//!   adapter's session layer follows ([`Auth::owns_path`]).
 //! - [`OptionalSession`] and [`RequiredSession`] hand that session to
 //!   handlers; [`RequiredSession`] answers better-auth's 401
 //!   `{"message":"Unauthorized","code":"UNAUTHORIZED"}` without one.

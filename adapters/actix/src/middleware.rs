@@ -10,21 +10,23 @@ use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Tr
 use actix_web::http::header::HeaderValue;
 use actix_web::http::StatusCode;
 use actix_web::{HttpMessage, HttpResponse, ResponseError};
-use tessera::Auth;
+use tessera::{Auth, CurrentSession};
 
 use crate::convert;
 
 /// Resolves the session of every request outside the auth API once
-/// ([`Auth::session`]), stores it in the request extensions as
-/// `Option<SessionWithUser>` (read it with
+/// ([`Auth::app_session`]), stores it in the request extensions as a
+/// [`CurrentSession`] (read it with
 /// [`OptionalSession`](crate::OptionalSession) or
 /// [`RequiredSession`](crate::RequiredSession)) and appends the outcome's
 /// `Set-Cookie` headers — a refresh, or the deletion of a dead session's
 /// cookies — to the response, error responses included.
 ///
 /// Requests under [`Auth::base_path`] pass through untouched: the auth API
-/// does its own cookie work. A kernel error (e.g. storage unavailable) is
-/// answered with its JSON response; the application is not called then.
+/// does its own cookie work. The rule is the kernel's ([`Auth::owns_path`]),
+/// the one every adapter's session layer follows. A kernel error (e.g.
+/// storage unavailable) is answered with its JSON response; the
+/// application is not called then.
 ///
 /// ```
 /// use actix_web::App;
@@ -86,23 +88,23 @@ where
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        let auth = self.auth.clone();
+        let pending = self.auth.app_session(req.path());
         let service = Rc::clone(&self.service);
         Box::pin(async move {
-            if auth.owns_path(req.path()) {
+            let Some(pending) = pending else {
                 return service
                     .call(req)
                     .await
                     .map(ServiceResponse::map_into_left_body);
-            }
-            let outcome = match auth.session(&convert::headers_of(req.headers())).await {
+            };
+            let outcome = match pending.resolve(&convert::headers_of(req.headers())).await {
                 Ok(outcome) => outcome,
                 Err(err) => {
                     let res = convert::response(err.into_response());
                     return Ok(req.into_response(res).map_into_right_body());
                 }
             };
-            req.extensions_mut().insert(outcome.session);
+            req.extensions_mut().insert(CurrentSession(outcome.session));
             let cookies = convert::set_cookies(&outcome.cookies);
             match service.call(req).await {
                 Ok(mut res) => {

@@ -160,7 +160,7 @@ mod tests {
     fn parts(layer: Option<Option<SessionWithUser>>) -> Parts {
         let (mut parts, ()) = http::Request::get("/me").body(()).unwrap().into_parts();
         if let Some(resolved) = layer {
-            parts.extensions.insert(resolved);
+            parts.extensions.insert(tessera::CurrentSession(resolved));
         }
         parts
     }

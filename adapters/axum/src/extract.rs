@@ -6,7 +6,7 @@ use axum::extract::FromRequestParts;
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
 use http::StatusCode;
-use tessera::{ApiError, SessionWithUser};
+use tessera::{ApiError, CurrentSession, SessionWithUser};
 
 /// The request's session, or `None` when signed out. Needs
 /// [`SessionLayer`](crate::SessionLayer) on the route.
@@ -58,10 +58,10 @@ impl IntoResponse for SessionRejection {
 }
 
 /// What the layer stored, or the missing-layer rejection.
-fn stored(parts: &Parts) -> Result<&Option<SessionWithUser>, SessionRejection> {
+fn stored(parts: &Parts) -> Result<&CurrentSession, SessionRejection> {
     parts
         .extensions
-        .get::<Option<SessionWithUser>>()
+        .get::<CurrentSession>()
         .ok_or(SessionRejection::MissingLayer)
 }
 
@@ -69,7 +69,7 @@ impl<S: Send + Sync> FromRequestParts<S> for OptionalSession {
     type Rejection = SessionRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        stored(parts).map(|s| OptionalSession(s.clone()))
+        stored(parts).map(|s| OptionalSession(s.0.clone()))
     }
 }
 
@@ -78,7 +78,8 @@ impl<S: Send + Sync> FromRequestParts<S> for RequiredSession {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         stored(parts)?
-            .clone()
+            .get()
+            .cloned()
             .map(RequiredSession)
             .ok_or(SessionRejection::Unauthorized)
     }
@@ -113,7 +114,7 @@ mod tests {
     #[tokio::test]
     async fn signed_out_request_is_better_auths_401() {
         let (mut parts, ()) = http::Request::new(()).into_parts();
-        parts.extensions.insert::<Option<SessionWithUser>>(None);
+        parts.extensions.insert(CurrentSession(None));
         let optional = OptionalSession::from_request_parts(&mut parts, &())
             .await
             .unwrap();

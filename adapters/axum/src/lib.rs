@@ -6,9 +6,13 @@
 //! - [`router`] serves the auth API ([`Auth::handle`]) under
 //!   [`Auth::base_path`]; merge it into your application's router.
 //! - [`SessionLayer`] resolves the session of every application request
-//!   once ([`Auth::session`]), stores it in the request extensions and
-//!   appends its `Set-Cookie` headers (a refresh, or the deletion of a dead
-//!   session's cookies) to your response.
+//!   once ([`Auth::app_session`]), stores it in the request extensions as a
+//!   [`CurrentSession`](tessera::CurrentSession) and appends its
+//!   `Set-Cookie` headers (a refresh, or the deletion of a dead session's
+//!   cookies) to your response. Requests under [`Auth::base_path`] pass
+//!   through untouched ([`Auth::owns_path`] has the rule), so the layer
+//!   may wrap the auth API's routes too. It is `tessera_tower`'s layer,
+//!   shared with the hyper and Lambda adapters.
 //! - [`OptionalSession`] and [`RequiredSession`] hand that session to
 //!   handlers; [`RequiredSession`] answers better-auth's 401
 //!   `{"message":"Unauthorized","code":"UNAUTHORIZED"}` without one.
@@ -95,14 +99,13 @@
 #[cfg(feature = "custom-session")]
 mod custom;
 mod extract;
-mod layer;
 mod router;
 
 #[cfg(feature = "custom-session")]
 pub use custom::Shaped;
 pub use extract::{OptionalSession, RequiredSession, SessionRejection};
-pub use layer::{SessionLayer, SessionService};
 pub use router::router;
+pub use tessera_tower::{SessionLayer, SessionService};
 
 #[cfg(doc)]
 use tessera::Auth;

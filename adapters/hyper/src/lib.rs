@@ -10,9 +10,13 @@
 //!   layers); [`WithSession`] is both as well, around an inner service of
 //!   the same kind.
 //! - [`WithSession`] wraps an application service: it resolves the session
-//!   ([`Auth::session`]), hands it to the inner service in the request
-//!   extensions (read it with [`session`]) and adds the session's
-//!   `Set-Cookie` headers to the inner response.
+//!   ([`Auth::app_session`]), hands it to the inner service in the request
+//!   extensions as a [`CurrentSession`](tessera::CurrentSession) (read it
+//!   with [`session`]) and adds the session's `Set-Cookie` headers to the
+//!   inner response. Requests under [`Auth::base_path`] pass through
+//!   untouched ([`Auth::owns_path`] has the rule), so it may wrap a service
+//!   that routes to the auth API too. It is `tessera_tower`'s session
+//!   service, shared with the axum and Lambda adapters.
 //! - [`serve`] runs [`AuthService`] on a TCP listener until a shutdown
 //!   future completes; [`serve_service`] does the same for any service,
 //!   e.g. one that routes between the auth API and an application.

@@ -1,18 +1,19 @@
 //! [`WithSession`]: the session of an application request.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::{Request, Response};
-use tessera::{Auth, SessionWithUser};
+use tessera::{Auth, CurrentSession, SessionWithUser};
+use tessera_tower::{ResponseFuture, SessionService};
 
-/// Wraps an application service: resolves the request's session with
-/// [`Auth::session`], inserts it into the request extensions as
-/// `Option<SessionWithUser>` (read it with [`session`]), calls the inner
-/// service and appends the outcome's `Set-Cookie` headers (one header per
-/// cookie) to its response.
+/// Wraps an application service in `tessera_tower`'s
+/// [`SessionService`]: a request under the auth API's base path passes
+/// through untouched; any other gets its session resolved
+/// ([`Auth::app_session`]) and inserted into the request extensions as a
+/// [`CurrentSession`] (read it with [`session`]), and the session's
+/// `Set-Cookie` headers (one header per cookie) appended to the inner
+/// response.
 ///
 /// A kernel error is answered with its JSON response; the inner service is
 /// not called then.
@@ -22,27 +23,28 @@ use tessera::{Auth, SessionWithUser};
 /// inner service's).
 #[derive(Clone, Debug)]
 pub struct WithSession<S> {
-    auth: Auth,
-    inner: S,
+    service: SessionService<S>,
 }
 
 impl<S> WithSession<S> {
     /// Wraps `inner`.
     pub fn new(auth: Auth, inner: S) -> Self {
-        WithSession { auth, inner }
+        WithSession {
+            service: SessionService::new(auth, inner),
+        }
     }
 
     /// The wrapped service.
     pub fn inner(&self) -> &S {
-        &self.inner
+        self.service.inner()
     }
 }
 
 /// The session [`WithSession`] resolved for `req`, if any.
 pub fn session<B>(req: &Request<B>) -> Option<&SessionWithUser> {
     req.extensions()
-        .get::<Option<SessionWithUser>>()
-        .and_then(Option::as_ref)
+        .get::<CurrentSession>()
+        .and_then(CurrentSession::get)
 }
 
 impl<S, ReqBody, ResBody> hyper::service::Service<Request<ReqBody>> for WithSession<S>
@@ -51,27 +53,16 @@ where
         + Clone
         + Send
         + 'static,
-    S::Future: Send,
+    S::Future: Send + 'static,
     ReqBody: Send + 'static,
     ResBody: From<Bytes>,
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, S::Error>> + Send>>;
+    type Future = ResponseFuture<S::Future>;
 
-    fn call(&self, mut req: Request<ReqBody>) -> Self::Future {
-        let auth = self.auth.clone();
-        let inner = self.inner.clone();
-        Box::pin(async move {
-            let outcome = match auth.session(req.headers()).await {
-                Ok(outcome) => outcome,
-                Err(err) => return Ok(err.into_response().map(ResBody::from)),
-            };
-            req.extensions_mut().insert(outcome.session);
-            let mut res = inner.call(req).await?;
-            outcome.cookies.write_to(res.headers_mut());
-            Ok(res)
-        })
+    fn call(&self, req: Request<ReqBody>) -> Self::Future {
+        self.service.call_shared(req, |inner, req| inner.call(req))
     }
 }
 
@@ -81,34 +72,20 @@ where
         + Clone
         + Send
         + 'static,
-    S::Future: Send,
+    S::Future: Send + 'static,
     ReqBody: Send + 'static,
     ResBody: From<Bytes>,
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, S::Error>> + Send>>;
+    type Future = ResponseFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
+        self.service.poll_ready(cx)
     }
 
-    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
-        // The service that was polled ready handles this request; a clone
-        // takes its place for the next one.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        let auth = self.auth.clone();
-        Box::pin(async move {
-            let outcome = match auth.session(req.headers()).await {
-                Ok(outcome) => outcome,
-                Err(err) => return Ok(err.into_response().map(ResBody::from)),
-            };
-            req.extensions_mut().insert(outcome.session);
-            let mut res = inner.call(req).await?;
-            outcome.cookies.write_to(res.headers_mut());
-            Ok(res)
-        })
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        self.service.call(req)
     }
 }
 

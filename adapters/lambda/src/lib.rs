@@ -13,6 +13,8 @@
 //! - [`AuthService`], [`WithSession`] and [`AuthAndApp`] are the services
 //!   behind them, for use with `lambda_http`'s other entry points;
 //!   [`kernel_request`] and [`lambda_response`] are the two conversions.
+//!   [`WithSession`] is `tessera_tower`'s session service, shared with the
+//!   axum and hyper adapters, speaking Lambda's paths and bodies.
 //!
 //! ```no_run
 //! use tessera::{Auth, Options};
@@ -87,8 +89,11 @@
 //! `/api/auth/…` routes match whether or not the stage is in the path, also
 //! with `AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH` set; a path already under
 //! the base path is never stripped, so a stage named `api` does no harm.
-//! The kernel then sees the stage-free path. An application behind
-//! [`WithSession`] gets `lambda_http`'s request unchanged. With a custom
+//! The kernel then sees the stage-free path, and [`WithSession`] decides on
+//! it too: a request the auth API owns passes through it without a session
+//! (the API does its own cookie work), whatever else the function routes.
+//! An application behind [`WithSession`] gets `lambda_http`'s request
+//! unchanged. With a custom
 //! domain, the base path mapping is part of the path: put it in
 //! `BETTER_AUTH_URL`.
 //!
@@ -147,12 +152,12 @@ mod run;
 mod service;
 mod session;
 
-pub use app::AuthAndApp;
+pub use app::{AuthAndApp, AuthAndAppFuture};
 pub use request::kernel_request;
 pub use response::lambda_response;
 pub use run::{run, run_with_app};
 pub use service::AuthService;
-pub use session::{session, WithSession};
+pub use session::{session, AppFuture, WithSession};
 
 /// The `lambda_http` this crate is built on, for matching versions.
 pub use lambda_http;

@@ -1,7 +1,6 @@
 //! Requests in: what `lambda_http` built from an event, as the kernel's
 //! `http::Request<Bytes>`.
 
-use std::borrow::Cow;
 use std::net::IpAddr;
 
 use bytes::Bytes;
@@ -24,10 +23,9 @@ use tessera::{Auth, ClientAddr};
 /// Headers (with the HTTP API `cookies` array already joined into `Cookie`
 /// by `lambda_http`), method, query and `lambda_http`'s extensions are kept.
 pub fn kernel_request(auth: &Auth, req: Request) -> http::Request<Bytes> {
-    let stripped = match auth_api_path(auth, &req) {
-        Some(Cow::Owned(path)) => Some(path),
-        _ => None,
-    };
+    let stripped = auth_api_path(auth, &req)
+        .filter(|path| path.len() < req.uri().path().len())
+        .map(str::to_owned);
     let peer = client_addr(&req);
     let (mut parts, body) = req.into_parts();
     if let Some(path) = stripped {
@@ -43,14 +41,20 @@ pub fn kernel_request(auth: &Auth, req: Request) -> http::Request<Bytes> {
 /// `uri().path()` itself, or that path without a leading `/{stage}`
 /// segment. A path already under the base path is never stripped, so a
 /// stage named like its first segment (`api`) cannot break routing.
-pub(crate) fn auth_api_path<'r>(auth: &Auth, req: &'r Request) -> Option<Cow<'r, str>> {
+pub(crate) fn auth_api_path<'r>(auth: &Auth, req: &'r Request) -> Option<&'r str> {
     let path = req.uri().path();
     if auth.owns_path(path) {
-        return Some(Cow::Borrowed(path));
+        return Some(path);
     }
     let stripped = without_stage(path, stage(req)?)?;
-    auth.owns_path(stripped)
-        .then(|| Cow::Owned(stripped.to_owned()))
+    auth.owns_path(stripped).then_some(stripped)
+}
+
+/// The path of `req` as the kernel sees it: without API Gateway's stage
+/// when that is what puts it under the auth API's base path, else as
+/// `lambda_http` built it.
+pub(crate) fn kernel_path<'r>(auth: &Auth, req: &'r Request) -> &'r str {
+    auth_api_path(auth, req).unwrap_or_else(|| req.uri().path())
 }
 
 /// API Gateway's stage, unless it is the `$default` stage, which never

@@ -4,49 +4,58 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use bytes::Bytes;
 use http::Response;
 use lambda_http::{Body, Request, Service};
-use tessera::{Auth, SessionWithUser};
+use pin_project_lite::pin_project;
+use tessera::{Auth, CurrentSession, SessionWithUser};
+use tessera_tower::{Dialect, ResponseFuture, SessionService};
 
 use crate::lambda_response;
-use crate::request::client_addr;
+use crate::request::{client_addr, kernel_path};
 
-/// Wraps an application handler: resolves the request's session with
-/// [`Auth::session`], inserts it into the request extensions as
-/// `Option<SessionWithUser>` (read it with [`session`]), together with the
-/// source IP as [`tessera::ClientAddr`], calls the inner service and appends
-/// the outcome's `Set-Cookie` headers (one header per cookie) to its
+/// Wraps an application handler in `tessera_tower`'s [`SessionService`]:
+/// a request the auth API owns (its path under the base path, API
+/// Gateway's stage aside: see [the crate docs](crate#paths-and-stages))
+/// passes through; any other gets its session resolved
+/// ([`Auth::app_session`]) and inserted into the request extensions as a
+/// [`CurrentSession`] (read it with [`session`]), and the session's
+/// `Set-Cookie` headers (one header per cookie) appended to the inner
 /// response.
 ///
-/// The inner service sees `lambda_http`'s request unchanged otherwise (its
-/// [`RequestExt`](lambda_http::RequestExt) data included; for REST APIs its
-/// URI path starts with the stage, as `lambda_http` builds it).
+/// Either way the source IP goes into the extensions as
+/// [`tessera::ClientAddr`], and the response body becomes `lambda_http`'s
+/// [`Body`]. The inner service sees `lambda_http`'s request unchanged
+/// otherwise (its [`RequestExt`](lambda_http::RequestExt) data included;
+/// for REST APIs its URI path starts with the stage, as `lambda_http`
+/// builds it).
 ///
 /// A kernel error is answered with its JSON response; the inner service is
 /// not called then.
 #[derive(Clone, Debug)]
 pub struct WithSession<S> {
-    auth: Auth,
-    inner: S,
+    service: SessionService<App<S>, Lambda>,
 }
 
 impl<S> WithSession<S> {
     /// Wraps `inner`.
     pub fn new(auth: Auth, inner: S) -> Self {
-        WithSession { auth, inner }
+        WithSession {
+            service: SessionService::with_dialect(auth, App { inner }, Lambda),
+        }
     }
 
     /// The wrapped service.
     pub fn inner(&self) -> &S {
-        &self.inner
+        &self.service.inner().inner
     }
 }
 
 /// The session [`WithSession`] resolved for `req`, if any.
 pub fn session<B>(req: &http::Request<B>) -> Option<&SessionWithUser> {
     req.extensions()
-        .get::<Option<SessionWithUser>>()
-        .and_then(Option::as_ref)
+        .get::<CurrentSession>()
+        .and_then(CurrentSession::get)
 }
 
 impl<S, B> Service<Request> for WithSession<S>
@@ -58,30 +67,88 @@ where
 {
     type Response = Response<Body>;
     type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, S::Error>> + Send>>;
+    type Future = ResponseFuture<AppFuture<S::Future>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.service.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        self.service.call(req)
+    }
+}
+
+/// Lambda as the session layer sees it: paths without API Gateway's stage,
+/// the kernel's errors as `lambda_http` bodies.
+#[derive(Clone, Copy, Debug)]
+struct Lambda;
+
+impl Dialect<Body, Body> for Lambda {
+    fn kernel_path<'r>(&self, auth: &Auth, req: &'r Request) -> &'r str {
+        kernel_path(auth, req)
+    }
+
+    fn error_response(&self, res: Response<Bytes>) -> Response<Body> {
+        lambda_response(res)
+    }
+}
+
+/// The application as the session layer calls it: with the source IP in
+/// the extensions, answering with `lambda_http` bodies.
+#[derive(Clone, Debug)]
+struct App<S> {
+    inner: S,
+}
+
+impl<S, B> Service<Request> for App<S>
+where
+    S: Service<Request, Response = Response<B>>,
+    B: Into<Body>,
+{
+    type Response = Response<Body>;
+    type Error = S::Error;
+    type Future = AppFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, mut req: Request) -> Self::Future {
-        // The service polled ready is the one called; a fresh clone waits
-        // for the next request (tower's clone-and-swap).
-        let fresh = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, fresh);
-        let auth = self.auth.clone();
-        Box::pin(async move {
-            let outcome = match auth.session(req.headers()).await {
-                Ok(outcome) => outcome,
-                Err(err) => return Ok(lambda_response(err.into_response())),
-            };
-            if let Some(peer) = client_addr(&req) {
-                req.extensions_mut().insert(peer);
-            }
-            req.extensions_mut().insert(outcome.session);
-            let mut res = inner.call(req).await?.map(Into::into);
-            outcome.cookies.write_to(res.headers_mut());
-            Ok(res)
-        })
+        if let Some(peer) = client_addr(&req) {
+            req.extensions_mut().insert(peer);
+        }
+        AppFuture {
+            future: self.inner.call(req),
+        }
+    }
+}
+
+pin_project! {
+    /// The application's response future inside [`WithSession`]'s: its
+    /// body made `lambda_http`'s [`Body`].
+    pub struct AppFuture<F> {
+        #[pin]
+        future: F,
+    }
+}
+
+impl<F, B, E> Future for AppFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    B: Into<Body>,
+{
+    type Output = Result<Response<Body>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.project()
+            .future
+            .poll(cx)
+            .map(|res| res.map(|res| res.map(Into::into)))
+    }
+}
+
+impl<F> std::fmt::Debug for AppFuture<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppFuture").finish_non_exhaustive()
     }
 }

@@ -109,3 +109,53 @@ async fn app_body_types_become_lambda_bodies() {
     assert_eq!(res["isBase64Encoded"], true, "{res}");
     assert_eq!(res["body"], "/wA=");
 }
+
+#[tokio::test]
+async fn with_session_passes_the_auth_api_through_on_the_stage_free_path() {
+    use std::sync::{Arc, Mutex};
+
+    use tessera::CurrentSession;
+    use tessera_lambda::WithSession;
+
+    // An application that routes by itself, behind WithSession: it answers
+    // every path and records whether it was handed a session.
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let app = WithSession::new(
+        auth(),
+        service_fn({
+            let seen = seen.clone();
+            move |req: Request| {
+                let resolved = req.extensions().get::<CurrentSession>().is_some();
+                seen.lock()
+                    .unwrap()
+                    .push((req.uri().path().to_owned(), resolved));
+                async { Ok::<_, Infallible>(Response::new(String::from("app"))) }
+            }
+        }),
+    );
+
+    // REST API: lambda_http puts the stage into the URI; without it the
+    // path is the auth API's, so the request passes through.
+    let sign_up = fixture("apigw_rest_v1_sign_up.json");
+    let res = invoke(app.clone(), &sign_up).await;
+    assert_eq!(res["statusCode"], 200, "{res}");
+    let mut hello = sign_up.clone();
+    hello["path"] = json!("/hello");
+    hello["requestContext"]["path"] = json!("/prod/hello");
+    let res = invoke(app.clone(), &hello).await;
+    assert_eq!(res["statusCode"], 200, "{res}");
+    // A path beside the base path is the application's.
+    let mut lookalike = sign_up;
+    lookalike["path"] = json!("/api/authx/sign-up/email");
+    lookalike["requestContext"]["path"] = json!("/prod/api/authx/sign-up/email");
+    invoke(app, &lookalike).await;
+
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            ("/prod/api/auth/sign-up/email".to_owned(), false),
+            ("/prod/hello".to_owned(), true),
+            ("/prod/api/authx/sign-up/email".to_owned(), true),
+        ]
+    );
+}

@@ -36,6 +36,13 @@
 //!   - either way carries the `Set-Cookie` headers of the session outcome
 //!     (a refresh by `updateAge`, or the deletion of a dead session's
 //!     cookies), one header per cookie.
+//! - **The application beside the auth API**, when
+//!   [`SuiteTarget::app_fallback`] is set: the server's session layer (or
+//!   middleware) wraps every route, the auth API's included, and every path
+//!   the server routes neither to the auth API nor elsewhere answers as the
+//!   protected route does. Paths that share the base path's prefix without
+//!   being under it, such as `/api/authx`, are such paths: the auth API
+//!   owns only the base path followed by `/` (`tessera::Auth::owns_path`).
 //! - When [`SuiteTarget::clock`] is set, the server's only notion of "now"
 //!   is that clock, so the suite can move time past `updateAge`.
 //! - When [`SuiteTarget::request_limits`] is set, the server (its HTTP
@@ -44,7 +51,8 @@
 //!   ([`largest_tessera_cookie_header`]) comes back; every server refuses a
 //!   380 KB cookie bomb with 431.
 //!
-//! Scenarios without what they need (no protected route, no clock) are
+//! Scenarios without what they need (no protected route, no clock, no
+//! application fallback) are
 //! reported as skipped, never as passed.
 
 use std::fmt;
@@ -86,6 +94,10 @@ pub struct SuiteTarget {
     /// The application's protected route (see the module docs for its
     /// contract), e.g. `/me`; `None` skips the scenarios that need it.
     pub protected_path: Option<String>,
+    /// Whether the session layer wraps the whole server and the application
+    /// answers every other path as the protected route (see the module
+    /// docs); `false` skips the scenario that needs it.
+    pub app_fallback: bool,
     /// The server's clock, moved to reach `updateAge`; `None` (e.g. the
     /// reference server) skips the refresh scenario.
     pub clock: Option<TestClock>,
@@ -107,6 +119,7 @@ impl SuiteTarget {
             base_url,
             auth_path: "/api/auth".to_owned(),
             protected_path: None,
+            app_fallback: false,
             clock: None,
             request_limits: None,
         }
@@ -121,6 +134,13 @@ impl SuiteTarget {
     /// Sets the protected application route.
     pub fn protected_path(mut self, path: impl Into<String>) -> Self {
         self.protected_path = Some(path.into());
+        self
+    }
+
+    /// Declares the application fallback behind a session layer wrapping
+    /// the whole server.
+    pub fn app_fallback(mut self) -> Self {
+        self.app_fallback = true;
         self
     }
 
@@ -258,6 +278,7 @@ pub async fn run_scenarios(target: &SuiteTarget) -> SuiteReport {
         foreign_origin_with_cookie_is_403,
         tampered_cookie_reads_as_signed_out,
         set_cookie_headers_arrive_separately,
+        session_layer_follows_the_owns_path_rule,
         oversized_cookie_headers_are_431,
         tesseras_largest_cookie_set_is_accepted,
     );
@@ -540,6 +561,61 @@ async fn set_cookie_headers_arrive_separately(s: &Suite<'_>) -> Check {
         expect_unauthorized(&res, "protected route with a dead session")?;
         one_cookie_per_header(&res, "protected route with a dead session")?;
     }
+    Ok(())
+}
+
+/// The session layer and the auth API split paths by the kernel's rule:
+/// paths sharing the base path's prefix without being under it
+/// (`/api/authx`, `/api/authx/get-session`) are the application's and get
+/// the session; the auth API's own paths pass through the layer, so a dead
+/// session's cookies are deleted once, by the API, not a second time by
+/// the layer around it.
+async fn session_layer_follows_the_owns_path_rule(s: &Suite<'_>) -> Check {
+    if !s.target.app_fallback {
+        return Err(Stop::Skipped("the target has no application fallback"));
+    }
+    let beside = [
+        format!("{}x", s.target.auth_path),
+        format!("{}x/get-session", s.target.auth_path),
+    ];
+    let account = s.sign_up().await?;
+    for path in &beside {
+        let res = s
+            .send(TestRequest::get(path.as_str()).cookies(&account.cookies))
+            .await?;
+        let what = format!("{path} (the application's) with a session");
+        expect_status(&res, 200, &what)?;
+        let email = res.json.as_ref().and_then(|b| b["email"].as_str());
+        expect_eq(email, Some(account.email.as_str()), &what)?;
+        let res = s.send(TestRequest::get(path.as_str())).await?;
+        expect_unauthorized(&res, &format!("{path} without a session"))?;
+    }
+
+    // A dead session with several cookies: signed in without remember-me,
+    // signed out, the cookies kept.
+    let res = s
+        .send(s.post_json(
+            "/sign-in/email",
+            &json!({ "email": account.email, "password": PASSWORD, "rememberMe": false }),
+        ))
+        .await?;
+    expect_status(&res, 200, "sign-in without remember-me")?;
+    let mut cookies = ClientCookies::new();
+    cookies.update(&res);
+    let res = s
+        .send(s.post_json("/sign-out", &json!({})).cookies(&cookies))
+        .await?;
+    expect_status(&res, 200, "sign-out")?;
+
+    let res = s.get_session(&cookies).await?;
+    expect_status(&res, 200, "get-session with a dead session")?;
+    one_cookie_per_header(&res, "get-session with a dead session, behind the layer")?;
+    let res = s
+        .send(TestRequest::get(beside[0].as_str()).cookies(&cookies))
+        .await?;
+    let what = format!("{} with a dead session", beside[0]);
+    expect_unauthorized(&res, &what)?;
+    one_cookie_per_header(&res, &what)?;
     Ok(())
 }
 
@@ -916,5 +992,6 @@ mod tests {
         assert_eq!(target.origin, "http://127.0.0.1:3000");
         assert_eq!(target.auth_path, "/api/auth");
         assert!(target.protected_path.is_none() && target.clock.is_none());
+        assert!(!target.app_fallback);
     }
 }

@@ -228,9 +228,44 @@ impl Auth {
         }
     }
 
-    /// Whether a request path belongs to the auth API (it is under the base
-    /// path), so an adapter serving the API and an app on one listener
-    /// knows where to send it.
+    /// Where every adapter's session layer starts: `None` when the auth API
+    /// owns `path` ([`Auth::owns_path`]), and the request must pass through
+    /// untouched because the API does its own cookie work; otherwise the
+    /// application's claim to a session, to [`resolve`](PendingSession::resolve)
+    /// with the request's headers. Then insert the session into the request
+    /// as a [`CurrentSession`] and apply the outcome's cookies to the
+    /// application's response; answer an error (431 over the
+    /// [`RequestLimits`](options::RequestLimits), 503 when the store is
+    /// down) as it is, without calling the application.
+    ///
+    /// `path` is the request path as the kernel would see it: Lambda's
+    /// adapter, for one, passes it without API Gateway's stage.
+    ///
+    /// ```
+    /// # async fn demo(auth: tessera::Auth) {
+    /// assert!(auth.app_session("/api/auth/get-session").is_none());
+    /// let pending = auth.app_session("/dashboard").expect("an application path");
+    /// let outcome = pending.resolve(&http::HeaderMap::new()).await.unwrap();
+    /// let current = tessera::CurrentSession(outcome.session);
+    /// assert!(current.get().is_none() && outcome.cookies.is_empty());
+    /// # }
+    /// ```
+    pub fn app_session(&self, path: &str) -> Option<PendingSession> {
+        (!self.owns_path(path)).then(|| PendingSession { auth: self.clone() })
+    }
+
+    /// Whether a request path belongs to the auth API: [`Auth::handle`]
+    /// serves it, and a session layer passes it through
+    /// ([`Auth::app_session`]).
+    ///
+    /// The API owns the base path followed by `/` and more, without an
+    /// empty segment: with `/api/auth`, `/api/auth/get-session` and
+    /// `/api/auth/` are the API's; `/api/auth` itself, `/api/authx` and
+    /// `/api/auth//get-session` are not ([`Auth::handle`] answers them 404
+    /// with no cookie work), so an application may serve them, with their
+    /// session. The comparison is on the raw path, case-sensitive and
+    /// without percent-decoding. With an empty base path the API owns every
+    /// path and no application route gets a session.
     pub fn owns_path(&self, path: &str) -> bool {
         self.inner.relative_path(path).is_some()
     }
@@ -304,6 +339,56 @@ impl Auth {
     /// (better-auth's stateless mode, spec §4.1).
     pub fn is_stateless(&self) -> bool {
         self.engine().stateless
+    }
+}
+
+/// An application request's claim to its session, from
+/// [`Auth::app_session`]: the path is not the auth API's.
+#[derive(Clone, Debug)]
+#[must_use = "resolve the session, or the request goes without it"]
+pub struct PendingSession {
+    auth: Auth,
+}
+
+impl PendingSession {
+    /// The session of the request with these headers and the cookie work
+    /// its response must carry: [`Auth::session`].
+    pub async fn resolve(self, headers: &HeaderMap) -> Result<SessionOutcome, ApiError> {
+        self.auth.session(headers).await
+    }
+}
+
+/// The session a session layer resolved for an application request, in the
+/// request's extensions: `None` inside when signed out. Framework
+/// extractors and `session(&req)` helpers read it; its absence means no
+/// session layer ran.
+///
+/// ```
+/// use tessera::CurrentSession;
+///
+/// let mut req = http::Request::new(());
+/// req.extensions_mut().insert(CurrentSession(None));
+/// let current = req.extensions().get::<CurrentSession>().expect("the layer ran");
+/// assert!(current.get().is_none());
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CurrentSession(pub Option<SessionWithUser>);
+
+impl CurrentSession {
+    /// The session and its user, if signed in.
+    pub fn get(&self) -> Option<&SessionWithUser> {
+        self.0.as_ref()
+    }
+
+    /// The session and its user, owned.
+    pub fn into_inner(self) -> Option<SessionWithUser> {
+        self.0
+    }
+}
+
+impl From<Option<SessionWithUser>> for CurrentSession {
+    fn from(session: Option<SessionWithUser>) -> Self {
+        CurrentSession(session)
     }
 }
 
