@@ -3,6 +3,7 @@
 //! `cargo xtask kernel-deps`, `cargo xtask fuzz` (cargo-fuzz).
 
 mod fuzz;
+mod layers;
 mod load;
 
 use std::process::{Command, ExitCode};
@@ -37,7 +38,7 @@ fn main() -> ExitCode {
         Some("fuzz") => fuzz::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  ci           fmt check, clippy -D warnings, kernel boundary, tests\n  test         the whole test suite\n  kernel-deps  check the kernel's dependency tree\n  bench        run the criterion benchmarks (extra args after `--` go to criterion)\n  bench load   whole servers under wrk: get-session per adapter, its ceiling, better-auth\n               [--duration 3s] [--rounds 5] [--shared] [--threads N] [--connections 16] [--frameworks hyper,axum,actix] [--no-refserver]\n  bench load stores   `tessera serve` on each store (stateless, SQLite, PostgreSQL, Redis): get-session misses and sign-in\n  fuzz         build the cargo-fuzz targets in fuzz/ and run each, reporting executions per target\n               [--seconds N (default 20)] [--runs N] [target...]"
+                "usage: cargo xtask <command>\n\n  ci           fmt check, clippy -D warnings, kernel boundary, tests\n  test         the whole test suite\n  kernel-deps  check the kernel's dependency tree and its layers (no import cycle)\n  bench        run the criterion benchmarks (extra args after `--` go to criterion)\n  bench load   whole servers under wrk: get-session per adapter, its ceiling, better-auth\n               [--duration 3s] [--rounds 5] [--shared] [--threads N] [--connections 16] [--frameworks hyper,axum,actix] [--no-refserver]\n  bench load stores   `tessera serve` on each store (stateless, SQLite, PostgreSQL, Redis): get-session misses and sign-in\n  fuzz         build the cargo-fuzz targets in fuzz/ and run each, reporting executions per target\n               [--seconds N (default 20)] [--runs N] [target...]"
             );
             Err("unknown command".into())
         }
@@ -125,7 +126,8 @@ fn kernel_deps() -> Result<(), String> {
             "kernel boundary: ok ({} crates, no framework or store client)",
             tree.lines().count()
         );
-        Ok(())
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        layers::check(&root.join("crates/tessera/src"))
     } else {
         Err(format!(
             "the kernel depends on {offenders:?}: it must stay framework- and store-free"
