@@ -606,10 +606,12 @@ async fn cookies_from_a_stateless_sign_up_inspect_clean() {
 /// the token verifies and the cache decodes with the strategy that wrote it.
 #[test]
 fn better_auth_vectors_inspect_as_produced() {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/vectors/better-auth-1.7.25.json"
-    );
+    // `TESSERA_VECTORS_DIR`, else `shared/vectors` beside the workspace, as
+    // the other vector tests find it.
+    let path = std::env::var_os("TESSERA_VECTORS_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/vectors").into())
+        .join("better-auth-1.7.25.json");
     let file: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let s = Secrets::single(file["meta"]["secret"].as_str().unwrap());
     let mut checked = 0;
