@@ -5,6 +5,8 @@
 mod fuzz;
 mod layers;
 mod load;
+mod services;
+mod test;
 
 use std::process::{Command, ExitCode};
 
@@ -32,13 +34,13 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
-        Some("test") => test(),
+        Some("test") => test::run(&args[1..]),
         Some("kernel-deps") => kernel_deps(),
         Some("bench") => bench(&args[1..]),
         Some("fuzz") => fuzz::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  ci           fmt check, clippy -D warnings, kernel boundary, tests\n  test         the whole test suite\n  kernel-deps  check the kernel's dependency tree and its layers (no import cycle)\n  bench        run the criterion benchmarks (extra args after `--` go to criterion)\n  bench load   whole servers under wrk: get-session per adapter, its ceiling, better-auth\n               [--duration 3s] [--rounds 5] [--shared] [--threads N] [--connections 16] [--frameworks hyper,axum,actix] [--no-refserver]\n  bench load stores   `tessera serve` on each store (stateless, SQLite, PostgreSQL, Redis): get-session misses and sign-in\n  fuzz         build the cargo-fuzz targets in fuzz/ and run each, reporting executions per target\n               [--seconds N (default 20)] [--runs N] [target...]"
+                "usage: cargo xtask <command>\n\n  ci           fmt check, clippy -D warnings, kernel boundary, tests\n  test         probe PostgreSQL, Redis, Node and a browser, run the whole test suite, count\n               the tests that skipped for a missing service [-- <nextest arguments>]\n  kernel-deps  check the kernel's dependency tree and its layers (no import cycle)\n  bench        run the criterion benchmarks (extra args after `--` go to criterion)\n  bench load   whole servers under wrk: get-session per adapter, its ceiling, better-auth\n               [--duration 3s] [--rounds 5] [--shared] [--threads N] [--connections 16] [--frameworks hyper,axum,actix] [--no-refserver]\n  bench load stores   `tessera serve` on each store (stateless, SQLite, PostgreSQL, Redis): get-session misses and sign-in\n  fuzz         build the cargo-fuzz targets in fuzz/ and run each, reporting executions per target\n               [--seconds N (default 20)] [--runs N] [target...]"
             );
             Err("unknown command".into())
         }
@@ -52,9 +54,20 @@ fn main() -> ExitCode {
     }
 }
 
+/// The cargo that runs this xtask.
+fn cargo_bin() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+/// `CI=true` (or `1`): a missing service fails instead of skipping, as in
+/// the test kit.
+fn is_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
+}
+
 fn cargo(args: &[&str]) -> Result<(), String> {
     eprintln!("$ cargo {}", args.join(" "));
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+    let status = Command::new(cargo_bin())
         .args(args)
         .status()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
@@ -76,22 +89,7 @@ fn ci() -> Result<(), String> {
         "-D",
         "warnings",
     ])?;
-    test()
-}
-
-/// The whole test suite: nextest when installed (faster, parallel across
-/// binaries), else `cargo test`; doctests either way.
-fn test() -> Result<(), String> {
-    let nextest = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["nextest", "--version"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if nextest {
-        cargo(&["nextest", "run", "--workspace", "--no-fail-fast"])?;
-        cargo(&["test", "--workspace", "--doc"])
-    } else {
-        cargo(&["test", "--workspace", "--no-fail-fast"])
-    }
+    test::run(&[])
 }
 
 fn kernel_deps() -> Result<(), String> {

@@ -6,6 +6,7 @@ use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use tessera_testkit::service::{postgres_url, redis_url, skip_or_fail, Service};
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 
@@ -988,29 +989,12 @@ async fn multi_session_is_enabled_by_id() {
     server.terminate().await;
 }
 
-/// `REDIS_URL`, default `redis://127.0.0.1:6379`.
-fn redis_url() -> String {
-    std::env::var("REDIS_URL")
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned())
-}
-
 /// Storage on the test Redis, or `None` after a loud skip banner (a failure
 /// under `CI=true`).
 async fn test_redis(prefix: &str) -> Option<tessera_redis::RedisStorage> {
     match tessera_redis::RedisStorage::connect(&redis_url(), prefix).await {
         Ok(storage) => Some(storage),
-        Err(e) if tessera_testkit::is_ci() => panic!("Redis unavailable (CI=true): {e}"),
-        Err(e) => {
-            use std::io::Write as _;
-            let line = "=".repeat(78);
-            let _ = writeln!(
-                std::io::stderr(),
-                "\n{line}\nSKIPPED: Redis unavailable: {e}\n(set CI=true to make this a failure)\n{line}"
-            );
-            None
-        }
+        Err(e) => skip_or_fail(Service::Redis, &e.to_string()),
     }
 }
 
@@ -1299,22 +1283,10 @@ async fn migrations_at_start_up_can_be_turned_off() {
 /// `CI=true`).
 async fn postgres_schema() -> Option<(String, PostgresSchema)> {
     use tessera_sql::sqlx::{Connection, Executor, PgConnection};
-    let url = std::env::var("DATABASE_URL")
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    let url = postgres_url();
     let mut conn = match PgConnection::connect(&url).await {
         Ok(conn) => conn,
-        Err(e) if tessera_testkit::is_ci() => panic!("PostgreSQL unavailable (CI=true): {e}"),
-        Err(e) => {
-            use std::io::Write as _;
-            let line = "=".repeat(78);
-            let _ = writeln!(
-                std::io::stderr(),
-                "\n{line}\nSKIPPED: PostgreSQL unavailable at DATABASE_URL: {e}\n(set CI=true to make this a failure)\n{line}"
-            );
-            return None;
-        }
+        Err(e) => return skip_or_fail(Service::Postgres, &format!("{url}: {e}")),
     };
     let schema = format!("cli_{}", tessera::generate_id(12).to_ascii_lowercase());
     conn.execute(format!(r#"create schema "{schema}""#).as_str())

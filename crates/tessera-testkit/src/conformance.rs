@@ -62,7 +62,6 @@ use serde_json::{json, Value};
 use tessera::cookie::{SetCookie, MAX_COOKIE_CHUNKS, MAX_COOKIE_SIZE};
 use tessera::options::RequestLimits;
 use tessera::TestClock;
-use tessera_multi_session::{device_cookie_name, DEFAULT_MAXIMUM_SESSIONS};
 
 use crate::exchange::{
     http_client, send_http, send_http_status, send_raw_status, ClientCookies, TestRequest,
@@ -72,6 +71,11 @@ use crate::uri::{decode_uri_component, encode_uri_component};
 
 /// better-auth's session cookie name on plain `http://`.
 pub const SESSION_TOKEN: &str = "better-auth.session_token";
+/// better-auth's multiSession default `maximumSessions`: the device cookies
+/// one browser may hold. Stated here as better-auth defines it, so this kit
+/// links no plugin (a test binary's plugin registry holds only what it
+/// links); `tests/limits.rs` checks it against `tessera-multi-session`.
+pub const DEVICE_COOKIES: usize = 5;
 /// The cookie that marks a "don't remember me" session.
 pub const DONT_REMEMBER: &str = "better-auth.dont_remember";
 /// better-auth's default `session.updateAge`: the clock moves this far to
@@ -704,7 +708,8 @@ pub fn cookie_bomb() -> String {
 /// [`RequestLimits::session_cache_bytes`] (at most
 /// [`MAX_COOKIE_CHUNKS`] chunks of a full cookie each), `dont_remember`,
 /// and the device cookies of the multi-session plugin's default
-/// `maximumSessions` accounts ([`DEFAULT_MAXIMUM_SESSIONS`]),
+/// `maximumSessions` accounts ([`DEVICE_COOKIES`]), named as better-auth
+/// names them (`${session_token}_multi-${token.toLowerCase()}`),
 /// signatures at their longest once percent-encoded. Only the session
 /// token is real; the rest reads as junk (a cache miss, unknown devices).
 pub fn largest_tessera_cookie_header(limits: &RequestLimits, session_token: &str) -> String {
@@ -715,8 +720,8 @@ pub fn largest_tessera_cookie_header(limits: &RequestLimits, session_token: &str
         format!("{SESSION_TOKEN}={session_token}"),
         format!("{DONT_REMEMBER}=true.{signature}"),
     ];
-    for i in 0..DEFAULT_MAXIMUM_SESSIONS {
-        let name = device_cookie_name(SESSION_TOKEN, &format!("{i:0>32}"));
+    for i in 0..DEVICE_COOKIES {
+        let name = format!("{SESSION_TOKEN}_multi-{i:0>32}");
         cookies.push(format!("{name}={token}.{signature}"));
     }
     // Full chunks as the kernel cuts them: a `Set-Cookie` line of at most

@@ -116,6 +116,12 @@ impl TestResponse {
         }
     }
 
+    /// The body as JSON, or `null` when it is empty or not JSON.
+    pub fn body(&self) -> &Value {
+        static NULL: Value = Value::Null;
+        self.json.as_ref().unwrap_or(&NULL)
+    }
+
     /// The body's `code` field, if it is a JSON object with a string `code`.
     pub fn code(&self) -> Option<&str> {
         self.json.as_ref()?.get("code")?.as_str()
@@ -153,9 +159,33 @@ impl TestResponse {
         self.cookies().into_iter().rev().find(|c| c.name == name)
     }
 
+    /// What the last `Set-Cookie` for `name` does: `Some(Some(value))` sets
+    /// it (the raw value), `Some(None)` expires it, `None`: no such line.
+    pub fn cookie(&self, name: &str) -> Option<Option<String>> {
+        self.set_cookie(name)
+            .map(|c| (!c.is_expired()).then_some(c.value))
+    }
+
+    /// The last `Set-Cookie` line for `name`, as sent.
+    pub fn set_cookie_line(&self, name: &str) -> Option<&str> {
+        self.set_cookies
+            .iter()
+            .rev()
+            .find(|l| SetCookieLine::parse(l).name == name)
+            .map(String::as_str)
+    }
+
     /// The first value of header `name`, if it is valid UTF-8.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name)?.to_str().ok()
+    }
+}
+
+/// A response from [`Auth::handle`], as the other responses are read.
+impl From<http::Response<Bytes>> for TestResponse {
+    fn from(res: http::Response<Bytes>) -> Self {
+        let (parts, body) = res.into_parts();
+        TestResponse::from_parts(parts.status.as_u16(), parts.headers, &body)
     }
 }
 
@@ -407,9 +437,7 @@ pub async fn send_auth(auth: &Auth, base_url: &str, req: &TestRequest) -> TestRe
     let request = builder
         .body(body)
         .unwrap_or_else(|e| panic!("invalid test request {req:?}: {e}"));
-    let res = auth.handle(request).await;
-    let (parts, body) = res.into_parts();
-    TestResponse::from_parts(parts.status.as_u16(), parts.headers, &body)
+    TestResponse::from(auth.handle(request).await)
 }
 
 /// Where a [`TestRequest`] goes: the reference server, or Tessera in process.
@@ -468,5 +496,44 @@ impl Target {
                 .unwrap_or_else(|e| panic!("{e}")),
             Target::Auth { auth, base_url } => send_auth(auth, base_url, req).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn response(set_cookies: &[&str], body: &str) -> TestResponse {
+        let mut res = http::Response::new(Bytes::from(body.to_owned()));
+        for line in set_cookies {
+            res.headers_mut()
+                .append(SET_COOKIE, line.parse().expect("a header value"));
+        }
+        TestResponse::from(res)
+    }
+
+    #[test]
+    fn the_last_line_for_a_cookie_says_what_happens_to_it() {
+        let res = response(
+            &[
+                "a=1; Path=/",
+                "b=; Max-Age=0; Path=/",
+                "a=2; Path=/; HttpOnly",
+                "ab=3",
+            ],
+            "",
+        );
+        assert_eq!(res.cookie("a"), Some(Some("2".to_owned())));
+        assert_eq!(res.cookie("b"), Some(None));
+        assert_eq!(res.cookie("c"), None);
+        assert_eq!(res.set_cookie_line("a"), Some("a=2; Path=/; HttpOnly"));
+        assert_eq!(res.set_cookie_line("ab"), Some("ab=3"));
+    }
+
+    #[test]
+    fn a_body_that_is_not_json_reads_as_null() {
+        assert_eq!(*response(&[], "").body(), Value::Null);
+        assert_eq!(*response(&[], "<html>").body(), Value::Null);
+        assert_eq!(response(&[], r#"{"code":"X"}"#).body()["code"], "X");
     }
 }

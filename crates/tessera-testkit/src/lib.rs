@@ -6,6 +6,9 @@
 //! - [`RefServer`]: the reference server in `shared/refserver`, copied to a
 //!   writable cache, installed with `npm ci` once, run on a loopback port
 //!   and killed on drop. [`require_refserver!`] applies the skip/fail rule.
+//! - [`service`]: the services some tests need (PostgreSQL, Redis, Node, a
+//!   browser), their URLs, and the one skip/fail rule for their absence
+//!   ([`skip_or_fail`]).
 //! - [`node_eval`]: runs a JavaScript module snippet where `better-auth`
 //!   and `@better-auth/utils` resolve ([`require_node!`] first).
 //! - [`TestRequest`] / [`TestResponse`] / [`Target`]: send the same request
@@ -18,10 +21,11 @@
 //!   that every backend (memory, SQLite, PostgreSQL, Redis) must pass
 //!   through the kernel's [`Sessions`](tessera::Sessions).
 //!
-//! **Skip/fail rule.** When node or npm is missing, or `npm ci` fails, a
-//! test that needs better-auth prints a `SKIPPED: reference server
-//! unavailable: …` banner and returns early — unless `CI=true`, where it
-//! fails.
+//! **Skip/fail rule.** When a service a test needs is missing (node or npm,
+//! or `npm ci` fails, for a test that needs better-auth), the test prints a
+//! `SKIPPED … unavailable: …` banner and returns early — unless `CI=true`,
+//! where it fails. `cargo xtask test` counts the skips
+//! ([`service::SKIP_DIR_VAR`]).
 //!
 //! ```
 //! use tessera_testkit::{encode_uri_component, SetCookieLine, TestRequest};
@@ -59,6 +63,7 @@ pub mod exchange;
 pub mod json;
 pub mod records;
 pub mod refserver;
+pub mod service;
 pub mod storage;
 pub mod uri;
 
@@ -66,12 +71,13 @@ pub use exchange::{
     http_client, send_auth, send_http, send_http_status, send_raw_status, ClientCookies,
     SetCookieLine, Target, TestRequest, TestResponse,
 };
-pub use refserver::{is_ci, node_eval, refserver_dir, skip_or_fail, RefServer};
+pub use refserver::{node_eval, refserver_dir, RefServer};
+pub use service::{is_ci, skip_or_fail, Service};
 pub use uri::{decode_uri_component, encode_uri_component};
 
 /// Starts a [`RefServer`] with the given environment (`&[(&str, &str)]`),
-/// or returns from the calling test when it is unavailable and `CI` is not
-/// `true`. Panics on any other failure.
+/// or returns from the calling test when node is unavailable and `CI` is
+/// not `true` ([`skip_or_fail`]). Panics on any other failure.
 #[macro_export]
 macro_rules! require_refserver {
     ($env:expr) => {
@@ -90,9 +96,8 @@ macro_rules! require_refserver {
 macro_rules! require_node {
     () => {
         match $crate::refserver_dir() {
-            ::std::result::Result::Ok(::std::option::Option::Some(dir)) => dir,
-            ::std::result::Result::Ok(::std::option::Option::None) => return,
-            ::std::result::Result::Err(e) => panic!("reference environment: {e}"),
+            ::std::option::Option::Some(dir) => dir,
+            ::std::option::Option::None => return,
         }
     };
 }

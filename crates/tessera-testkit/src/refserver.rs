@@ -9,6 +9,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::service::{skip_or_fail, Service};
+
 /// Environment variable naming the refserver source directory, overriding
 /// `shared/refserver` next to the workspace.
 pub const SOURCE_DIR_VAR: &str = "TESSERA_REFSERVER_DIR";
@@ -22,29 +24,6 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
 const INSTALL_LOCK_TIMEOUT: Duration = Duration::from_secs(300);
 /// A lock directory older than this is left over from a killed process.
 const STALE_LOCK_AGE: Duration = Duration::from_secs(600);
-
-/// Whether reference-server problems must fail the run (`CI=true`) instead
-/// of skipping the test.
-pub fn is_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
-}
-
-/// Applies the skip/fail rule to an unavailable reference environment: under
-/// `CI=true` the reason is an error (the test fails); otherwise a loud banner
-/// goes to stderr and the result is `Ok(None)` (the test returns early).
-pub fn skip_or_fail<T>(reason: &str) -> Result<Option<T>, String> {
-    if is_ci() {
-        return Err(format!("reference server unavailable (CI=true): {reason}"));
-    }
-    let line = "=".repeat(78);
-    // Straight to the stderr handle, not eprintln!: the test harness
-    // captures eprintln! of passing tests, and a skip must be seen.
-    let _ = writeln!(
-        std::io::stderr(),
-        "\n{line}\nSKIPPED: reference server unavailable: {reason}\n(set CI=true to make this a failure)\n{line}"
-    );
-    Ok(None)
-}
 
 /// The refserver sources: `$TESSERA_REFSERVER_DIR`, else `shared/refserver`
 /// beside the workspace.
@@ -68,12 +47,14 @@ pub fn cache_dir() -> PathBuf {
     }
 }
 
-/// The installed refserver directory (sources copied, `npm ci` done), with
-/// the skip/fail rule applied. Prepared once per process.
-pub fn refserver_dir() -> Result<Option<PathBuf>, String> {
+/// The installed refserver directory (sources copied, `npm ci` done), or
+/// `None` after the skip banner when it cannot be prepared (the skip/fail
+/// rule, [`skip_or_fail`]: under `CI=true` this panics). Prepared once per
+/// process.
+pub fn refserver_dir() -> Option<PathBuf> {
     match prepared() {
-        Ok(dir) => Ok(Some(dir)),
-        Err(reason) => skip_or_fail(&reason),
+        Ok(dir) => Some(dir),
+        Err(reason) => skip_or_fail(Service::Node, &reason),
     }
 }
 
@@ -124,12 +105,16 @@ impl RefServer {
     /// environment cannot change better-auth's behaviour.
     ///
     /// `Ok(None)`: node/npm are missing or `npm ci` failed, and `CI` is not
-    /// `true` (a banner was printed; skip the test). `Err`: the same under
-    /// `CI=true`, or the server did not come up.
+    /// `true` (the skip banner was printed; skip the test). `Err`: the
+    /// server did not come up.
+    ///
+    /// # Panics
+    ///
+    /// When node/npm are missing or `npm ci` failed under `CI=true` (the
+    /// skip/fail rule, [`skip_or_fail`]).
     pub fn start(env: &[(&str, &str)]) -> Result<Option<RefServer>, String> {
-        let dir = match prepared() {
-            Ok(dir) => dir,
-            Err(reason) => return skip_or_fail(&reason),
+        let Some(dir) = refserver_dir() else {
+            return Ok(None);
         };
         let mut last_error = String::new();
         // A free port can be taken between probing and binding; retry then.

@@ -24,7 +24,8 @@
 //!
 //! A factory is an async expression giving `Option<StoreUnderTest>`: a
 //! fresh, empty (migrated) store, or `None` when its service is unreachable
-//! (after [`service_unavailable`]'s banner). Whatever it must undo (a
+//! (after [`skip_or_fail`](crate::service::skip_or_fail)'s banner; under
+//! `CI=true` that fails the test instead). Whatever it must undo (a
 //! schema, a key prefix, a temp file) goes in [`Cleanup`]s, which run when
 //! the store is dropped — also when a scenario panics.
 //!
@@ -52,7 +53,6 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::io::Write as _;
 use std::sync::Arc;
 
 use tessera::options::SessionOptions;
@@ -130,40 +130,6 @@ impl fmt::Debug for Cleanup {
             "Cleanup(done)"
         })
     }
-}
-
-/// The skip/fail rule for a backend service: under `CI=true` a panic (the
-/// test fails); otherwise a loud `SKIPPED` banner on stderr and `None` (the
-/// factory gives no store, the test returns early).
-pub fn service_unavailable<T>(service: &str, reason: &str) -> Option<T> {
-    if crate::is_ci() {
-        panic!("{service} is required under CI=true: {reason}");
-    }
-    let line = "=".repeat(78);
-    // Straight to the stderr handle, not eprintln!: the test harness
-    // captures eprintln! of passing tests, and a skip must be seen.
-    let _ = writeln!(
-        std::io::stderr(),
-        "\n{line}\nSKIPPED: {service} unavailable: {reason}\n(start it, or point its URL variable at one; CI=true makes this a failure)\n{line}"
-    );
-    None
-}
-
-/// `DATABASE_URL`, or the project's local PostgreSQL default.
-pub fn postgres_url() -> String {
-    env_or("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
-}
-
-/// `REDIS_URL`, or the project's local Redis default.
-pub fn redis_url() -> String {
-    env_or("REDIS_URL", "redis://127.0.0.1:6379")
-}
-
-fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name)
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .unwrap_or_else(|| default.to_owned())
 }
 
 /// Generates, in `mod $backend`, one `#[tokio::test]` per scenario of

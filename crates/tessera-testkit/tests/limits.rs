@@ -11,8 +11,12 @@ use tessera::cache::CacheStrategy;
 use tessera::options::RequestLimits;
 use tessera::store::MemoryDatabase;
 use tessera::{Auth, Options};
-use tessera_multi_session::{is_device_cookie, MultiSession, DEFAULT_MAXIMUM_SESSIONS};
-use tessera_testkit::conformance::{largest_tessera_cookie_header, DONT_REMEMBER, SESSION_TOKEN};
+use tessera_multi_session::{
+    device_cookie_name, is_device_cookie, MultiSession, DEFAULT_MAXIMUM_SESSIONS,
+};
+use tessera_testkit::conformance::{
+    largest_tessera_cookie_header, DEVICE_COOKIES, DONT_REMEMBER, SESSION_TOKEN,
+};
 use tessera_testkit::{ClientCookies, Target, TestRequest};
 
 const ORIGIN: &str = "http://127.0.0.1:3000";
@@ -108,4 +112,24 @@ fn the_suites_largest_set_fills_the_cache_budget_beats_node_and_fits_the_limit()
     assert!(cache <= limits.session_cache_bytes(), "{cache}");
     assert!(cache + 4096 > limits.session_cache_bytes(), "{cache}");
     assert!(header.len() > 16 * 1024 && header.len() <= limits.max_cookie_bytes);
+}
+
+/// The suite states better-auth's device cookies itself (it links no
+/// plugin): they are the plugin's, as many as its default allows.
+#[test]
+fn the_suites_device_cookies_are_the_multi_session_plugins() {
+    assert_eq!(DEVICE_COOKIES, DEFAULT_MAXIMUM_SESSIONS);
+    let header = largest_tessera_cookie_header(&RequestLimits::default(), "token.signature");
+    let devices: Vec<&str> = header
+        .split("; ")
+        .map(|pair| pair.split_once('=').unwrap().0)
+        .filter(|name| is_device_cookie(name))
+        .collect();
+    assert_eq!(devices.len(), DEFAULT_MAXIMUM_SESSIONS);
+    for (i, name) in devices.iter().enumerate() {
+        assert_eq!(
+            *name,
+            device_cookie_name(SESSION_TOKEN, &format!("{i:0>32}"))
+        );
+    }
 }

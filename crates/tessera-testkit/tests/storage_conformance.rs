@@ -21,9 +21,8 @@ use tessera_redis::RedisStorage;
 use tessera_sql::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tessera_sql::sqlx::{Connection, Executor, PgConnection};
 use tessera_sql::SqlDatabase;
-use tessera_testkit::storage::{
-    postgres_url, redis_url, service_unavailable, Cleanup, StoreUnderTest,
-};
+use tessera_testkit::service::{postgres_url, redis_url, skip_or_fail, Service};
+use tessera_testkit::storage::{Cleanup, StoreUnderTest};
 use tessera_testkit::storage_conformance;
 
 /// A name no other test (or run) uses.
@@ -117,7 +116,7 @@ async fn postgres_schema() -> Option<(Arc<dyn Database>, Cleanup)> {
     let url = postgres_url();
     let mut conn = match PgConnection::connect(&url).await {
         Ok(conn) => conn,
-        Err(e) => return service_unavailable("PostgreSQL", &format!("{url}: {e}")),
+        Err(e) => return skip_or_fail(Service::Postgres, &format!("{url}: {e}")),
     };
     let schema = unique("t_conformance");
     conn.execute(format!(r#"create schema "{schema}""#).as_str())
@@ -173,7 +172,7 @@ async fn redis_prefix() -> Option<(Arc<dyn SecondaryStorage>, Cleanup)> {
     let prefix = format!("{}:", unique("tessera-test:conformance"));
     let storage = match RedisStorage::connect(&url, prefix.clone()).await {
         Ok(storage) => storage,
-        Err(e) => return service_unavailable("Redis", &e.to_string()),
+        Err(e) => return skip_or_fail(Service::Redis, &e.to_string()),
     };
     let cleanup = Cleanup::new(move || delete_keys(&url, &prefix));
     Some((Arc::new(storage), cleanup))

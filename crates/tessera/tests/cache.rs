@@ -53,15 +53,15 @@ async fn a_cache_hit_needs_no_store() {
         assert!(line.contains("Max-Age=300"), "{line}");
         // Remove the session from the store: a cache hit does not notice.
         use tessera::Database;
-        let token = up.body["token"].as_str().unwrap();
+        let token = up.body()["token"].as_str().unwrap();
         db.delete_session(token).await.unwrap();
         let s = b.get("/get-session").await;
-        assert_eq!(s.body["session"]["token"], token, "{strategy}");
-        assert_eq!(s.body["user"]["email"], "alice@example.com");
+        assert_eq!(s.body()["session"]["token"], token, "{strategy}");
+        assert_eq!(s.body()["user"]["email"], "alice@example.com");
         assert!(s.set_cookies.is_empty(), "{strategy}: {:?}", s.set_cookies);
         // disableCookieCache reads the store: the session is gone.
         let s = b.get("/get-session?disableCookieCache=true").await;
-        assert_eq!(s.body, Value::Null, "{strategy}");
+        assert_eq!(*s.body(), Value::Null, "{strategy}");
         assert_eq!(s.cookie(TOKEN), Some(None));
     }
 }
@@ -74,7 +74,7 @@ async fn an_expired_cache_falls_back_to_the_store_and_is_rewritten() {
         b.sign_up("bob@example.com").await;
         h.advance(301);
         let s = b.get("/get-session").await;
-        assert_ne!(s.body, Value::Null, "{strategy}");
+        assert_ne!(*s.body(), Value::Null, "{strategy}");
         assert!(
             s.cookie(DATA).flatten().is_some(),
             "{strategy}: cache rewritten from the store"
@@ -103,7 +103,7 @@ async fn undecodable_cache_is_a_miss_never_an_error() {
             let s = tampered.get("/get-session").await;
             assert_eq!(s.status, StatusCode::OK, "{strategy} {garbage:?}");
             assert_ne!(
-                s.body,
+                *s.body(),
                 Value::Null,
                 "{strategy} {garbage:?}: falls back to the store"
             );
@@ -122,7 +122,7 @@ async fn a_cache_from_another_strategy_is_a_miss() {
         b2.cookies = b.cookies.clone();
         let s = b2.get("/get-session").await;
         assert_eq!(s.status, StatusCode::OK);
-        assert_eq!(s.body, Value::Null, "store is empty: no session");
+        assert_eq!(*s.body(), Value::Null, "store is empty: no session");
         assert_eq!(s.cookie(DATA), Some(None), "the unusable cache is expired");
     }
 }
@@ -134,11 +134,11 @@ async fn version_mismatch_is_a_miss() {
     let v2 = Harness::stateless(o);
     let mut b = v2.browser();
     b.sign_up("erin@example.com").await;
-    assert_ne!(b.get("/get-session").await.body, Value::Null);
+    assert_ne!(*b.get("/get-session").await.body(), Value::Null);
     let v1 = Harness::stateless(cached(CacheStrategy::Compact));
     let mut b1 = v1.browser();
     b1.cookies = b.cookies.clone();
-    assert_eq!(b1.get("/get-session").await.body, Value::Null);
+    assert_eq!(*b1.get("/get-session").await.body(), Value::Null);
 }
 
 #[tokio::test]
@@ -156,7 +156,7 @@ async fn per_user_versions() {
     let mut b = h.browser();
     b.sign_up("admin@example.com").await;
     let s = b.get("/get-session").await;
-    assert_ne!(s.body, Value::Null);
+    assert_ne!(*s.body(), Value::Null);
     assert!(s.set_cookies.is_empty(), "a hit under the per-user version");
 }
 
@@ -185,7 +185,7 @@ async fn a_stateless_session_survives_a_restart() {
     let mut b2 = second.browser();
     b2.cookies = b.cookies.clone();
     let s = b2.get("/get-session").await;
-    assert_eq!(s.body["user"]["email"], "gina@example.com");
+    assert_eq!(s.body()["user"]["email"], "gina@example.com");
 }
 
 #[tokio::test]
@@ -195,7 +195,7 @@ async fn without_a_valid_token_a_valid_cache_is_not_enough() {
     b.sign_up("hank@example.com").await;
     b.cookies.retain(|(n, _)| n != TOKEN);
     let s = b.get("/get-session").await;
-    assert_eq!(s.body, Value::Null);
+    assert_eq!(*s.body(), Value::Null);
     assert!(s.set_cookies.is_empty());
 }
 
@@ -241,7 +241,10 @@ async fn large_payloads_are_chunked_and_read_back() {
     assert!(r.set_cookies.iter().all(|l| l.len() <= 4050));
     // Served from the chunks, no store needed.
     let s = b.get("/get-session").await;
-    assert_eq!(s.body["session"]["blob"].as_str().map(str::len), Some(9000));
+    assert_eq!(
+        s.body()["session"]["blob"].as_str().map(str::len),
+        Some(9000)
+    );
     assert!(s.set_cookies.is_empty());
     // Shrinking expires the chunks no longer needed.
     let r = b.post("/update-session", json!({"blob": "small"})).await;
@@ -277,12 +280,12 @@ async fn remembered_caches_still_expire_on_time() {
         let before = b.cookie_value(DATA).map(str::to_owned);
         for _ in 0..3 {
             let s = b.get("/get-session").await;
-            assert_eq!(s.body["user"]["email"], "carol@example.com");
+            assert_eq!(s.body()["user"]["email"], "carol@example.com");
             assert!(s.set_cookies.is_empty(), "{label}: {:?}", s.set_cookies);
         }
         h.advance(301);
         let s = b.get("/get-session").await;
-        assert_eq!(s.body["user"]["email"], "carol@example.com");
+        assert_eq!(s.body()["user"]["email"], "carol@example.com");
         let after = s.cookie(DATA).flatten();
         assert!(
             after.is_some() && after != before,
@@ -304,7 +307,7 @@ async fn a_remembered_cache_value_vouches_only_for_the_token_it_came_with() {
         b.sign_up("dave@example.com").await;
         for _ in 0..2 {
             let s = b.get("/get-session").await;
-            assert_eq!(s.body["user"]["email"], "dave@example.com");
+            assert_eq!(s.body()["user"]["email"], "dave@example.com");
         }
         let genuine = b.cookie_value(TOKEN).unwrap().to_owned();
         let dot = genuine.rfind('.').unwrap();
@@ -328,9 +331,9 @@ async fn a_remembered_cache_value_vouches_only_for_the_token_it_came_with() {
                 }
             }
             let s = other.get("/get-session").await;
-            assert_eq!(s.body, Value::Null, "{label}: {bad}");
+            assert_eq!(*s.body(), Value::Null, "{label}: {bad}");
         }
         let s = b.get("/get-session").await;
-        assert_eq!(s.body["user"]["email"], "dave@example.com", "{label}");
+        assert_eq!(s.body()["user"]["email"], "dave@example.com", "{label}");
     }
 }

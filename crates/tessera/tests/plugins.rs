@@ -157,7 +157,7 @@ async fn a_before_hook_can_short_circuit_or_fail() {
     let h = with_plugins(vec![Arc::new(Guard(log.clone()))]);
     let r = h.browser().get("/ok?teapot=1").await;
     assert_eq!(r.status, StatusCode::IM_A_TEAPOT);
-    assert_eq!(r.body, json!({"short": true}));
+    assert_eq!(*r.body(), json!({"short": true}));
     assert!(
         log.lock().unwrap().is_empty(),
         "endpoint and after hooks skipped"
@@ -166,10 +166,10 @@ async fn a_before_hook_can_short_circuit_or_fail() {
         .header("x-block", "1")
         .body(Bytes::new())
         .unwrap();
-    let r = to_reply(h.auth.handle(req).await);
+    let r = TestResponse::from(h.auth.handle(req).await);
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert_eq!(
-        r.body,
+        *r.body(),
         json!({"message": "Blocked by plugin", "code": "BLOCKED"})
     );
 }
@@ -226,8 +226,8 @@ async fn hooks_can_change_input_replace_the_response_and_add_cookies() {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(r.body["user"]["email"], "alice@example.com");
-    assert_eq!(r.body["plugin"]["sawSession"], "alice@example.com");
+    assert_eq!(r.body()["user"]["email"], "alice@example.com");
+    assert_eq!(r.body()["plugin"]["sawSession"], "alice@example.com");
     assert!(r.set_cookie_line("better-auth.session_token").is_some());
     assert!(
         r.set_cookie_line("audit").is_some(),
@@ -285,16 +285,16 @@ async fn plugins_add_and_replace_endpoints_and_fields() {
     let h = with_plugins(vec![Arc::new(Routes)]);
     assert!(h.auth.routes().contains(&"GET /hello".to_owned()));
     let mut b = h.browser();
-    assert_eq!(b.get("/ok").await.body, json!({"ok": "replaced"}));
-    assert_eq!(b.get("/hello").await.body, json!({"hello": null}));
+    assert_eq!(*b.get("/ok").await.body(), json!({"ok": "replaced"}));
+    assert_eq!(*b.get("/hello").await.body(), json!({"hello": null}));
     let up = b
         .post(
             "/sign-up/email",
             json!({"email": "n@example.com", "password": "password1234", "name": "N", "nickname": "nn"}),
         )
         .await;
-    assert_eq!(up.body["user"]["nickname"], "nn");
-    assert_eq!(b.get("/hello").await.body, json!({"hello": "N"}));
+    assert_eq!(up.body()["user"]["nickname"], "nn");
+    assert_eq!(*b.get("/hello").await.body(), json!({"hello": "N"}));
 }
 
 #[tokio::test]

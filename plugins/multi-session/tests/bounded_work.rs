@@ -113,7 +113,7 @@ async fn send_with(
     method: Method,
     path: &str,
     body: Option<serde_json::Value>,
-) -> Reply {
+) -> TestResponse {
     let own = browser.cookies.len();
     browser.cookies.extend(extra.iter().cloned());
     let r = browser.send(method, path, body).await;
@@ -148,7 +148,7 @@ async fn a_device_cookie_replayed_under_other_names_is_looked_up_at_most_maximum
         None,
     )
     .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body());
     storage.assert_calls_on(&tokens, MAX, "list");
 
     let r = send_with(
@@ -159,7 +159,7 @@ async fn a_device_cookie_replayed_under_other_names_is_looked_up_at_most_maximum
         Some(json!({"email": "mallory@example.com", "password": PASSWORD})),
     )
     .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body());
     storage.assert_calls_on(&tokens, MAX, "sign-in's after hook");
     // The new session replaced the one of the genuine device cookie.
     let token = r.token();
@@ -175,7 +175,7 @@ async fn a_device_cookie_replayed_under_other_names_is_looked_up_at_most_maximum
         Some(json!({ "sessionToken": token })),
     )
     .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body());
     storage.assert_calls_on(&tokens, 2 + MAX, "revoke");
 
     let r = send_with(
@@ -186,7 +186,7 @@ async fn a_device_cookie_replayed_under_other_names_is_looked_up_at_most_maximum
         Some(json!({})),
     )
     .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body());
     storage.assert_calls_on(&tokens, 1 + MAX, "sign-out");
 }
 
@@ -217,9 +217,9 @@ async fn a_device_holding_more_genuine_cookies_than_allowed_costs_maximum_sessio
         None,
     )
     .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body());
     assert_eq!(
-        r.body.as_array().unwrap().len(),
+        r.body().as_array().unwrap().len(),
         MAX,
         "the first {MAX} only"
     );
@@ -234,7 +234,7 @@ async fn a_device_holding_more_genuine_cookies_than_allowed_costs_maximum_sessio
         Some(json!({"email": "late@example.com", "password": PASSWORD})),
     )
     .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body());
     storage.assert_calls_on(&tokens, MAX, "sign-in's after hook");
     assert!(r.device_cookies_set().is_empty(), "the device is full");
 
@@ -246,7 +246,7 @@ async fn a_device_holding_more_genuine_cookies_than_allowed_costs_maximum_sessio
         Some(json!({})),
     )
     .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body());
     storage.assert_calls_on(&tokens, MAX, "sign-out");
     assert_eq!(r.device_cookies_expired().len(), MAX);
 }

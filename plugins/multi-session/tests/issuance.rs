@@ -145,7 +145,7 @@ async fn a_sign_in_held_for_a_second_factor_gets_no_device_cookie() {
             .post("/sign-in/email", json!({"email": A, "password": PASSWORD}))
             .await;
         assert_eq!(r.status, StatusCode::OK, "order {order}");
-        assert_eq!(r.body, json!({"twoFactorRedirect": true}));
+        assert_eq!(*r.body(), json!({"twoFactorRedirect": true}));
         assert_eq!(
             r.device_cookies_set(),
             Vec::<String>::new(),

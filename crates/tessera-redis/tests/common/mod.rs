@@ -3,13 +3,12 @@
 //! test's own that is cleaned up even when the test fails, raw commands,
 //! and a throwaway `redis-server` for fault tests.
 //!
-//! **Skip/fail rule.** When Redis cannot be reached (or `redis-server` is
-//! missing), a test prints a loud `SKIPPED` banner and returns early —
-//! unless `CI=true`, where it fails.
+//! **Skip/fail rule** (`tessera_testkit::service`): when Redis cannot be
+//! reached (or `redis-server` is missing), a test prints a loud `SKIPPED`
+//! banner and returns early — unless `CI=true`, where it fails.
 
 #![allow(dead_code)]
 
-use std::io::Write as _;
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -24,27 +23,8 @@ use tessera_testkit::{send_auth, ClientCookies, TestRequest, TestResponse};
 pub const SECRET: &str = "refharness-fixed-secret-0123456789-abcdefghijklmnopqrstuvwxyz";
 pub const ORIGIN: &str = "http://localhost:3000";
 
-pub fn redis_url() -> String {
-    std::env::var("REDIS_URL")
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned())
-}
-
-/// Skip (banner, `None`) or, under `CI=true`, fail.
-pub fn skip_or_fail<T>(reason: &str) -> Option<T> {
-    if tessera_testkit::is_ci() {
-        panic!("Redis unavailable (CI=true): {reason}");
-    }
-    let line = "=".repeat(78);
-    // Straight to the stderr handle: the harness captures eprintln! of
-    // passing tests, and a skip must be seen.
-    let _ = writeln!(
-        std::io::stderr(),
-        "\n{line}\nSKIPPED: Redis unavailable: {reason}\n(set CI=true to make this a failure)\n{line}"
-    );
-    None
-}
+pub use tessera_testkit::service::redis_url;
+use tessera_testkit::service::{skip_or_fail, Service};
 
 /// A key prefix of this test's own; its keys are deleted on drop, also
 /// when the test panics.
@@ -69,7 +49,7 @@ impl KeySpace {
     pub async fn storage_with(&self, options: RedisOptions) -> Option<RedisStorage> {
         match RedisStorage::connect_with(&self.url, options.prefix(self.prefix.clone())).await {
             Ok(s) => Some(s),
-            Err(e) => skip_or_fail(&format!("{e}")),
+            Err(e) => skip_or_fail(Service::Redis, &e.to_string()),
         }
     }
 
@@ -268,7 +248,7 @@ impl ThrowawayRedis {
         };
         match server.spawn() {
             Ok(()) => Some(server),
-            Err(e) => skip_or_fail(&e),
+            Err(e) => skip_or_fail(Service::Redis, &e),
         }
     }
 

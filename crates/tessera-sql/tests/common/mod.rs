@@ -4,7 +4,6 @@
 
 #![allow(dead_code)]
 
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
@@ -24,13 +23,8 @@ use tessera_sql::SqlDatabase;
 #[allow(unused_imports)]
 pub use tessera_testkit::records::{at, credential, session, user, verification, T0};
 
-/// `DATABASE_URL`, or the project's local default.
-pub fn postgres_url() -> String {
-    std::env::var("DATABASE_URL")
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".to_owned())
-}
+pub use tessera_testkit::service::postgres_url;
+use tessera_testkit::service::{skip_or_fail, Service};
 
 pub fn random_suffix(len: usize) -> String {
     rand::thread_rng()
@@ -125,10 +119,7 @@ pub async fn postgres_schema() -> Option<(String, PgConnectOptions)> {
     let url = postgres_url();
     let mut conn = match PgConnection::connect(&url).await {
         Ok(conn) => conn,
-        Err(e) => {
-            skip_or_fail(&format!("PostgreSQL unreachable at DATABASE_URL: {e}"));
-            return None;
-        }
+        Err(e) => return skip_or_fail(Service::Postgres, &format!("{url}: {e}")),
     };
     let schema = format!("t_{}", random_suffix(12));
     conn.execute(format!(r#"create schema "{schema}""#).as_str())
@@ -166,19 +157,6 @@ pub fn postgres_fixture(schema: String, db: SqlDatabase) -> Fixture {
         label: format!("schema {schema}"),
         _cleanup: Cleanup::Schema(schema),
     }
-}
-
-/// The skip/fail rule for PostgreSQL: a banner on stderr (past the test
-/// harness's capture) and a skip, or a failure under `CI=true`.
-pub fn skip_or_fail(reason: &str) {
-    if tessera_testkit::is_ci() {
-        panic!("PostgreSQL is required under CI=true: {reason}");
-    }
-    let line = "=".repeat(78);
-    let _ = writeln!(
-        std::io::stderr(),
-        "\n{line}\nSKIPPED: {reason}\n(start PostgreSQL or set DATABASE_URL; CI=true makes this a failure)\n{line}"
-    );
 }
 
 /// A `Database` that records the name of every call before passing it on:

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use http::{Method, Request, StatusCode};
 use serde_json::Value;
 use tessera::{Auth, Options, TestClock, Timestamp};
+pub use tessera_testkit::TestResponse;
 
 pub const SECRET: &str = "kernel-test-secret-0123456789-abcdefghijklmnopqrstuvwxyz";
 pub const ORIGIN: &str = "http://localhost:3000";
@@ -67,37 +68,6 @@ impl Harness {
     }
 }
 
-#[derive(Debug)]
-pub struct Reply {
-    pub status: StatusCode,
-    pub headers: http::HeaderMap,
-    pub set_cookies: Vec<String>,
-    pub body: Value,
-    pub raw: Bytes,
-}
-
-impl Reply {
-    /// `name -> value` of every Set-Cookie, `None` for deletions.
-    pub fn cookie(&self, name: &str) -> Option<Option<String>> {
-        self.set_cookies.iter().rev().find_map(|line| {
-            let (pair, attrs) = line.split_once(';').unwrap_or((line, ""));
-            let (n, v) = pair.split_once('=')?;
-            (n == name).then(|| (!attrs.contains("Max-Age=0")).then(|| v.to_owned()))
-        })
-    }
-
-    pub fn set_cookie_line(&self, name: &str) -> Option<&str> {
-        self.set_cookies
-            .iter()
-            .find(|l| l.starts_with(&format!("{name}=")))
-            .map(String::as_str)
-    }
-
-    pub fn code(&self) -> Option<&str> {
-        self.body.get("code").and_then(Value::as_str)
-    }
-}
-
 pub struct Browser<'h> {
     pub h: &'h Harness,
     /// name, raw (encoded) value
@@ -125,7 +95,7 @@ impl Browser<'_> {
             .map(|(_, v)| v.as_str())
     }
 
-    pub async fn send(&mut self, method: Method, path: &str, body: Option<Value>) -> Reply {
+    pub async fn send(&mut self, method: Method, path: &str, body: Option<Value>) -> TestResponse {
         let mut req = Request::builder()
             .method(method)
             .uri(format!("/api/auth{path}"))
@@ -148,7 +118,7 @@ impl Browser<'_> {
             .auth
             .handle_from(req.body(body).unwrap(), Some(peer))
             .await;
-        let reply = to_reply(res);
+        let reply = TestResponse::from(res);
         self.absorb(&reply.set_cookies);
         reply
     }
@@ -164,22 +134,22 @@ impl Browser<'_> {
         }
     }
 
-    pub async fn get(&mut self, path: &str) -> Reply {
+    pub async fn get(&mut self, path: &str) -> TestResponse {
         self.send(Method::GET, path, None).await
     }
 
-    pub async fn post(&mut self, path: &str, body: Value) -> Reply {
+    pub async fn post(&mut self, path: &str, body: Value) -> TestResponse {
         self.send(Method::POST, path, Some(body)).await
     }
 
-    pub async fn sign_up(&mut self, email: &str) -> Reply {
+    pub async fn sign_up(&mut self, email: &str) -> TestResponse {
         let r = self
             .post(
                 "/sign-up/email",
                 serde_json::json!({"email": email, "password": "password1234", "name": "Alice"}),
             )
             .await;
-        assert_eq!(r.status, StatusCode::OK, "sign-up failed: {:?}", r.body);
+        assert_eq!(r.status, StatusCode::OK, "sign-up failed: {:?}", r.body());
         r
     }
 }
@@ -193,22 +163,4 @@ pub fn cookie_header_of(res: &http::Response<Bytes>) -> String {
         .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
         .collect::<Vec<_>>()
         .join("; ")
-}
-
-pub fn to_reply(res: http::Response<Bytes>) -> Reply {
-    let (parts, raw) = res.into_parts();
-    let set_cookies = parts
-        .headers
-        .get_all(http::header::SET_COOKIE)
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .collect();
-    let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
-    Reply {
-        status: parts.status,
-        headers: parts.headers,
-        set_cookies,
-        body,
-        raw,
-    }
 }

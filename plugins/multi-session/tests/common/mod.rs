@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use tessera::store::MemoryDatabase;
 use tessera::{Auth, AuthBuilder, Options, TestClock, Timestamp};
 use tessera_multi_session::{device_cookie_name, is_device_cookie, MultiSession};
+pub use tessera_testkit::TestResponse;
 
 pub const SECRET: &str = "multi-session-test-secret-0123456789-abcdefghijklmnop";
 pub const ORIGIN: &str = "http://localhost:3000";
@@ -81,7 +82,7 @@ impl Harness {
                 json!({"email": email, "password": PASSWORD, "name": email}),
             )
             .await;
-        assert_eq!(r.status, StatusCode::OK, "sign-up failed: {}", r.body);
+        assert_eq!(r.status, StatusCode::OK, "sign-up failed: {}", r.body());
     }
 
     /// The user email of the session a `session_token` cookie with this
@@ -92,64 +93,45 @@ impl Harness {
             .push((SESSION_TOKEN.to_owned(), raw_signed_token.to_owned()));
         let r = b.get("/get-session").await;
         assert_eq!(r.status, StatusCode::OK);
-        r.body["user"]["email"].as_str().map(str::to_owned)
+        r.body()["user"]["email"].as_str().map(str::to_owned)
     }
 }
 
-#[derive(Debug)]
-pub struct Reply {
-    pub status: StatusCode,
-    pub set_cookies: Vec<String>,
-    pub body: Value,
-}
-
-impl Reply {
-    /// The last `Set-Cookie` for `name`: `Some(Some(value))` when set,
-    /// `Some(None)` when expired.
-    pub fn cookie(&self, name: &str) -> Option<Option<String>> {
-        self.set_cookies.iter().rev().find_map(|line| {
-            let (pair, attrs) = line.split_once(';').unwrap_or((line, ""));
-            let (n, v) = pair.split_once('=')?;
-            (n == name).then(|| (!attrs.contains("Max-Age=0")).then(|| v.to_owned()))
-        })
-    }
-
-    pub fn line(&self, name: &str) -> Option<&str> {
-        self.set_cookies
-            .iter()
-            .find(|l| l.starts_with(&format!("{name}=")))
-            .map(String::as_str)
-    }
-
+/// What these tests read off a response beyond [`TestResponse`]: the
+/// plugin's device cookies and the session token of a sign-in.
+pub trait MultiSessionResponse {
     /// Names of the device cookies this response sets (live values).
-    pub fn device_cookies_set(&self) -> Vec<String> {
-        self.names(false)
-    }
-
+    fn device_cookies_set(&self) -> Vec<String>;
     /// Names of the device cookies this response expires.
-    pub fn device_cookies_expired(&self) -> Vec<String> {
-        self.names(true)
+    fn device_cookies_expired(&self) -> Vec<String>;
+    /// The body's `token`.
+    fn token(&self) -> String;
+}
+
+impl MultiSessionResponse for TestResponse {
+    fn device_cookies_set(&self) -> Vec<String> {
+        device_cookie_names(self, false)
     }
 
-    fn names(&self, expired: bool) -> Vec<String> {
-        self.set_cookies
-            .iter()
-            .filter(|l| l.contains("Max-Age=0") == expired)
-            .filter_map(|l| l.split_once('=').map(|(n, _)| n.to_owned()))
-            .filter(|n| is_device_cookie(n))
-            .collect()
+    fn device_cookies_expired(&self) -> Vec<String> {
+        device_cookie_names(self, true)
     }
 
-    pub fn code(&self) -> Option<&str> {
-        self.body.get("code").and_then(Value::as_str)
-    }
-
-    pub fn token(&self) -> String {
-        self.body["token"]
+    fn token(&self) -> String {
+        self.body()["token"]
             .as_str()
             .expect("a token in the body")
             .to_owned()
     }
+}
+
+fn device_cookie_names(res: &TestResponse, expired: bool) -> Vec<String> {
+    res.cookies()
+        .into_iter()
+        .filter(|c| c.is_expired() == expired)
+        .map(|c| c.name)
+        .filter(|n| is_device_cookie(n))
+        .collect()
 }
 
 pub struct Browser<'h> {
@@ -193,7 +175,7 @@ impl Browser<'_> {
         self.cookies.retain(|(n, _)| n != name);
     }
 
-    pub async fn send(&mut self, method: Method, path: &str, body: Option<Value>) -> Reply {
+    pub async fn send(&mut self, method: Method, path: &str, body: Option<Value>) -> TestResponse {
         let mut req = Request::builder()
             .method(method)
             .uri(format!("/api/auth{path}"))
@@ -210,20 +192,9 @@ impl Browser<'_> {
             }
             None => Bytes::new(),
         };
-        let res = self.h.auth.handle(req.body(body).unwrap()).await;
-        let (parts, raw) = res.into_parts();
-        let set_cookies: Vec<String> = parts
-            .headers
-            .get_all(http::header::SET_COOKIE)
-            .iter()
-            .map(|v| v.to_str().unwrap().to_owned())
-            .collect();
-        self.absorb(&set_cookies);
-        Reply {
-            status: parts.status,
-            set_cookies,
-            body: serde_json::from_slice(&raw).unwrap_or(Value::Null),
-        }
+        let res = TestResponse::from(self.h.auth.handle(req.body(body).unwrap()).await);
+        self.absorb(&res.set_cookies);
+        res
     }
 
     /// Applies `Set-Cookie` lines like a browser: a replaced cookie keeps
@@ -240,30 +211,30 @@ impl Browser<'_> {
         }
     }
 
-    pub async fn get(&mut self, path: &str) -> Reply {
+    pub async fn get(&mut self, path: &str) -> TestResponse {
         self.send(Method::GET, path, None).await
     }
 
-    pub async fn post(&mut self, path: &str, body: Value) -> Reply {
+    pub async fn post(&mut self, path: &str, body: Value) -> TestResponse {
         self.send(Method::POST, path, Some(body)).await
     }
 
     /// Signs in and returns the new session token.
-    pub async fn sign_in(&mut self, email: &str) -> Reply {
+    pub async fn sign_in(&mut self, email: &str) -> TestResponse {
         let r = self
             .post(
                 "/sign-in/email",
                 json!({"email": email, "password": PASSWORD}),
             )
             .await;
-        assert_eq!(r.status, StatusCode::OK, "sign-in failed: {}", r.body);
+        assert_eq!(r.status, StatusCode::OK, "sign-in failed: {}", r.body());
         r
     }
 
     pub async fn list(&mut self) -> Vec<String> {
         let r = self.get("/multi-session/list-device-sessions").await;
-        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-        r.body
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body());
+        r.body()
             .as_array()
             .expect("an array")
             .iter()
@@ -271,7 +242,7 @@ impl Browser<'_> {
             .collect()
     }
 
-    pub async fn set_active(&mut self, token: &str) -> Reply {
+    pub async fn set_active(&mut self, token: &str) -> TestResponse {
         self.post(
             "/multi-session/set-active",
             json!({ "sessionToken": token }),
@@ -279,7 +250,7 @@ impl Browser<'_> {
         .await
     }
 
-    pub async fn revoke(&mut self, token: &str) -> Reply {
+    pub async fn revoke(&mut self, token: &str) -> TestResponse {
         self.post("/multi-session/revoke", json!({ "sessionToken": token }))
             .await
     }
@@ -287,7 +258,7 @@ impl Browser<'_> {
     /// Who the browser's `session_token` resolves to.
     pub async fn whoami(&mut self) -> Option<String> {
         let r = self.get("/get-session").await;
-        r.body["user"]["email"].as_str().map(str::to_owned)
+        r.body()["user"]["email"].as_str().map(str::to_owned)
     }
 }
 
