@@ -65,10 +65,8 @@ pub struct ClientAddr(pub IpAddr);
 /// assert_eq!(ip.as_deref(), Some("198.51.100.4"));
 ///
 /// // Through a trusted proxy, the header names the client.
-/// let options = IpOptions {
-///     trusted_proxies: vec!["198.51.100.0/24".parse().unwrap()],
-///     ..IpOptions::default()
-/// };
+/// let mut options = IpOptions::default();
+/// options.trusted_proxies = vec!["198.51.100.0/24".parse().unwrap()];
 /// let ip = client_ip(&headers, peer, &options, Environment::Production);
 /// assert_eq!(ip.as_deref(), Some("203.0.113.7"));
 /// ```
