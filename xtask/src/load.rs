@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 
 use crate::cargo;
 
+mod against;
 mod stores;
 
 const FRAMEWORKS: &[&str] = &["hyper", "axum", "actix"];
@@ -35,7 +36,7 @@ const GET_SESSION: &str = "/api/auth/get-session";
 const TARGET_SHARE_OF_CEILING: f64 = 0.70;
 /// tessera-hyper over better-auth.
 const TARGET_FACTOR_OVER_BETTER_AUTH: f64 = 50.0;
-const USAGE: &str = "usage: cargo xtask bench load [--duration 3s] [--rounds 5] [--shared] [--threads N] [--connections 16] [--frameworks hyper,axum,actix] [--no-refserver]";
+const USAGE: &str = "usage: cargo xtask bench load [--duration 3s] [--rounds 5] [--shared] [--threads N] [--connections 16] [--frameworks hyper,axum,actix] [--no-refserver] [--against <rev>]";
 
 /// Where the server and wrk run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,6 +63,9 @@ struct LoadConfig {
     connections: u32,
     frameworks: Vec<String>,
     refserver: bool,
+    /// Compare with the server built from this commit instead of with the
+    /// ceilings.
+    against: Option<String>,
 }
 
 impl LoadConfig {
@@ -74,6 +78,7 @@ impl LoadConfig {
             connections: 16,
             frameworks: FRAMEWORKS.iter().map(|s| (*s).to_owned()).collect(),
             refserver: true,
+            against: None,
         };
         let mut args = args.iter();
         while let Some(flag) = args.next() {
@@ -108,6 +113,7 @@ impl LoadConfig {
                     }
                 }
                 "--no-refserver" => config.refserver = false,
+                "--against" => config.against = Some(value()?),
                 "--shared" => config.placement = Placement::Shared,
                 _ => return Err(format!("unknown option {flag:?}\n{USAGE}")),
             }
@@ -179,6 +185,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let config = LoadConfig::parse(args)?;
     check_wrk()?;
     check_placement(&config)?;
+    if let Some(rev) = &config.against {
+        let conditions = conditions(cores());
+        return against::run(&config, rev, &conditions);
+    }
     cargo(&["build", "--release", "-p", "tessera-bench"])?;
     let server_bin = target_dir()?.join("release/tessera-bench-server");
 
@@ -922,6 +932,8 @@ Transfer/sec:     32.00MB
             "--frameworks",
             "hyper,axum",
             "--no-refserver",
+            "--against",
+            "HEAD~1",
         ]
         .iter()
         .map(|s| (*s).to_owned())
@@ -930,6 +942,7 @@ Transfer/sec:     32.00MB
         assert_eq!((config.duration.as_str(), config.rounds), ("2s", 3));
         assert_eq!(config.frameworks, ["hyper", "axum"]);
         assert!(!config.refserver);
+        assert_eq!(config.against.as_deref(), Some("HEAD~1"));
         assert_eq!(config.placement, Placement::Pinned);
         assert_eq!((config.threads, config.connections), (1, 16));
         let shared = LoadConfig::parse(&["--shared".to_owned()]).unwrap();
