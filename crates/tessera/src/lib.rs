@@ -53,6 +53,8 @@ pub mod store;
 mod timestamp;
 // The session engine: create, resolve, refresh, revoke; no HTTP.
 pub mod session;
+// OAuth and OpenID Connect on the engine: providers, state and account cookies.
+pub mod oauth;
 // better-auth's HTTP errors, and the mapping of engine and store errors.
 pub mod error;
 // The plugin API: `Plugin`, `Ctx`, hooks, routes.

@@ -1,0 +1,8 @@
+//! OAuth 2.0 and OpenID Connect sign-in, on the session engine: providers,
+//! the `oauth_state` and `account_data` cookies, and the HTTP client trait
+//! the kernel talks to providers through. The endpoints that expose it
+//! live in [`crate::api`].
+
+mod http;
+
+pub use http::{HttpClient, HttpClientError};
