@@ -22,6 +22,7 @@ pub use jwe::{thumbprint, Jwe, ACCOUNT_SALT, SESSION_SALT};
 pub use jwt::Jwt;
 pub(crate) use memo::Entry;
 pub use memo::DEFAULT_MEMO_BYTES;
+pub(crate) use payload::coerce_string;
 pub use payload::{CachePayload, CachedSession, Miss, Opened, TimeWindow};
 
 use crate::store::{Session, User};

@@ -4,5 +4,10 @@
 //! live in [`crate::api`].
 
 mod http;
+mod state;
 
 pub use http::{HttpClient, HttpClientError};
+pub use state::{
+    pkce_challenge, random_string, LinkData, Purpose, StateCipher, StateCookieError, StateData,
+    MAX_SEALED_LEN,
+};
