@@ -27,8 +27,8 @@ pub const SESSION_SALT: &str = "better-auth-session";
 pub const ACCOUNT_SALT: &str = "better-auth-account";
 const INFO: &[u8] = b"BetterAuth.js Generated Encryption Key";
 const ENC: &str = "A256CBC-HS512";
-/// jose's `clockTolerance` on read, seconds.
-const TOLERANCE_SECS: i64 = 15;
+/// jose's `clockTolerance` on read, seconds (`session_data` and `account_data`).
+pub(crate) const TOLERANCE_SECS: i64 = 15;
 const DONT_REMEMBER_SECS: u64 = 300;
 
 /// The 64-byte content key for `secret` and `salt`.

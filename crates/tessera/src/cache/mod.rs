@@ -18,6 +18,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 pub use compact::Compact;
+pub(crate) use jwe::TOLERANCE_SECS as JWE_TOLERANCE_SECS;
 pub use jwe::{thumbprint, Jwe, ACCOUNT_SALT, SESSION_SALT};
 pub use jwt::Jwt;
 pub(crate) use memo::Entry;
