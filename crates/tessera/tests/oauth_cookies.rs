@@ -300,3 +300,212 @@ console.log(JSON.stringify({{
     assert_eq!(payload["exp"].as_i64(), Some(now.as_secs() + 604_800));
     assert_eq!(recorded_account(payload), account);
 }
+
+// ---------------------------------------------------------------------------
+// Properties: opening never panics, and what is sealed opens to itself.
+// ---------------------------------------------------------------------------
+
+mod props {
+    use proptest::prelude::*;
+    use serde_json::{Map, Value};
+    use tessera::oauth::{AccountCookie, LinkData, Purpose, StateCipher, StateData};
+    use tessera::store::Account;
+    use tessera::{Secrets, Timestamp};
+
+    const SECRET: &str = "property-test-secret-0123456789-abcdefghijkl";
+
+    fn single() -> StateCipher {
+        StateCipher::new(&Secrets::single(SECRET), Purpose::OAuthStateCookie)
+    }
+
+    fn rotated() -> StateCipher {
+        let secrets = Secrets::versioned(
+            vec![(7, "property-version-seven".into()), (3, SECRET.into())],
+            Some("property-legacy-secret".into()),
+        )
+        .unwrap();
+        StateCipher::new(&secrets, Purpose::OAuthStateCookie)
+    }
+
+    fn text() -> impl Strategy<Value = String> {
+        "\\PC{0,24}"
+    }
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(Value::from),
+            text().prop_map(Value::String),
+        ];
+        leaf.prop_recursive(2, 12, 3, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+                prop::collection::btree_map(text(), inner, 0..3)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// Keys that are not better-auth's own (prefixed, so none collides).
+    fn extra() -> impl Strategy<Value = Map<String, Value>> {
+        prop::collection::btree_map("x-[a-zA-Z]{0,8}", json_value(), 0..3)
+            .prop_map(|m| m.into_iter().collect())
+    }
+
+    fn state_data() -> impl Strategy<Value = StateData> {
+        let link = (text(), text(), prop::option::of("[0-9a-f]{0,80}")).prop_map(
+            |(user_id, email, encrypted_session_token)| LinkData {
+                user_id,
+                email,
+                encrypted_session_token,
+            },
+        );
+        let server_context = prop::collection::btree_map(text(), json_value(), 0..3)
+            .prop_map(|m| m.into_iter().collect::<Map<_, _>>());
+        (
+            (extra(), text(), "[a-zA-Z0-9_-]{0,128}"),
+            (prop::option::of(text()), prop::option::of(text())),
+            (prop::option::of(link), prop::option::of(server_context)),
+            // Integers JavaScript holds exactly.
+            0i64..(1 << 53),
+            (
+                prop::option::of(any::<bool>()),
+                prop::option::of(text()),
+                prop::option::of("[a-zA-Z0-9_-]{32}"),
+            ),
+        )
+            .prop_map(
+                |(
+                    (extra, callback_url, code_verifier),
+                    (error_url, new_user_url),
+                    (link, server_context),
+                    expires_at,
+                    (request_sign_up, id_token_nonce, oauth_state),
+                )| {
+                    let mut data = StateData::new(
+                        callback_url,
+                        code_verifier,
+                        Timestamp::from_millis(expires_at),
+                    );
+                    data.extra = extra;
+                    data.error_url = error_url;
+                    data.new_user_url = new_user_url;
+                    data.link = link;
+                    data.server_context = server_context;
+                    data.request_sign_up = request_sign_up;
+                    data.id_token_nonce = id_token_nonce;
+                    data.oauth_state = oauth_state;
+                    data
+                },
+            )
+    }
+
+    /// An instant `toISOString` writes with a four-digit year.
+    fn instant() -> impl Strategy<Value = Timestamp> {
+        (-62_167_219_200_000i64..253_402_300_799_999i64).prop_map(Timestamp::from_millis)
+    }
+
+    fn account() -> impl Strategy<Value = Account> {
+        let token = || prop::option::of("\\PC{0,200}");
+        (
+            (text(), text(), text(), text()),
+            (token(), token(), token(), prop::option::of(text())),
+            (prop::option::of(instant()), prop::option::of(instant())),
+            (instant(), instant(), prop::option::of(text())),
+        )
+            .prop_map(
+                |(
+                    (id, account_id, provider_id, user_id),
+                    (access_token, refresh_token, id_token, scope),
+                    (access_token_expires_at, refresh_token_expires_at),
+                    (created_at, updated_at, password),
+                )| Account {
+                    id,
+                    account_id,
+                    provider_id,
+                    user_id,
+                    access_token,
+                    refresh_token,
+                    id_token,
+                    access_token_expires_at,
+                    refresh_token_expires_at,
+                    scope,
+                    password,
+                    created_at,
+                    updated_at,
+                },
+            )
+    }
+
+    /// Strings shaped like the values, so the fuzzing reaches past the
+    /// first checks: bare hex, envelopes, compact JWEs.
+    fn lookalike() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            "[0-9a-fA-F]{0,200}",
+            "\\$ba\\$[ +0-9a-z-]{0,6}\\$[0-9a-f]{0,120}",
+            "[A-Za-z0-9_-]{0,60}\\.[A-Za-z0-9_-]{0,4}\\.[A-Za-z0-9_-]{0,24}\\.[A-Za-z0-9_-]{0,60}\\.[A-Za-z0-9_-]{0,44}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn opening_a_state_never_panics(value in lookalike()) {
+            let _ = single().open(&value);
+            let _ = rotated().open(&value);
+            let _ = rotated().open_str(&value);
+        }
+
+        #[test]
+        fn opening_an_account_never_panics(value in lookalike(), at in instant()) {
+            let codec = AccountCookie::new(&Secrets::single(SECRET)).unwrap();
+            let _ = codec.open(&value, at);
+        }
+
+        #[test]
+        fn sealed_states_open_to_themselves(data in state_data()) {
+            for cipher in [single(), rotated()] {
+                let sealed = cipher.seal(&data);
+                prop_assert_eq!(cipher.open(&sealed).unwrap(), data.clone());
+            }
+        }
+
+        #[test]
+        fn sealed_strings_open_to_themselves_less_a_leading_bom(s in any::<String>()) {
+            let expected = s.strip_prefix('\u{feff}').unwrap_or(&s);
+            let cipher = rotated();
+            prop_assert_eq!(cipher.open_str(&cipher.seal_str(&s)).unwrap(), expected);
+        }
+
+        #[test]
+        fn any_changed_character_of_a_sealed_state_is_refused(
+            data in state_data(),
+            at in any::<prop::sample::Index>(),
+            to in "[0-9a-f$]",
+        ) {
+            let cipher = single();
+            let sealed = cipher.seal(&data);
+            let at = at.index(sealed.len());
+            prop_assume!(sealed[at..at + 1] != to);
+            let changed = format!("{}{to}{}", &sealed[..at], &sealed[at + 1..]);
+            prop_assert!(cipher.open(&changed).is_err());
+        }
+
+        #[test]
+        fn sealed_accounts_open_to_themselves_without_the_password(
+            account in account(),
+            now in instant(),
+        ) {
+            let codec = AccountCookie::new(&Secrets::single(SECRET)).unwrap();
+            let sealed = codec.seal(&account, now, 300);
+            let opened = codec.open(&sealed, now).unwrap();
+            prop_assert_eq!(opened, Account { password: None, ..account });
+        }
+    }
+}
