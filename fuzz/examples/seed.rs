@@ -18,10 +18,12 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Value};
 use tessera::cache::{CacheStrategy, CacheVersion, SessionCache};
 use tessera::cookie::{encode_uri_component, sign_value};
+use tessera::oauth::{AccountCookie, LinkData, Purpose, StateCipher, StateData};
+use tessera::store::Account;
 use tessera::{Secrets, Session, User};
 use tessera_fuzz::{
-    device_cookie, secrets, signed_cookie, EndpointInput, Server, DEVICE_TOKENS, NOW, OLDER_SECRET,
-    SESSION_TOKEN, SESSION_TOKEN_COOKIE,
+    device_cookie, oauth_secrets, secrets, signed_cookie, EndpointInput, Server, DEVICE_TOKENS,
+    NOW, OLDER_SECRET, SESSION_TOKEN, SESSION_TOKEN_COOKIE,
 };
 
 /// At most this many seeds per target come from the vectors.
@@ -37,6 +39,8 @@ struct Harvest {
     urls: BTreeSet<String>,
     /// `(path below /api/auth, body)`.
     bodies: BTreeSet<(String, String)>,
+    /// `oauth_state` and `account_data` values, and decrypted states.
+    oauth: BTreeSet<String>,
 }
 
 impl Harvest {
@@ -63,6 +67,15 @@ impl Harvest {
         let lower = key.to_ascii_lowercase();
         if lower.contains("cookieheader") || lower == "cookie" {
             self.cookie_headers.insert(s.to_owned());
+        }
+        let oauth_parent = parent
+            .get("cookieName")
+            .is_some_and(|n| *n == "better-auth.oauth_state")
+            || parent
+                .get("salt")
+                .is_some_and(|salt| *salt == "better-auth-account");
+        if (key == "rawValue" && oauth_parent) || key == "decryptedJSON" {
+            self.oauth.insert(s.to_owned());
         }
         if key == "urlDecoded" {
             self.signed_values.insert(s.to_owned());
@@ -145,6 +158,7 @@ fn main() {
     endpoint_body(&seeds, &harvest);
     origin_check(&seeds, &harvest);
     device_cookies(&seeds, &harvest);
+    oauth_cookies(&seeds, &harvest);
     lambda_event(&seeds, &repo.join("adapters/lambda/tests/fixtures"));
 }
 
@@ -359,6 +373,64 @@ fn device_cookies(seeds: &Path, harvest: &Harvest) {
             bytes.extend_from_slice(header.as_bytes());
             c.add("made", bytes);
         }
+    }
+}
+
+fn oauth_cookies(seeds: &Path, harvest: &Harvest) {
+    let mut c = Corpus::new(seeds, "oauth_cookies");
+    c.add_all("vector", &harvest.oauth);
+    // Fresh values under the fixtures' secrets: a `$ba$2$` envelope with
+    // every state field, a link token, an account with every field.
+    let state_cipher = StateCipher::new(&oauth_secrets(), Purpose::OAuthStateCookie);
+    let link_cipher = StateCipher::new(&oauth_secrets(), Purpose::OAuthLinkSessionToken);
+    let mut state = StateData::new("/after", "v".repeat(128), NOW.plus_secs(600));
+    state
+        .extra
+        .insert("additional".into(), json!({"n": 1.5, "a": [null, true]}));
+    state.error_url = Some("/error".into());
+    state.new_user_url = Some("/welcome".into());
+    state.link = Some(LinkData {
+        user_id: "SeedUser".into(),
+        email: "seed@example.com".into(),
+        encrypted_session_token: Some(link_cipher.seal_str(SESSION_TOKEN)),
+    });
+    state.server_context = json!({"origin": "seed"}).as_object().cloned();
+    state.request_sign_up = Some(true);
+    state.id_token_nonce = Some("n".repeat(32));
+    state.oauth_state = Some("s".repeat(32));
+    c.add("state-json", state.to_json());
+    c.add("state-envelope", state_cipher.seal(&state));
+    c.add("link-token", link_cipher.seal_str(SESSION_TOKEN));
+    let account = Account {
+        id: "SeedAccount".into(),
+        account_id: "seed".into(),
+        provider_id: "oidc".into(),
+        user_id: "SeedUser".into(),
+        access_token: Some("access".into()),
+        refresh_token: Some("refresh".into()),
+        id_token: Some("header.payload.signature".into()),
+        access_token_expires_at: Some(NOW.plus_secs(3600)),
+        refresh_token_expires_at: Some(NOW.plus_secs(86_400)),
+        scope: Some("openid,email".into()),
+        password: None,
+        created_at: NOW,
+        updated_at: NOW,
+    };
+    let accounts = AccountCookie::new(&oauth_secrets()).expect("account cookie keys");
+    c.add("account", accounts.seal(&account, NOW, 600));
+    for edge in [
+        "",
+        "$ba$2$",
+        "$ba$-0$00",
+        "$ba$ 2$abc",
+        "$ba$99999999999$00",
+        "0",
+        "0g",
+        "..",
+        "e30..AAAAAAAAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        r#"{"callbackURL":"/","codeVerifier":"v","expiresAt":1.5,"link":{"userId":7,"email":"e"}}"#,
+    ] {
+        c.add("edge", edge);
     }
 }
 

@@ -58,6 +58,17 @@ pub fn secrets() -> Secrets {
     .expect("valid fuzz secrets")
 }
 
+/// The secrets of the OAuth cookie fixtures: [`secrets`], with [`SECRET`]
+/// also as the legacy `BETTER_AUTH_SECRET`, so the vectors' bare-hex
+/// `oauth_state` opens beside `$ba$` envelopes.
+pub fn oauth_secrets() -> Secrets {
+    Secrets::versioned(
+        vec![(2, SECRET.to_owned()), (1, OLDER_SECRET.to_owned())],
+        Some(SECRET.to_owned()),
+    )
+    .expect("valid fuzz secrets")
+}
+
 /// `name=value` of a signed cookie as a browser sends it back.
 pub fn signed_cookie(name: &str, value: &str) -> String {
     format!(

@@ -89,6 +89,9 @@ pub enum SecretError {
 #[derive(Clone, Debug)]
 pub struct Secrets {
     entries: Vec<SecretEntry>,
+    /// Beside versions: the index in `entries` of the legacy secret, which
+    /// may be a versioned entry with the same value.
+    legacy: Option<usize>,
     /// The legacy secret given was the public default (it is never used).
     default_legacy: bool,
 }
@@ -98,6 +101,7 @@ impl Secrets {
     pub fn single(secret: impl Into<String>) -> Self {
         Secrets {
             entries: vec![SecretEntry::new(None, secret.into())],
+            legacy: None,
             default_legacy: false,
         }
     }
@@ -124,13 +128,24 @@ impl Secrets {
         // better-auth ignores a legacy secret that is its default
         // (`buildSecretConfig`); remember it to refuse it outside development.
         let default_legacy = legacy.as_deref() == Some(DEFAULT_SECRET);
-        if let Some(legacy) = legacy.filter(|l| l != DEFAULT_SECRET && !l.is_empty()) {
-            if entries.iter().all(|e| e.value != legacy) {
-                entries.push(SecretEntry::new(None, legacy));
-            }
-        }
+        // A legacy secret equal to a version is not a second entry (the
+        // JWE and HMAC paths try each value once), but it stays the legacy
+        // secret: better-auth's `symmetricDecrypt` opens bare-hex values
+        // with it whatever the versions are.
+        let legacy = legacy
+            .filter(|l| l != DEFAULT_SECRET && !l.is_empty())
+            .map(
+                |legacy| match entries.iter().position(|e| e.value == legacy) {
+                    Some(at) => at,
+                    None => {
+                        entries.push(SecretEntry::new(None, legacy));
+                        entries.len() - 1
+                    }
+                },
+            );
         Ok(Secrets {
             entries,
+            legacy,
             default_legacy,
         })
     }
@@ -161,6 +176,14 @@ impl Secrets {
     /// Every secret, current first.
     pub fn all(&self) -> &[SecretEntry] {
         &self.entries
+    }
+
+    /// The legacy secret (`BETTER_AUTH_SECRET`) kept beside versioned
+    /// secrets, even when its value is also one of the versions (spec
+    /// §11.2): better-auth's `symmetricDecrypt` opens bare-hex values with
+    /// it. `None` for a single secret, which has no versions.
+    pub fn legacy(&self) -> Option<&SecretEntry> {
+        self.legacy.map(|at| &self.entries[at])
     }
 
     /// Whether the current secret is better-auth's public default.
@@ -250,6 +273,23 @@ mod tests {
         let versions: Vec<_> = s.all().iter().map(|e| e.version()).collect();
         assert_eq!(versions, vec![Some(2), Some(1), None]);
         assert_eq!(s.current().expose(), b"new-secret");
+        assert_eq!(s.legacy().map(SecretEntry::expose), Some(&b"legacy"[..]));
+        assert!(Secrets::single("only").legacy().is_none());
+    }
+
+    #[test]
+    fn a_legacy_secret_equal_to_a_version_stays_the_legacy_secret() {
+        let s = Secrets::versioned(
+            vec![(2, "new-secret".into()), (1, "old-secret".into())],
+            Some("old-secret".into()),
+        )
+        .unwrap();
+        assert_eq!(s.all().len(), 2, "each value is tried once");
+        let legacy = s.legacy().unwrap();
+        assert_eq!(legacy.expose(), b"old-secret");
+        assert_eq!(legacy.version(), Some(1));
+        let without = Secrets::versioned(vec![(2, "new-secret".into())], None).unwrap();
+        assert!(without.legacy().is_none());
     }
 
     #[test]

@@ -10,7 +10,7 @@ use base64::Engine as _;
 use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
 use josekit::jwe::{self, JweEncrypter, JweHeader};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256, Sha512};
 use subtle::ConstantTimeEq;
 
@@ -27,7 +27,8 @@ pub const SESSION_SALT: &str = "better-auth-session";
 pub const ACCOUNT_SALT: &str = "better-auth-account";
 const INFO: &[u8] = b"BetterAuth.js Generated Encryption Key";
 const ENC: &str = "A256CBC-HS512";
-const TOLERANCE_SECS: i64 = 15;
+/// jose's `clockTolerance` on read, seconds (`session_data` and `account_data`).
+pub(crate) const TOLERANCE_SECS: i64 = 15;
 const DONT_REMEMBER_SECS: u64 = 300;
 
 /// The 64-byte content key for `secret` and `salt`.
@@ -101,6 +102,36 @@ impl Jwe {
     /// The key id new values carry.
     pub fn kid(&self) -> &str {
         &self.kid
+    }
+
+    /// Encrypts `plaintext` as a compact JWE with the current secret's
+    /// key, header `{"alg":"dir","enc":"A256CBC-HS512","kid":…}`: what
+    /// [`Jwe::decrypt`] opens.
+    pub fn encrypt(&self, plaintext: &[u8]) -> String {
+        let mut header = JweHeader::new();
+        header.set_content_encryption(ENC);
+        header.set_key_id(&self.kid);
+        jwe::serialize_compact(plaintext, &header, &*self.encrypter)
+            .expect("encryption with a valid 64-byte key cannot fail")
+    }
+
+    /// better-auth's `symmetricEncodeJWT`: `payload`'s fields, then `iat`,
+    /// `exp = iat + lifetime_secs` and a fresh `jti`, encrypted.
+    pub(crate) fn encode_claims<P: Serialize>(
+        &self,
+        payload: &P,
+        now: Timestamp,
+        lifetime_secs: u64,
+    ) -> String {
+        let iat = now.as_secs();
+        let jti = random_uuid();
+        let claims = Claims {
+            payload,
+            iat,
+            exp: iat.saturating_add(i64::try_from(lifetime_secs).unwrap_or(i64::MAX)),
+            jti: Some(&jti),
+        };
+        self.encrypt(&serde_json::to_vec(&claims).expect("claims always serialise"))
     }
 
     /// Decrypts a compact JWE to its plaintext (RFC 7516 with RFC 7518
@@ -203,21 +234,8 @@ fn random_uuid() -> String {
 
 impl CacheCodec for Jwe {
     fn encode(&self, payload: &CachePayload<'_>, now: Timestamp, max_age: Option<u64>) -> String {
-        let iat = now.as_secs();
         let lifetime = max_age.filter(|m| *m > 0).unwrap_or(DONT_REMEMBER_SECS);
-        let jti = random_uuid();
-        let claims = Claims {
-            payload,
-            iat,
-            exp: iat.saturating_add(i64::try_from(lifetime).unwrap_or(i64::MAX)),
-            jti: Some(&jti),
-        };
-        let bytes = serde_json::to_vec(&claims).expect("claims always serialise");
-        let mut header = JweHeader::new();
-        header.set_content_encryption(ENC);
-        header.set_key_id(&self.kid);
-        jwe::serialize_compact(&bytes, &header, &*self.encrypter)
-            .expect("encryption with a valid 64-byte key cannot fail")
+        self.encode_claims(payload, now, lifetime)
     }
 
     fn open(&self, value: &str, now: Timestamp) -> Result<Opened, Miss> {

@@ -50,10 +50,12 @@ fn verify_with<M: Mac + hmac::digest::KeyInit>(key: &[u8], input: &[u8], sig: &[
     mac.verify_slice(sig).is_ok()
 }
 
+/// A payload with the token claims after its fields, as jose's
+/// `SignJWT`/`EncryptJWT` add them.
 #[derive(Serialize)]
-pub(crate) struct Claims<'a> {
+pub(crate) struct Claims<'a, P> {
     #[serde(flatten)]
-    pub payload: &'a CachePayload<'a>,
+    pub payload: &'a P,
     pub iat: i64,
     pub exp: i64,
     #[serde(skip_serializing_if = "Option::is_none")]

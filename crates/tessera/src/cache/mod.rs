@@ -18,10 +18,12 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 pub use compact::Compact;
+pub(crate) use jwe::TOLERANCE_SECS as JWE_TOLERANCE_SECS;
 pub use jwe::{thumbprint, Jwe, ACCOUNT_SALT, SESSION_SALT};
 pub use jwt::Jwt;
 pub(crate) use memo::Entry;
 pub use memo::DEFAULT_MEMO_BYTES;
+pub(crate) use payload::coerce_string;
 pub use payload::{CachePayload, CachedSession, Miss, Opened, TimeWindow};
 
 use crate::store::{Session, User};

@@ -217,6 +217,19 @@ impl<'de> Visitor<'de> for PayloadSeed {
     }
 }
 
+/// zod's `z.coerce.string()` on the ids better-auth coerces (`userId`):
+/// strings as they are, numbers and booleans as `String()` writes the
+/// common ones (numeric ids). Anything else is refused, where zod would
+/// write `"null"` or `"[object Object]"`.
+pub(crate) fn coerce_string(value: Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
 fn required<T, E: de::Error>(v: Option<T>, field: &'static str) -> Result<T, E> {
     v.ok_or_else(|| E::missing_field(field))
 }
@@ -260,12 +273,10 @@ impl<'de> Visitor<'de> for SessionSeed {
                 "userAgent" => user_agent = map.next_value::<Option<String>>()?,
                 // `z.coerce.string()`
                 "userId" => {
-                    user_id = Some(match map.next_value::<Value>()? {
-                        Value::String(s) => s,
-                        Value::Number(n) => n.to_string(),
-                        Value::Bool(b) => b.to_string(),
-                        _ => return Err(de::Error::custom("invalid userId")),
-                    })
+                    user_id = Some(
+                        coerce_string(map.next_value::<Value>()?)
+                            .ok_or_else(|| de::Error::custom("invalid userId"))?,
+                    )
                 }
                 "id" => id = Some(map.next_value::<String>()?),
                 _ => {

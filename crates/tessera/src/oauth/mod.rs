@@ -3,6 +3,13 @@
 //! the kernel talks to providers through. The endpoints that expose it
 //! live in [`crate::api`].
 
+mod account_cookie;
 mod http;
+mod state;
 
+pub use account_cookie::AccountCookie;
 pub use http::{HttpClient, HttpClientError};
+pub use state::{
+    pkce_challenge, random_string, LinkData, Purpose, StateCipher, StateCookieError, StateData,
+    MAX_SEALED_LEN,
+};
