@@ -4,5 +4,10 @@
 //! live in [`crate::api`].
 
 mod http;
+mod id_token;
 
 pub use http::{HttpClient, HttpClientError};
+pub use id_token::{
+    verify_id_token, IdTokenClaims, IdTokenError, IdTokenExpectations, Jwks, JwksCache, JwksError,
+    JwksFetchError, SigningAlgorithm, MAX_ID_TOKEN_BYTES, MAX_JWKS_BYTES, MAX_JWKS_KEYS,
+};
