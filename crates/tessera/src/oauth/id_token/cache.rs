@@ -224,11 +224,12 @@ async fn fetch(client: &dyn HttpClient, jwks_uri: &str) -> Result<Jwks, JwksFetc
     Jwks::from_json(response.body()).map_err(JwksFetchError::Invalid)
 }
 
-/// Whether `now` is less than `span_ms` after `at`. A clock that went back
-/// before `at` counts as outside, so a jump back in time refreshes rather
-/// than freezing the cache.
+/// Whether `now` is less than `span_ms` from `at`, either way. Concurrent
+/// verifications may pass instants slightly out of order, which must not
+/// count as old; a clock set back by more than the span refreshes rather
+/// than trusting the set until it catches up.
 fn within(now: Timestamp, at: Timestamp, span_ms: i64) -> bool {
-    (0..span_ms).contains(&(now.as_millis().saturating_sub(at.as_millis())))
+    now.as_millis().abs_diff(at.as_millis()) < span_ms.unsigned_abs()
 }
 
 fn millis(d: Duration) -> i64 {

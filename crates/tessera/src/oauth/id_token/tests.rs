@@ -645,8 +645,13 @@ async fn the_set_is_fetched_once_then_again_when_older_than_the_max_age() {
         .await
         .unwrap();
     assert_eq!(client.calls(), 2);
-    // A clock that went back refreshes rather than trusting the set forever.
-    verify(&cache, &client, RECORDED_TOKEN, now.plus_secs(30))
+    // Instants a little out of order (concurrent requests) use the set;
+    verify(&cache, &client, RECORDED_TOKEN, now.plus_secs(1))
+        .await
+        .unwrap();
+    assert_eq!(client.calls(), 2);
+    // a clock set back by the max age or more refreshes it.
+    verify(&cache, &client, RECORDED_TOKEN, now.plus_secs(-1))
         .await
         .unwrap();
     assert_eq!(client.calls(), 3);
@@ -730,6 +735,28 @@ async fn a_failed_refetch_also_starts_the_interval() {
     verify(&cache, &client, RECORDED_TOKEN, at(IAT + 32))
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn an_instant_slightly_before_the_last_refetch_is_within_the_interval() {
+    // Concurrent verifications may pass their `now`s out of order.
+    let client = Canned::new(&[(StatusCode::OK, RECORDED_JWKS)]);
+    let cache = JwksCache::new();
+    verify(&cache, &client, RECORDED_TOKEN, at(IAT))
+        .await
+        .unwrap();
+    let unknown = unsigned(
+        &json!({"alg": "RS256", "kid": "rotated"}),
+        &claims(json!({})),
+    );
+    assert!(verify(&cache, &client, &unknown, at(IAT + 40))
+        .await
+        .is_err());
+    assert_eq!(client.calls(), 2);
+    assert!(verify(&cache, &client, &unknown, at(IAT + 35))
+        .await
+        .is_err());
+    assert_eq!(client.calls(), 2);
 }
 
 #[tokio::test]
