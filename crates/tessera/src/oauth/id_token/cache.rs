@@ -100,7 +100,9 @@ impl JwksCache {
         }
     }
 
-    /// Fetches a provider's set again once it is `max_age` old.
+    /// Fetches a provider's set again once it is `max_age` old. When that
+    /// fetch fails, verifications fail with it, as jose's do: a set is not
+    /// used past its maximum age.
     pub fn with_max_age(mut self, max_age: Duration) -> Self {
         self.max_age_ms = millis(max_age);
         self
