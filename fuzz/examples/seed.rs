@@ -41,6 +41,8 @@ struct Harvest {
     bodies: BTreeSet<(String, String)>,
     /// `oauth_state` and `account_data` values, and decrypted states.
     oauth: BTreeSet<String>,
+    /// ID tokens the recorded OpenID provider issued.
+    id_tokens: BTreeSet<String>,
 }
 
 impl Harvest {
@@ -76,6 +78,9 @@ impl Harvest {
                 .is_some_and(|salt| *salt == "better-auth-account");
         if (key == "rawValue" && oauth_parent) || key == "decryptedJSON" {
             self.oauth.insert(s.to_owned());
+        }
+        if (key == "idToken" || key == "id_token") && s.split('.').count() == 3 {
+            self.id_tokens.insert(s.to_owned());
         }
         if key == "urlDecoded" {
             self.signed_values.insert(s.to_owned());
@@ -160,6 +165,7 @@ fn main() {
     device_cookies(&seeds, &harvest);
     oauth_cookies(&seeds, &harvest);
     lambda_event(&seeds, &repo.join("adapters/lambda/tests/fixtures"));
+    id_token(&seeds, &harvest);
 }
 
 fn cookie_header(seeds: &Path, harvest: &Harvest) {
@@ -445,5 +451,52 @@ fn lambda_event(seeds: &Path, fixtures: &Path) {
     for file in files {
         let name = file.file_stem().and_then(|s| s.to_str()).unwrap_or("event");
         c.add(name, fs::read(&file).expect("read a fixture"));
+    }
+}
+
+fn id_token(seeds: &Path, harvest: &Harvest) {
+    let mut c = Corpus::new(seeds, "id_token");
+    c.add_all("vector", &harvest.id_tokens);
+    let Some(token) = harvest.id_tokens.iter().next() else {
+        return;
+    };
+    let mut parts = token.split('.');
+    let (header, payload, signature) = (
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+    );
+    // Other headers on the recorded payload and signature.
+    for (name, other) in [
+        // {"alg":"none"}
+        ("alg-none", "eyJhbGciOiJub25lIn0"),
+        // {"alg":"HS256","kid":"keystore-CHANGE-ME"}
+        (
+            "alg-hs256",
+            "eyJhbGciOiJIUzI1NiIsImtpZCI6ImtleXN0b3JlLUNIQU5HRS1NRSJ9",
+        ),
+        // {"alg":"RS256"}: no kid
+        ("no-kid", "eyJhbGciOiJSUzI1NiJ9"),
+        // {"alg":"RS256","kid":"rotated"}
+        ("other-kid", "eyJhbGciOiJSUzI1NiIsImtpZCI6InJvdGF0ZWQifQ"),
+        // {"alg":"RS256","kid":7}
+        ("kid-number", "eyJhbGciOiJSUzI1NiIsImtpZCI6N30"),
+        // {"alg":"RS256","crit":["b64"],"b64":false}
+        (
+            "crit",
+            "eyJhbGciOiJSUzI1NiIsImNyaXQiOlsiYjY0Il0sImI2NCI6ZmFsc2V9",
+        ),
+    ] {
+        c.add(name, format!("{other}.{payload}.{signature}"));
+    }
+    c.add("no-signature", format!("{header}.{payload}."));
+    c.add("padded", format!("{header}=.{payload}.{signature}"));
+    // {"sub":"mallory"}: another payload under the recorded signature.
+    c.add(
+        "tampered",
+        format!("{header}.eyJzdWIiOiJtYWxsb3J5In0.{signature}"),
+    );
+    for edge in ["", ".", "..", "...", "a.b.c", "e30.e30.e30"] {
+        c.add("edge", edge);
     }
 }

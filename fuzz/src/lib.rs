@@ -49,6 +49,22 @@ pub const DEVICE_TOKENS: [&str; 5] = [
     "DeviceTokenE0123456789abcdefghij",
 ];
 
+/// The recorded OpenID provider's issuer (oidc-provider in
+/// `better-auth-1.7.25-oauth.json`).
+pub const OIDC_ISSUER: &str = "http://127.0.0.1:4010";
+/// The client the recorded ID tokens are for.
+pub const OIDC_CLIENT_ID: &str = "tessera-test";
+/// The nonce of the recorded flow, in its ID tokens.
+pub const OIDC_NONCE: &str = "QtWMjBKHRLmpuc3uBi8UxpRjMF-OOZsq";
+/// The recorded provider's `jwks_uri`.
+pub const OIDC_JWKS_URI: &str = "http://127.0.0.1:4010/jwks";
+/// The recorded provider's key set (`provider.jwks`): its ID tokens
+/// verify with it.
+pub const OIDC_JWKS: &str = r#"{"keys":[{"kty":"RSA","use":"sig","kid":"keystore-CHANGE-ME","alg":"RS256","e":"AQAB","n":"xwQ72P9z9OYshiQ-ntDYaPnnfwG6u9JAdLMZ5o0dmjlcyrvwQRdoFIKPnO65Q8mh6F_LDSxjxa2Yzo_wdjhbPZLjfUJXgCzm54cClXzT5twzo7lzoAfaJlkTsoZc2HFWqmcri0BuzmTFLZx2Q7wYBm0pXHmQKF0V-C1O6NWfd4mfBhbM-I1tHYSpAMgarSm22WDMDx-WWI7TEzy2QhaBVaENW9BKaKkJklocAZCxk18WhR0fckIGiWiSM5FcU1PY2jfGsTmX505Ub7P5Dz75Ygqrutd5tFrcqyPAtPTFDk8X1InxkkUwpP3nFU5o50DGhwQolGYKPGtQ-ZtmbOfcWQ"}]}"#;
+/// "Now" for ID tokens: a second after the first recorded one was issued,
+/// so both recorded tokens are valid.
+pub const OIDC_NOW: Timestamp = Timestamp::from_millis(1_795_855_231_000);
+
 /// The secrets in force: [`SECRET`] (current) and [`OLDER_SECRET`].
 pub fn secrets() -> Secrets {
     Secrets::versioned(

@@ -5,6 +5,7 @@
 
 mod account_cookie;
 mod http;
+mod id_token;
 mod state;
 
 pub use account_cookie::AccountCookie;
@@ -12,4 +13,8 @@ pub use http::{HttpClient, HttpClientError};
 pub use state::{
     pkce_challenge, random_string, LinkData, Purpose, StateCipher, StateCookieError, StateData,
     MAX_SEALED_LEN,
+};
+pub use id_token::{
+    verify_id_token, IdTokenClaims, IdTokenError, IdTokenExpectations, Jwks, JwksCache, JwksError,
+    JwksFetchError, SigningAlgorithm, MAX_ID_TOKEN_BYTES, MAX_JWKS_BYTES, MAX_JWKS_KEYS,
 };
