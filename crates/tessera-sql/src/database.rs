@@ -438,6 +438,21 @@ impl Database for SqlDatabase {
         })
     }
 
+    async fn find_account_by_provider(
+        &self,
+        provider_id: &str,
+        account_id: &str,
+    ) -> Result<Option<Account>, StoreError> {
+        run!(self, pool => {
+            let row = sqlx::query(ACCOUNT_BY_PROVIDER)
+                .bind(provider_id)
+                .bind(account_id)
+                .fetch_optional(pool)
+                .await?;
+            row.as_ref().map(|r| value::account(r, 0)).transpose()
+        })
+    }
+
     async fn update_account(&self, account: &Account) -> Result<bool, StoreError> {
         let done = run!(self, pool => {
             bind_account!(sqlx::query(UPDATE_ACCOUNT), account)

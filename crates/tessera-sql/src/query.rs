@@ -88,6 +88,11 @@ pub(crate) const ACCOUNTS_OF_USER: &str = concat!(
     account_columns!(""),
     r#" from "account" where "userId" = $1 order by "createdAt", "id""#
 );
+pub(crate) const ACCOUNT_BY_PROVIDER: &str = concat!(
+    "select ",
+    account_columns!(""),
+    r#" from "account" where "providerId" = $1 and "accountId" = $2 order by "createdAt", "id" limit 1"#
+);
 pub(crate) const UPDATE_ACCOUNT: &str = concat!(
     r#"update "account" set "accountId" = $2, "providerId" = $3, "userId" = $4,"#,
     r#" "accessToken" = $5, "refreshToken" = $6, "idToken" = $7, "accessTokenExpiresAt" = $8,"#,

@@ -356,6 +356,19 @@ pub async fn accounts_round_trip(store: &StoreUnderTest) {
     found.sort_by(|a, b| a.id.cmp(&b.id));
     assert_eq!(found, vec![oauth.clone(), password.clone()]);
     assert!(db.find_accounts("u2").await.unwrap().is_empty());
+    // An OAuth sign-in finds the account by the provider's key alone.
+    assert_eq!(
+        db.find_account_by_provider("oidc", "sub-1").await.unwrap(),
+        Some(oauth.clone())
+    );
+    assert_eq!(
+        db.find_account_by_provider("oidc", "sub-2").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        db.find_account_by_provider("other", "sub-1").await.unwrap(),
+        None
+    );
 
     let refreshed = Account {
         access_token: Some("at2".into()),

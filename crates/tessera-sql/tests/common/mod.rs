@@ -229,6 +229,16 @@ impl<D: Database> Database for CountingDatabase<D> {
         self.record("find_accounts");
         self.inner.find_accounts(user_id).await
     }
+    async fn find_account_by_provider(
+        &self,
+        provider_id: &str,
+        account_id: &str,
+    ) -> Result<Option<Account>, StoreError> {
+        self.record("find_account_by_provider");
+        self.inner
+            .find_account_by_provider(provider_id, account_id)
+            .await
+    }
     async fn update_account(&self, account: &Account) -> Result<bool, StoreError> {
         self.record("update_account");
         self.inner.update_account(account).await

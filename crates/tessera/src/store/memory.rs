@@ -136,6 +136,18 @@ impl Database for MemoryDatabase {
             .collect())
     }
 
+    async fn find_account_by_provider(
+        &self,
+        provider_id: &str,
+        account_id: &str,
+    ) -> Result<Option<Account>, StoreError> {
+        Ok(self
+            .accounts
+            .iter()
+            .find(|a| a.provider_id == provider_id && a.account_id == account_id)
+            .map(|a| a.clone()))
+    }
+
     async fn update_account(&self, account: &Account) -> Result<bool, StoreError> {
         Ok(match self.accounts.get_mut(&account.id) {
             Some(mut slot) => {

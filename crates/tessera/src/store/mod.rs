@@ -232,6 +232,14 @@ pub trait Database: Send + Sync + 'static {
     async fn create_account(&self, account: &Account) -> Result<(), StoreError>;
     /// A user's accounts.
     async fn find_accounts(&self, user_id: &str) -> Result<Vec<Account>, StoreError>;
+    /// The account a provider knows by `account_id` (better-auth's
+    /// `findAccountByProviderId`), whoever owns it: how an OAuth sign-in
+    /// finds its user.
+    async fn find_account_by_provider(
+        &self,
+        provider_id: &str,
+        account_id: &str,
+    ) -> Result<Option<Account>, StoreError>;
     /// Replaces an account row; returns whether it existed.
     async fn update_account(&self, account: &Account) -> Result<bool, StoreError>;
     /// Deletes an account.
