@@ -534,6 +534,77 @@ pub struct Options {
     pub user_additional_fields: Vec<AdditionalField>,
     /// Bounds on a request's head and cookies (431 past them).
     pub limits: RequestLimits,
+    /// OAuth accounts: where the state lives, the account cookie, linking.
+    pub account: AccountOptions,
+}
+
+/// Where the OAuth `state` and PKCE verifier wait for the callback
+/// (better-auth's `account.storeStateStrategy`, spec §4.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StateStrategy {
+    /// In the encrypted `oauth_state` cookie: no store needed.
+    Cookie,
+    /// In a verification record `auth-state:<state>` (database or
+    /// secondary storage), with the signed `state` cookie.
+    Database,
+}
+
+impl StateStrategy {
+    /// `cookie` or `database`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "cookie" => Some(StateStrategy::Cookie),
+            "database" => Some(StateStrategy::Database),
+            _ => None,
+        }
+    }
+}
+
+/// OAuth accounts (better-auth's `account` options).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AccountOptions {
+    /// Where the state lives; `None`: better-auth's default, `cookie`
+    /// without a store and `database` with one (`TESSERA_OAUTH_STATE`).
+    pub store_state_strategy: Option<StateStrategy>,
+    /// Keep the provider's account in the encrypted `account_data` cookie;
+    /// `None`: better-auth's default, on without a database
+    /// (`TESSERA_ACCOUNT_COOKIE`).
+    pub store_account_cookie: Option<bool>,
+    /// With the `database` strategy, do not require the signed `state`
+    /// cookie to match (`skipStateCookieCheck`).
+    pub skip_state_cookie_check: bool,
+    /// Link a provider's account to an existing user with the same email
+    /// (`accountLinking.enabled`, default true).
+    pub account_linking: bool,
+    /// Providers whose email is trusted for linking even when they do not
+    /// say it is verified (`accountLinking.trustedProviders`).
+    pub trusted_providers: Vec<String>,
+    /// Link only to users whose own email is verified
+    /// (`accountLinking.requireLocalEmailVerified`, default true).
+    pub require_local_email_verified: bool,
+    /// `/link-social` may link an account whose email differs from the
+    /// user's (`accountLinking.allowDifferentEmails`).
+    pub allow_different_emails: bool,
+    /// Store the fresh tokens of each sign-in on the account
+    /// (`updateAccountOnSignIn`, default true).
+    pub update_account_on_sign_in: bool,
+}
+
+impl Default for AccountOptions {
+    fn default() -> Self {
+        AccountOptions {
+            store_state_strategy: None,
+            store_account_cookie: None,
+            skip_state_cookie_check: false,
+            account_linking: true,
+            trusted_providers: Vec::new(),
+            require_local_email_verified: true,
+            allow_different_emails: false,
+            update_account_on_sign_in: true,
+        }
+    }
 }
 
 impl Default for Options {
@@ -554,6 +625,7 @@ impl Default for Options {
             plugins: Vec::new(),
             user_additional_fields: Vec::new(),
             limits: RequestLimits::default(),
+            account: AccountOptions::default(),
         }
     }
 }
@@ -700,7 +772,10 @@ impl Options {
     ///   `TESSERA_REFRESH_CACHE` (`false`, `true` or an update age in seconds);
     /// - `TESSERA_PLUGINS`: comma-separated plugin ids;
     /// - `TESSERA_MAX_HEAD_BYTES`, `TESSERA_MAX_COOKIE_BYTES`,
-    ///   `TESSERA_MAX_COOKIES`: the [`RequestLimits`].
+    ///   `TESSERA_MAX_COOKIES`: the [`RequestLimits`];
+    /// - `TESSERA_OAUTH_STATE`: `cookie` or `database` (where the OAuth
+    ///   state waits for the callback), `TESSERA_ACCOUNT_COOKIE`: `true` /
+    ///   `false` (the `account_data` cookie); see [`AccountOptions`].
     pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Self, EnvError> {
         let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
         let mut o = Options::new();
@@ -813,6 +888,18 @@ impl Options {
                     reason: "expected a whole number".to_owned(),
                 })?;
             }
+        }
+        if let Some(v) = get("TESSERA_OAUTH_STATE") {
+            o.account.store_state_strategy = Some(StateStrategy::parse(v.trim()).ok_or_else(
+                || EnvError::Invalid {
+                    name: "TESSERA_OAUTH_STATE".to_owned(),
+                    value: v.clone(),
+                    reason: "expected cookie or database".to_owned(),
+                },
+            )?);
+        }
+        if let Some(v) = get("TESSERA_ACCOUNT_COOKIE") {
+            o.account.store_account_cookie = Some(parse_bool("TESSERA_ACCOUNT_COOKIE", &v)?);
         }
         Ok(o)
     }

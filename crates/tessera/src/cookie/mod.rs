@@ -56,6 +56,8 @@ pub struct AuthCookies {
     pub account_data: CookieDef,
     /// `oauth_state`: the stateless OAuth state cookie (§4.3).
     pub oauth_state: CookieDef,
+    /// `state`: the signed OAuth state of the `database` strategy (§4.3).
+    pub state: CookieDef,
 }
 
 /// How cookie names and attributes are chosen.
@@ -123,6 +125,7 @@ impl AuthCookies {
             dont_remember: def("dont_remember", None),
             account_data: def("account_data", Some(cache_max_age)),
             oauth_state: def("oauth_state", Some(600)),
+            state: def("state", Some(300)),
         }
     }
 }
