@@ -145,6 +145,8 @@ pub struct AuthBuilder {
     secondary: Option<Arc<dyn SecondaryStorage>>,
     clock: Arc<dyn Clock>,
     plugins: Vec<Arc<dyn plugin::Plugin>>,
+    oauth_providers: Vec<oauth::Provider>,
+    http_client: Option<Arc<dyn oauth::HttpClient>>,
 }
 
 impl std::fmt::Debug for AuthBuilder {
@@ -166,6 +168,8 @@ impl Auth {
             secondary: None,
             clock: Arc::new(SystemClock),
             plugins: Vec::new(),
+            oauth_providers: Vec::new(),
+            http_client: None,
         }
     }
 
@@ -414,6 +418,21 @@ impl AuthBuilder {
         self
     }
 
+    /// Adds an OAuth provider, made ready with [`oauth::Provider::discover`]
+    /// or [`oauth::Provider::new`]; its sign-in starts at `/sign-in/social`
+    /// and ends at `/callback/<id>`. Needs [`AuthBuilder::http_client`].
+    pub fn oauth_provider(mut self, provider: oauth::Provider) -> Self {
+        self.oauth_providers.push(provider);
+        self
+    }
+
+    /// The client OAuth providers are reached with (`tessera-reqwest`'s,
+    /// or your own [`oauth::HttpClient`]).
+    pub fn http_client(mut self, client: Arc<dyn oauth::HttpClient>) -> Self {
+        self.http_client = Some(client);
+        self
+    }
+
     /// Uses `clock` for every notion of "now".
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
@@ -496,6 +515,9 @@ impl AuthBuilder {
         // Plugin contributions: routes, hooks, rate-limit rules,
         // interceptors, cache-hit hooks and error codes, each selected once.
         let mut routes = api::routes::core_routes();
+        routes.extend(api::oauth::oauth_routes(
+            self.oauth_providers.iter().map(oauth::Provider::id),
+        ));
         let mut hooks = Vec::new();
         let mut plugin_rules = Vec::new();
         let mut interceptors = Vec::new();
@@ -528,6 +550,8 @@ impl AuthBuilder {
             options.session.expires_in,
             cache.max_age,
         );
+        let has_database = self.database.is_some();
+        let has_store = has_database || self.secondary.is_some();
         let database = self
             .database
             .unwrap_or_else(|| Arc::new(MemoryDatabase::new()));
@@ -557,6 +581,18 @@ impl AuthBuilder {
             .email_and_password
             .hash_threads
             .map_or_else(password::HashPool::default, password::HashPool::new);
+        let oauth = oauth::OAuth::new(
+            self.oauth_providers,
+            self.http_client,
+            &options.account,
+            has_database,
+            has_store,
+            &secrets,
+        )
+        .map_err(|reason| BuildError::Invalid {
+            option: "oauth",
+            reason,
+        })?;
         let engine = SessionEngine {
             secrets,
             cookies,
@@ -573,6 +609,8 @@ impl AuthBuilder {
                     engine,
                     hash_pool,
                     account_throttle,
+                    oauth,
+                    base_url: base_origin.as_ref().map(|o| format!("{o}{base_path}")),
                 },
                 trusted,
                 rate_limiter,

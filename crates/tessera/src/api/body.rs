@@ -193,6 +193,24 @@ impl<'a> Validator<'a> {
         }
     }
 
+    /// An optional array of strings.
+    pub fn opt_string_array(&mut self, field: &str) -> Option<Vec<String>> {
+        match self.get(field) {
+            None => None,
+            Some(Value::Array(items)) if items.iter().all(Value::is_string) => Some(
+                items
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect(),
+            ),
+            other => {
+                self.expected(field, "array", other);
+                None
+            }
+        }
+    }
+
     /// The whole body object (empty when absent).
     pub fn fields(&self) -> Map<String, Value> {
         self.body.cloned().unwrap_or_default()

@@ -5,6 +5,7 @@
 
 mod body;
 pub(crate) mod limits;
+pub(crate) mod oauth;
 mod origin;
 mod router;
 pub(crate) mod routes;

@@ -24,6 +24,10 @@ pub(crate) struct Services {
     pub(crate) hash_pool: HashPool,
     /// Per-account throttling of failed email sign-ins.
     pub(crate) account_throttle: AccountThrottle,
+    /// OAuth providers and their cookies.
+    pub(crate) oauth: crate::oauth::OAuth,
+    /// `<origin><basePath>` from the configured base URL, if any.
+    pub(crate) base_url: Option<String>,
 }
 
 /// A session this request resolved or set, and for which reads it stands.
@@ -114,6 +118,34 @@ impl<'a> Ctx<'a> {
     /// The path relative to the base path (`/sign-in/email`).
     pub fn path(&self) -> &str {
         self.uri.path().get(self.rel_start..).unwrap_or_default()
+    }
+
+    /// Whether this instance runs without a database or secondary storage
+    /// (spec §4.1).
+    pub fn is_stateless(&self) -> bool {
+        self.services.engine.stateless
+    }
+
+    /// The OAuth providers and what their flows share.
+    pub fn oauth(&self) -> &crate::oauth::OAuth {
+        &self.services.oauth
+    }
+
+    /// better-auth's `baseURL`: the configured origin and base path, else
+    /// the request's `Host` over `http` (development), e.g.
+    /// `https://auth.example.com/api/auth`.
+    pub fn base_url(&self) -> String {
+        if let Some(url) = &self.services.base_url {
+            return url.clone();
+        }
+        let base_path = self.uri.path().get(..self.rel_start).unwrap_or_default();
+        let host = self
+            .headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| self.uri.authority().map(|a| a.as_str()))
+            .unwrap_or("localhost");
+        format!("http://{host}{base_path}")
     }
 
     /// The request headers.

@@ -54,6 +54,25 @@ impl Reply {
         self
     }
 
+    /// A `302 Found` to `location`, with no body (better-call's
+    /// `ctx.redirect`). A location that is not a valid header value is
+    /// percent-encoded where it must be.
+    pub fn redirect(location: &str) -> Self {
+        let value = HeaderValue::from_str(location).unwrap_or_else(|_| {
+            let encoded: String =
+                percent_encoding::utf8_percent_encode(location, percent_encoding::CONTROLS)
+                    .collect();
+            HeaderValue::from_str(&encoded).unwrap_or_else(|_| HeaderValue::from_static("/"))
+        });
+        let mut headers = HeaderMap::new();
+        headers.insert(header::LOCATION, value);
+        Reply {
+            status: StatusCode::FOUND,
+            headers,
+            body: Bytes::new(),
+        }
+    }
+
     /// A reply with another status.
     pub fn with_status(mut self, status: StatusCode) -> Self {
         self.status = status;
