@@ -27,6 +27,8 @@ pub struct ServeConfig {
     pub migrate: bool,
     /// `TESSERA_SECONDARY_STORAGE`.
     pub secondary_storage: SecondaryStorageChoice,
+    /// `TESSERA_OAUTH_<ID>_*`: OAuth providers, discovered at start.
+    pub oauth: Vec<crate::oauth::ProviderSpec>,
 }
 
 /// Where the signing secret comes from.
@@ -140,6 +142,9 @@ pub enum ConfigError {
     /// A variable the kernel reads.
     #[error(transparent)]
     Env(#[from] EnvError),
+    /// An OAuth provider's variables.
+    #[error(transparent)]
+    OAuth(#[from] crate::oauth::OAuthConfigError),
     /// A variable that must be set in this configuration.
     #[error("{name} is not set: {reason}")]
     Missing {
@@ -162,8 +167,21 @@ pub enum ConfigError {
 
 impl ServeConfig {
     /// Reads the configuration through `get` (a variable that is unset or
-    /// blank counts as unset).
+    /// blank counts as unset); the OAuth providers are those the process
+    /// environment's variable names mention.
     pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let names: Vec<String> = std::env::vars_os()
+            .filter_map(|(k, _)| k.into_string().ok())
+            .filter(|k| k.starts_with("TESSERA_OAUTH_"))
+            .collect();
+        Self::from_vars_named(get, names.iter().map(String::as_str))
+    }
+
+    /// [`ServeConfig::from_vars`] with the variable names given.
+    pub fn from_vars_named<'a>(
+        get: impl Fn(&str) -> Option<String>,
+        names: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Self, ConfigError> {
         let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
         let mut options = Options::from_vars(get)?;
         options.email_and_password.hash_threads = hash_threads(get("TESSERA_HASH_THREADS"))?;
@@ -188,6 +206,7 @@ impl ServeConfig {
                 get("TESSERA_SECONDARY_STORAGE"),
                 get("TESSERA_REDIS_PREFIX"),
             )?,
+            oauth: crate::oauth::providers(names, get)?,
         })
     }
 }

@@ -9,6 +9,7 @@ mod config;
 mod database;
 mod inspect;
 mod migrate;
+mod oauth;
 mod report;
 mod secret_file;
 mod serve;

@@ -20,6 +20,15 @@ pub enum ServeError {
     /// A bad environment variable.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// An OAuth provider that cannot be used (its issuer unreachable, its
+    /// discovery document wrong).
+    #[error("{variable}: {reason}")]
+    OAuth {
+        /// The variable that names it.
+        variable: String,
+        /// Why, in one line.
+        reason: String,
+    },
     /// The generated secret's file.
     #[error(transparent)]
     SecretFile(#[from] SecretFileError),
@@ -62,6 +71,25 @@ pub enum ServeError {
     },
 }
 
+/// Makes every configured provider ready: discovery for issuers, with
+/// one client whose timeouts bound how long a dead issuer holds start-up.
+async fn oauth_providers(
+    specs: &[crate::oauth::ProviderSpec],
+    client: &tessera_reqwest::ReqwestClient,
+) -> Result<Vec<tessera::oauth::Provider>, ServeError> {
+    let mut providers = Vec::new();
+    for spec in specs {
+        let provider = tessera::oauth::Provider::discover(spec.config.clone(), client)
+            .await
+            .map_err(|e| ServeError::OAuth {
+                variable: spec.variable.clone(),
+                reason: crate::report::OneLine(&e).to_string(),
+            })?;
+        providers.push(provider);
+    }
+    Ok(providers)
+}
+
 /// Reads the configuration through `get`, starts, and serves until Ctrl-C
 /// or SIGTERM.
 pub async fn run(get: impl Fn(&str) -> Option<String>) -> Result<(), ServeError> {
@@ -90,6 +118,20 @@ pub async fn run(get: impl Fn(&str) -> Option<String>) -> Result<(), ServeError>
     let asked_for_plugins = options.plugins.clone();
 
     let mut builder = Auth::builder(options);
+    let mut oauth_described = "none".to_owned();
+    if !config.oauth.is_empty() {
+        let client =
+            tessera_reqwest::ReqwestClient::with_defaults().map_err(|e| ServeError::OAuth {
+                variable: "TESSERA_OAUTH_*".to_owned(),
+                reason: format!("cannot build the HTTP client: {e}"),
+            })?;
+        let providers = oauth_providers(&config.oauth, &client).await?;
+        oauth_described = list_or_none(&providers.iter().map(|p| p.id()).collect::<Vec<_>>());
+        builder = builder.http_client(Arc::new(client));
+        for provider in providers {
+            builder = builder.oauth_provider(provider);
+        }
+    }
     let db = database::open(&config.database).await?;
     let schema = if config.migrate {
         db.migrate().await?.map(|m| database::describe_migrated(&m))
@@ -132,6 +174,7 @@ pub async fn run(get: impl Fn(&str) -> Option<String>) -> Result<(), ServeError>
         println!("schema: {schema}");
     }
     println!("secondary storage: {secondary_storage}");
+    println!("oauth providers: {oauth_described}");
     println!("cookie cache: {}", describe_cache(auth.cookie_cache()));
     println!("plugins: {}", list_or_none(&auth.plugin_ids()));
     println!("environment: {environment}");

@@ -61,6 +61,7 @@
 pub mod conformance;
 pub mod exchange;
 pub mod json;
+pub mod oidc;
 pub mod records;
 pub mod refserver;
 pub mod service;

@@ -222,11 +222,16 @@ impl Drop for RefServer {
 
 /// One `GET /healthz` over a plain socket; true on a 200.
 fn healthz(addr: SocketAddr) -> bool {
+    http_get_ok(addr, "/healthz")
+}
+
+/// One `GET path` over a plain socket; true on a 200.
+pub(crate) fn http_get_ok(addr: SocketAddr, path: &str) -> bool {
     let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) else {
         return false;
     };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    let request = format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     if stream.write_all(request.as_bytes()).is_err() {
         return false;
     }
@@ -235,7 +240,8 @@ fn healthz(addr: SocketAddr) -> bool {
     response.starts_with("HTTP/1.1 200")
 }
 
-fn free_port() -> Result<u16, String> {
+/// A free loopback port (free when probed).
+pub(crate) fn free_port() -> Result<u16, String> {
     let listener =
         TcpListener::bind(("127.0.0.1", 0)).map_err(|e| format!("cannot bind loopback: {e}"))?;
     listener
