@@ -3,6 +3,7 @@
 //! endpoints. Endpoints and hooks see the request through the plugin API
 //! ([`Ctx`]); sessions come from the session engine through it.
 
+pub(crate) mod accounts;
 mod body;
 pub(crate) mod limits;
 pub(crate) mod oauth;
