@@ -4,11 +4,16 @@
 //! login and consent → callback → get-session → list-accounts →
 //! get-access-token → refresh-token → sign-out.
 
+mod common;
+
 use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tessera_testkit::oidc::{run_oauth_flow, OidcProvider, CLIENT_ID, CLIENT_SECRET};
+use tessera_testkit::oidc::{
+    run_oauth_flow, run_oauth_flow_with, Handover, OidcProvider, CLIENT_ID, CLIENT_SECRET,
+};
+use tessera_testkit::refserver::RefServer;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tessera");
 const SECRET: &str = "tessera-oauth-flow-secret-0123456789-abcdefghijklmnop";
@@ -82,7 +87,9 @@ fn flow(database_url: &str, restart: bool) {
         return;
     };
     let mut serve = Some(Serve::start(port, provider.issuer(), database_url));
+    let mut restarts = 0;
     let report = run_oauth_flow(&base, "oidc", || {
+        restarts += 1;
         if restart {
             drop(serve.take());
             serve = Some(Serve::start(port, provider.issuer(), database_url));
@@ -97,6 +104,10 @@ fn flow(database_url: &str, restart: bool) {
         report.transcript,
         provider.log()
     );
+    assert_eq!(
+        restarts, 1,
+        "the flow paused once between callback and get-session"
+    );
 }
 
 #[test]
@@ -107,4 +118,119 @@ fn stateless_sign_in_survives_a_restart() {
 #[test]
 fn sign_in_with_an_in_memory_database() {
     flow("memory", false);
+}
+
+/// With a database the state waits in a verification record (better-auth's
+/// `database` strategy) and the account in its table; a restart keeps both.
+#[test]
+fn sign_in_with_sqlite_survives_a_restart() {
+    let dir = std::env::temp_dir().join(format!(
+        "tessera-oauth-sqlite-{}-{}",
+        std::process::id(),
+        free_port()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.join("tessera.db").display());
+    flow(&url, true);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn sign_in_with_postgres_survives_a_restart() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let Some((url, schema)) = rt.block_on(common::postgres_schema()) else {
+        return;
+    };
+    flow(&url, true);
+    drop(schema);
+}
+
+/// One of the two servers holding the origin.
+enum Holder {
+    Tessera(Serve),
+    BetterAuth(RefServer),
+}
+
+fn better_auth(port: u16, issuer: &str) -> Option<RefServer> {
+    RefServer::start_on(
+        port,
+        &[
+            ("MODE", "stateless"),
+            ("SECRET", SECRET),
+            ("OIDC_ISSUER", issuer),
+            ("OIDC_CLIENT_ID", CLIENT_ID),
+            ("OIDC_CLIENT_SECRET", CLIENT_SECRET),
+        ],
+    )
+    .unwrap()
+}
+
+/// The flow on one origin (same secret, same base URL, one provider),
+/// begun by `first` and handed to the other server at `handover`.
+fn across(first_is_tessera: bool, handover: Handover) {
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let Some(provider) =
+        OidcProvider::start(&[format!("{base}/api/auth/callback/oidc")], 3600).unwrap()
+    else {
+        return;
+    };
+    let issuer = provider.issuer().to_owned();
+    let mut holder = Some(if first_is_tessera {
+        Holder::Tessera(Serve::start(port, &issuer, "none"))
+    } else {
+        let Some(server) = better_auth(port, &issuer) else {
+            return;
+        };
+        Holder::BetterAuth(server)
+    });
+    let mut handovers = 0;
+    let report = run_oauth_flow_with(&base, "oidc", handover, || {
+        handovers += 1;
+        let next = match holder.take() {
+            Some(Holder::Tessera(serve)) => {
+                drop(serve);
+                Holder::BetterAuth(better_auth(port, &issuer).expect("node is available"))
+            }
+            Some(Holder::BetterAuth(server)) => {
+                drop(server);
+                Holder::Tessera(Serve::start(port, &issuer, "none"))
+            }
+            None => unreachable!("one server holds the origin"),
+        };
+        holder = Some(next);
+    })
+    .unwrap()
+    .expect("node is available");
+    assert!(
+        report.ok,
+        "the OAuth flow across servers failed: {:?}\n{}",
+        report.failures, report.transcript,
+    );
+    assert_eq!(handovers, 1, "the origin changed hands once");
+    let later_is_tessera = matches!(holder, Some(Holder::Tessera(_)));
+    assert_eq!(later_is_tessera, !first_is_tessera);
+}
+
+#[test]
+fn better_auth_starts_the_sign_in_and_tessera_takes_the_callback() {
+    across(false, Handover::BeforeCallback);
+}
+
+#[test]
+fn tessera_starts_the_sign_in_and_better_auth_takes_the_callback() {
+    across(true, Handover::BeforeCallback);
+}
+
+#[test]
+fn tessera_serves_a_session_and_account_better_auth_signed_in() {
+    across(false, Handover::AfterCallback);
+}
+
+#[test]
+fn better_auth_serves_a_session_and_account_tessera_signed_in() {
+    across(true, Handover::AfterCallback);
 }

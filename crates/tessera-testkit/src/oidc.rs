@@ -119,6 +119,16 @@ pub struct FlowReport {
     pub transcript: String,
 }
 
+/// When [`run_oauth_flow`] calls its hook, so that another server can take
+/// over the origin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handover {
+    /// After the provider redirected back, before the callback request.
+    BeforeCallback,
+    /// After the callback, before get-session.
+    AfterCallback,
+}
+
 /// Runs `oauth-flow.mjs`'s whole sign-in against `base` (sign-in/social →
 /// provider login and consent → callback → get-session → list-accounts →
 /// get-access-token → refresh-token → sign-out), calling `restart` between
@@ -126,21 +136,36 @@ pub struct FlowReport {
 pub fn run_oauth_flow(
     base: &str,
     provider_id: &str,
+    restart: impl FnMut(),
+) -> Result<Option<FlowReport>, String> {
+    run_oauth_flow_with(base, provider_id, Handover::AfterCallback, restart)
+}
+
+/// [`run_oauth_flow`] with the hook called at `handover`.
+pub fn run_oauth_flow_with(
+    base: &str,
+    provider_id: &str,
+    handover: Handover,
     mut restart: impl FnMut(),
 ) -> Result<Option<FlowReport>, String> {
     let Some(dir) = refserver_dir() else {
         return Ok(None);
     };
-    // The restart hook is a line on stdout answered by a line on stdin.
+    // The hook is a line on stdout answered by a line on stdin.
+    let hook = match handover {
+        Handover::AfterCallback => "restart: pause,",
+        Handover::BeforeCallback => "hooks: { beforeCallback: pause },",
+    };
     let script = format!(
         r#"
 import readline from "node:readline";
 import {{ runOAuthFlow }} from "./oauth-flow.mjs";
 const lines = readline.createInterface({{ input: process.stdin }})[Symbol.asyncIterator]();
+const pause = async () => {{ console.log("TESSERA-RESTART"); await lines.next(); }};
 const out = await runOAuthFlow({{
   base: {base:?},
   provider: {provider_id:?},
-  restart: async () => {{ console.log("TESSERA-RESTART"); await lines.next(); }},
+  {hook}
 }});
 console.log("TESSERA-RESULT " + JSON.stringify({{ ok: out.ok, failures: out.failures }}));
 process.exit(0);

@@ -128,8 +128,21 @@ impl RefServer {
         Err(last_error)
     }
 
+    /// [`RefServer::start`] on a given port (to hand a browser's cookies
+    /// between better-auth and Tessera on one origin). Not retried: the
+    /// caller chose the port.
+    pub fn start_on(port: u16, env: &[(&str, &str)]) -> Result<Option<RefServer>, String> {
+        let Some(dir) = refserver_dir() else {
+            return Ok(None);
+        };
+        RefServer::spawn_on(&dir, port, env).map(Some)
+    }
+
     fn spawn(dir: &Path, env: &[(&str, &str)]) -> Result<RefServer, String> {
-        let port = free_port()?;
+        RefServer::spawn_on(dir, free_port()?, env)
+    }
+
+    fn spawn_on(dir: &Path, port: u16, env: &[(&str, &str)]) -> Result<RefServer, String> {
         let log_path = std::env::temp_dir().join(format!(
             "tessera-refserver-{}-{port}.log",
             std::process::id()
