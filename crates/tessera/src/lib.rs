@@ -601,6 +601,8 @@ impl AuthBuilder {
             clock: self.clock,
             stateless,
             cache_hit_hooks,
+            expire_account_data: oauth.stores_account_cookie(),
+            expire_oauth_state: oauth.state_strategy() == options::StateStrategy::Cookie,
             options,
         };
         Ok(Auth {

@@ -80,6 +80,7 @@ impl Pipeline {
                     Routed::Answered(res) => break 'answer res,
                 };
                 let result = run_endpoint(entry, &mut ctx).await;
+                slide_account_cookie(&mut ctx);
                 reply_to_response(result, &ctx)
             };
             if self.interceptors.is_empty() {
@@ -264,6 +265,45 @@ async fn run_endpoint(entry: &router::RouteEntry, ctx: &mut Ctx<'_>) -> Result<R
         hook.after(ctx, &mut result).await;
     }
     result
+}
+
+/// better-auth's `setCookieCache` with `storeAccountCookie` (spec §4.2
+/// "When written", 3): a response that writes the cookie cache also
+/// writes the request's `account_data` again, so it slides with the
+/// session, unless the endpoint wrote it already. With a database it is
+/// kept only for the session's own user.
+fn slide_account_cookie(ctx: &mut Ctx<'_>) {
+    let services = ctx.services;
+    if !services.oauth.stores_account_cookie() {
+        return;
+    }
+    let c = &services.engine.cookies;
+    let writes_cache = ctx
+        .jar
+        .iter()
+        .any(|k| k.name.starts_with(&c.session_data.name) && !k.is_expiry());
+    let written = ctx
+        .jar
+        .iter()
+        .any(|k| k.name.starts_with(&c.account_data.name));
+    if !writes_cache || written {
+        return;
+    }
+    let Some(value) = crate::cookie::read_chunked(&c.account_data, &ctx.cookies) else {
+        return;
+    };
+    let Some(account) = services.oauth.open_account(&value, ctx.now) else {
+        return;
+    };
+    let owner = ctx.new_session().map(|s| s.user.id.as_str());
+    if !services.engine.stateless && owner != Some(account.user_id.as_str()) {
+        let request = ctx.cookies.clone();
+        ctx.jar.expire(&c.account_data);
+        ctx.jar
+            .expire_request_chunks_only(&c.account_data, &request);
+        return;
+    }
+    oauth::set_account_cookie(ctx, &account);
 }
 
 fn empty(status: StatusCode) -> Response<Bytes> {

@@ -46,6 +46,10 @@ pub struct SessionEngine {
     pub(crate) stateless: bool,
     /// The plugins' cache-hit hooks, only those that have one.
     pub(crate) cache_hit_hooks: Vec<Arc<dyn CacheHitHook>>,
+    /// Sign-out expires `account_data` (`account.storeAccountCookie` on).
+    pub(crate) expire_account_data: bool,
+    /// Sign-out expires `oauth_state` (the `cookie` state strategy).
+    pub(crate) expire_oauth_state: bool,
 }
 
 impl std::fmt::Debug for SessionEngine {

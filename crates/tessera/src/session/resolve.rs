@@ -353,9 +353,12 @@ impl SessionEngine {
         let c = &self.cookies;
         jar.expire(&c.session_token);
         jar.expire(&c.session_data);
-        if self.stateless {
+        // spec §4.1 "Sign-out": both on by default in stateless mode.
+        if self.expire_account_data {
             jar.expire(&c.account_data);
             jar.expire_request_chunks_only(&c.account_data, cookies);
+        }
+        if self.expire_oauth_state {
             jar.expire(&c.oauth_state);
         }
         jar.expire_request_chunks_only(&c.session_data, cookies);
