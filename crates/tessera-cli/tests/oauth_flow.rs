@@ -234,3 +234,70 @@ fn tessera_serves_a_session_and_account_better_auth_signed_in() {
 fn better_auth_serves_a_session_and_account_tessera_signed_in() {
     across(true, Handover::AfterCallback);
 }
+
+/// A `Set-Cookie` line without its value: name, and its attributes as
+/// written (values differ by nature; names and attributes must not).
+fn shape(line: &str) -> String {
+    let mut parts = line.split(';').map(str::trim);
+    let name = parts
+        .next()
+        .and_then(|nv| nv.split('=').next())
+        .unwrap_or_default();
+    let deleted = line.contains("Max-Age=0");
+    let mut attrs: Vec<String> = parts
+        .filter(|a| !a.to_ascii_lowercase().starts_with("expires="))
+        .map(str::to_owned)
+        .collect();
+    attrs.sort();
+    format!(
+        "{name}{} [{}]",
+        if deleted { " (deleted)" } else { "" },
+        attrs.join("; ")
+    )
+}
+
+/// The distinct shapes: better-auth writes some deletions twice at
+/// sign-out (`session_data` and `account_data`, once by
+/// `deleteSessionCookie` and once by the chunk store); a browser applies
+/// the same deletion once either way.
+fn shapes(lines: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = lines.iter().map(|l| shape(l)).collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The cookies each server sets and expires at the callback and at
+/// sign-out, compared line by line (names and attributes; values differ).
+#[test]
+fn both_servers_set_and_expire_the_same_cookies() {
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let Some(provider) =
+        OidcProvider::start(&[format!("{base}/api/auth/callback/oidc")], 3600).unwrap()
+    else {
+        return;
+    };
+    let issuer = provider.issuer().to_owned();
+    let Some(reference) = better_auth(port, &issuer) else {
+        return;
+    };
+    let theirs = run_oauth_flow(&base, "oidc", || {}).unwrap().unwrap();
+    drop(reference);
+    assert!(theirs.ok, "{:?}\n{}", theirs.failures, theirs.transcript);
+    let serve = Serve::start(port, &issuer, "none");
+    let ours = run_oauth_flow(&base, "oidc", || {}).unwrap().unwrap();
+    drop(serve);
+    assert!(ours.ok, "{:?}\n{}", ours.failures, ours.transcript);
+    assert!(!theirs.callback_set_cookies.is_empty());
+    assert_eq!(
+        shapes(&ours.callback_set_cookies),
+        shapes(&theirs.callback_set_cookies),
+        "the callback's cookies"
+    );
+    assert_eq!(
+        shapes(&ours.sign_out_set_cookies),
+        shapes(&theirs.sign_out_set_cookies),
+        "the sign-out's cookies"
+    );
+}

@@ -117,6 +117,10 @@ pub struct FlowReport {
     pub failures: Vec<String>,
     /// Everything the script printed (its steps, one per request).
     pub transcript: String,
+    /// The `Set-Cookie` lines of the callback's answer.
+    pub callback_set_cookies: Vec<String>,
+    /// The `Set-Cookie` lines of the sign-out's answer.
+    pub sign_out_set_cookies: Vec<String>,
 }
 
 /// When [`run_oauth_flow`] calls its hook, so that another server can take
@@ -167,7 +171,12 @@ const out = await runOAuthFlow({{
   provider: {provider_id:?},
   {hook}
 }});
-console.log("TESSERA-RESULT " + JSON.stringify({{ ok: out.ok, failures: out.failures }}));
+const cookiesOf = (name) => (out.steps.find((s) => s.name === name) || {{}}).setCookie || [];
+console.log("TESSERA-RESULT " + JSON.stringify({{
+  ok: out.ok,
+  failures: out.failures,
+  setCookies: {{ callback: cookiesOf("callback"), signOut: cookiesOf("sign-out") }},
+}}));
 process.exit(0);
 "#
     );
@@ -200,7 +209,18 @@ process.exit(0);
     let json = result.ok_or_else(|| format!("the flow ended without a result:\n{transcript}"))?;
     let value: serde_json::Value =
         serde_json::from_str(&json).map_err(|e| format!("bad result {json:?}: {e}"))?;
+    let lines = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|l| l.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
     Ok(Some(FlowReport {
+        callback_set_cookies: lines(&value["setCookies"]["callback"]),
+        sign_out_set_cookies: lines(&value["setCookies"]["signOut"]),
         ok: value["ok"].as_bool().unwrap_or(false),
         failures: value["failures"]
             .as_array()
