@@ -114,6 +114,13 @@ fn provider(
             )
         }
         (None, Some(preset)) => {
+            // The presets' providers only know confidential clients.
+            if secret.is_none() {
+                return Err(error(
+                    "_CLIENT_SECRET",
+                    "not set: this provider needs the client secret it issued",
+                ));
+            }
             let config = match preset.trim() {
                 "google" => ProviderConfig::google(client_id, secret),
                 "github" => ProviderConfig::github(client_id, secret),
@@ -199,6 +206,7 @@ mod tests {
             ("TESSERA_OAUTH_OIDC_PROMPT", "consent"),
             ("TESSERA_OAUTH_GH_PRESET", "github"),
             ("TESSERA_OAUTH_GH_CLIENT_ID", "c"),
+            ("TESSERA_OAUTH_GH_CLIENT_SECRET", "s"),
         ]);
         let specs = read(&vars).unwrap();
         assert_eq!(specs.len(), 2);
@@ -220,7 +228,16 @@ mod tests {
         let bad_preset = env(&[
             ("TESSERA_OAUTH_X_PRESET", "gitlab"),
             ("TESSERA_OAUTH_X_CLIENT_ID", "c"),
+            ("TESSERA_OAUTH_X_CLIENT_SECRET", "s"),
         ]);
+        let no_secret = env(&[
+            ("TESSERA_OAUTH_X_PRESET", "google"),
+            ("TESSERA_OAUTH_X_CLIENT_ID", "c"),
+        ]);
+        assert_eq!(
+            read(&no_secret).unwrap_err().variable,
+            "TESSERA_OAUTH_X_CLIENT_SECRET"
+        );
         assert_eq!(
             read(&bad_preset).unwrap_err().variable,
             "TESSERA_OAUTH_X_PRESET"

@@ -359,6 +359,45 @@ async fn kernel_refusal_is_a_one_line_error() {
 }
 
 #[tokio::test]
+async fn a_misconfigured_oauth_provider_is_a_one_line_error_naming_its_variable() {
+    // An issuer nobody answers at: discovery fails at start-up.
+    let closed = free_port().to_string();
+    let issuer = format!("http://127.0.0.1:{closed}");
+    let (status, _, stderr) = run_to_exit(&[
+        (
+            "BETTER_AUTH_SECRET",
+            "a-long-random-secret-of-at-least-32-characters!",
+        ),
+        ("TESSERA_OAUTH_CORP_ISSUER", &issuer),
+        ("TESSERA_OAUTH_CORP_CLIENT_ID", "c"),
+    ])
+    .await;
+    assert!(!status.success());
+    assert!(
+        stderr.starts_with("tessera: TESSERA_OAUTH_CORP_ISSUER: provider corp: cannot fetch"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+
+    // A preset without its client secret.
+    let (status, _, stderr) = run_to_exit(&[
+        (
+            "BETTER_AUTH_SECRET",
+            "a-long-random-secret-of-at-least-32-characters!",
+        ),
+        ("TESSERA_OAUTH_GOOGLE_PRESET", "google"),
+        ("TESSERA_OAUTH_GOOGLE_CLIENT_ID", "c"),
+    ])
+    .await;
+    assert!(!status.success());
+    assert!(
+        stderr.contains("TESSERA_OAUTH_GOOGLE_CLIENT_SECRET: not set"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+}
+
+#[tokio::test]
 async fn port_in_use_is_a_one_line_error() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();
