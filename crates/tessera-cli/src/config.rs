@@ -28,7 +28,7 @@ pub struct ServeConfig {
     /// `TESSERA_SECONDARY_STORAGE`.
     pub secondary_storage: SecondaryStorageChoice,
     /// `TESSERA_OAUTH_<ID>_*`: OAuth providers, discovered at start.
-    pub oauth: Vec<crate::oauth::ProviderSpec>,
+    pub oauth: Vec<tessera::oauth::env::ProviderSpec>,
 }
 
 /// Where the signing secret comes from.
@@ -144,7 +144,7 @@ pub enum ConfigError {
     Env(#[from] EnvError),
     /// An OAuth provider's variables.
     #[error(transparent)]
-    OAuth(#[from] crate::oauth::OAuthConfigError),
+    OAuth(#[from] tessera::oauth::env::OAuthConfigError),
     /// A variable that must be set in this configuration.
     #[error("{name} is not set: {reason}")]
     Missing {
@@ -206,7 +206,7 @@ impl ServeConfig {
                 get("TESSERA_SECONDARY_STORAGE"),
                 get("TESSERA_REDIS_PREFIX"),
             )?,
-            oauth: crate::oauth::providers(names, get)?,
+            oauth: tessera::oauth::env::providers(names, get)?,
         })
     }
 }

@@ -9,7 +9,6 @@ mod config;
 mod database;
 mod inspect;
 mod migrate;
-mod oauth;
 mod report;
 mod secret_file;
 mod serve;

@@ -74,7 +74,7 @@ pub enum ServeError {
 /// Makes every configured provider ready: discovery for issuers, with
 /// one client whose timeouts bound how long a dead issuer holds start-up.
 async fn oauth_providers(
-    specs: &[crate::oauth::ProviderSpec],
+    specs: &[tessera::oauth::env::ProviderSpec],
     client: &tessera_reqwest::ReqwestClient,
 ) -> Result<Vec<tessera::oauth::Provider>, ServeError> {
     let mut providers = Vec::new();

@@ -96,12 +96,37 @@ pub struct AppState {
 
 /// Builds the kernel with both plugins over the chosen storage.
 pub fn build(options: Options, storage: Storage) -> Result<AppState, BuildError> {
+    build_with_oauth(options, storage, OAuthProviders::default())
+}
+
+/// OAuth providers, made ready ([`tessera::oauth::Provider::discover`]),
+/// and the client that reaches them.
+#[derive(Default)]
+pub struct OAuthProviders {
+    /// The providers.
+    pub providers: Vec<tessera::oauth::Provider>,
+    /// Their HTTP client (required when there is a provider).
+    pub client: Option<Arc<dyn tessera::oauth::HttpClient>>,
+}
+
+/// [`build`] with OAuth providers (`/sign-in/social`, `/callback/<id>`).
+pub fn build_with_oauth(
+    options: Options,
+    storage: Storage,
+    oauth: OAuthProviders,
+) -> Result<AppState, BuildError> {
     let custom = Arc::new(CustomSession::with_shaper(WithRoles));
     let mut builder = Auth::builder(options)
         .plugin(Arc::new(MultiSession::new()))
         .plugin(custom.clone());
     if storage == Storage::Memory {
         builder = builder.database(Arc::new(MemoryDatabase::new()));
+    }
+    for provider in oauth.providers {
+        builder = builder.oauth_provider(provider);
+    }
+    if let Some(client) = oauth.client {
+        builder = builder.http_client(client);
     }
     Ok(AppState {
         auth: builder.build()?,

@@ -3,7 +3,9 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use axum_app::{app, build, Config, Storage};
+use std::sync::Arc;
+
+use axum_app::{app, build_with_oauth, Config, OAuthProviders, Storage};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
@@ -32,7 +34,20 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         Storage::Memory => "in-memory database (lost on restart)",
         Storage::Stateless => "none (stateless: sessions live in their cookies)",
     };
-    let state = build(config.options, config.storage)?;
+    // `TESSERA_OAUTH_<ID>_*`, as `tessera serve` reads them.
+    let mut oauth = OAuthProviders::default();
+    let specs = tessera::oauth::env::providers_from_env()?;
+    if !specs.is_empty() {
+        let client = tessera_reqwest::ReqwestClient::with_defaults()?;
+        for spec in specs {
+            let provider = tessera::oauth::Provider::discover(spec.config, &client)
+                .await
+                .map_err(|e| format!("{}: {e}", spec.variable))?;
+            oauth.providers.push(provider);
+        }
+        oauth.client = Some(Arc::new(client));
+    }
+    let state = build_with_oauth(config.options, config.storage, oauth)?;
     println!("storage: {storage}");
     println!("listening on http://{}", listener.local_addr()?);
     axum::serve(

@@ -5,6 +5,7 @@
 //! [`Auth`](crate::Auth).
 
 mod account_cookie;
+pub mod env;
 mod http;
 mod id_token;
 mod provider;

@@ -1,4 +1,5 @@
-//! OAuth providers from the environment, one set of variables per provider
+//! OAuth providers from the environment (`tessera serve`, the example
+//! apps, yours), one set of variables per provider
 //! id `<ID>` (upper case in the name, lower case as the id):
 //!
 //! | variable | meaning |
@@ -12,7 +13,7 @@
 //! | `TESSERA_OAUTH_<ID>_PROMPT` | `prompt` |
 //! | `TESSERA_OAUTH_<ID>_NAME` | the name people see (default: the preset's, else the id) |
 
-use tessera::oauth::ProviderConfig;
+use super::ProviderConfig;
 
 /// The variables' common prefix.
 const PREFIX: &str = "TESSERA_OAUTH_";
@@ -30,6 +31,7 @@ const SUFFIXES: [&str; 8] = [
 
 /// A provider read from the environment, not yet discovered.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ProviderSpec {
     /// Its configuration.
     pub config: ProviderConfig,
@@ -40,6 +42,7 @@ pub struct ProviderSpec {
 /// Why a provider's variables are unusable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{variable}: {reason}")]
+#[non_exhaustive]
 pub struct OAuthConfigError {
     /// The variable to fix.
     pub variable: String,
@@ -66,7 +69,29 @@ pub fn provider_ids<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<String>
     ids
 }
 
+/// Every provider the process environment mentions, read from it.
+pub fn providers_from_env() -> Result<Vec<ProviderSpec>, OAuthConfigError> {
+    let names: Vec<String> = std::env::vars_os()
+        .filter_map(|(k, _)| k.into_string().ok())
+        .filter(|k| k.starts_with(PREFIX))
+        .collect();
+    providers(names.iter().map(String::as_str), |k| std::env::var(k).ok())
+}
+
 /// Every provider the variable `names` mention, read through `get`.
+///
+/// ```
+/// use tessera::oauth::env::providers;
+///
+/// let vars = [
+///     ("TESSERA_OAUTH_CORP_ISSUER", "https://id.example.com"),
+///     ("TESSERA_OAUTH_CORP_CLIENT_ID", "my-app"),
+/// ];
+/// let get = |k: &str| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string());
+/// let specs = providers(vars.iter().map(|(n, _)| *n), get).unwrap();
+/// assert_eq!(specs[0].config.id, "corp");
+/// assert_eq!(specs[0].variable, "TESSERA_OAUTH_CORP_ISSUER");
+/// ```
 pub fn providers<'a>(
     names: impl IntoIterator<Item = &'a str>,
     get: impl Fn(&str) -> Option<String>,
