@@ -19,6 +19,9 @@ use tessera::cookie::{encode_uri_component, sign_value};
 use tessera::options::AdditionalField;
 use tessera::store::MemoryDatabase;
 use tessera::{ApiError, Auth, Database, Options, Secrets, Session, TestClock, Timestamp, User};
+use tessera::oauth::{
+    Endpoints, HttpClient, HttpClientError, ProfileMapping, Provider, ProviderConfig,
+};
 use tessera_custom_session::CustomSession;
 use tessera_multi_session::{device_cookie_name, MultiSession};
 
@@ -172,7 +175,23 @@ impl Server {
             )
         })
         .should_mutate_list_device_sessions_endpoint(true);
-        let server = Server::build(options, |b| b.plugin(Arc::new(custom)));
+        // An OAuth provider, so `/sign-in/social` runs to its redirect and
+        // `/callback/fuzz` exists; it is never reached (every exchange
+        // fails as a provider that is down).
+        let provider = Provider::new(ProviderConfig::oauth2(
+            "fuzz",
+            Endpoints::new("https://idp.invalid/auth", "https://idp.invalid/token")
+                .with_userinfo("https://idp.invalid/me"),
+            "fuzz-client",
+            Some("fuzz-secret".to_owned()),
+            ProfileMapping::oauth2(),
+        ))
+        .expect("a valid provider");
+        let server = Server::build(options, |b| {
+            b.plugin(Arc::new(custom))
+                .oauth_provider(provider)
+                .http_client(Arc::new(ProviderDown))
+        });
         server
             .block_on(server.db.create_user(&user(0)))
             .expect("memory store");
@@ -299,5 +318,15 @@ fn session(user: &User, token: &str, expires_at: Timestamp) -> Session {
         user_id: user.id.clone(),
         id: format!("Session-{token}"),
         extra: Map::new(),
+    }
+}
+
+/// An OAuth provider that cannot be reached.
+struct ProviderDown;
+
+#[async_trait::async_trait]
+impl HttpClient for ProviderDown {
+    async fn send(&self, _request: Request<Bytes>) -> Result<Response<Bytes>, HttpClientError> {
+        Err(HttpClientError::Timeout)
     }
 }
