@@ -929,9 +929,15 @@ impl Provider {
         let id = text(&m.id).filter(|id| !id.trim().is_empty() && id != "null")?;
         let email_verified = matches!(profile.get(&m.email_verified), Some(Value::Bool(true)))
             || matches!(profile.get(&m.email_verified), Some(Value::String(s)) if s == "true");
+        // An email is a string: a number is not one (better-auth would fail
+        // on `email.toLowerCase()`).
+        let email = match profile.get(&m.email) {
+            Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+            _ => None,
+        };
         Some(ProviderUser {
             id,
-            email: text(&m.email),
+            email,
             email_verified,
             name: text(&m.name),
             image: text(&m.image),
