@@ -343,7 +343,7 @@ async fn run_callback(ctx: &mut Ctx<'_>) -> Result<String, CallbackError> {
         return Err(fail("oauth_provider_not_found"));
     };
     if let (Some(iss), Some(issuer)) = (&iss, &provider.endpoints().issuer) {
-        if iss != issuer {
+        if !issuer_matches(issuer, iss) {
             tracing::error!(expected = %issuer, received = %iss, "OAuth issuer mismatch");
             return Err(fail("issuer_mismatch"));
         }
@@ -392,6 +392,21 @@ async fn run_callback(ctx: &mut Ctx<'_>) -> Result<String, CallbackError> {
     } else {
         data.callback_url
     })
+}
+
+/// RFC 9207: the callback's `iss` is the provider's issuer. Microsoft's
+/// multi-tenant issuer (`…/{tid}/v2.0`, [`oauth::MICROSOFT_TENANT_ISSUER`])
+/// matches any one tenant's, as the ID token's own `tid` is checked later.
+fn issuer_matches(issuer: &str, iss: &str) -> bool {
+    match issuer.split_once("{tid}") {
+        None => iss == issuer,
+        Some((before, after)) => iss
+            .strip_prefix(before)
+            .and_then(|rest| rest.strip_suffix(after))
+            .is_some_and(|tid| {
+                !tid.is_empty() && tid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            }),
+    }
 }
 
 /// The provider's `error` parameter as one of the codes better-auth's
