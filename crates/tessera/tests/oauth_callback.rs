@@ -1352,3 +1352,20 @@ async fn a_new_user_takes_the_providers_profile() {
     assert_eq!(user.name, "Alice");
     assert_eq!(user.image.as_deref(), Some("https://img.example/alice.png"));
 }
+
+/// Tessera routes `/callback/<id>` for its configured providers only: any
+/// other id is the router's 404, not a 5xx (better-auth's `/callback/:id`
+/// parses the state first and redirects with `oauth_provider_not_found`).
+#[tokio::test]
+async fn a_callback_for_an_unknown_provider_is_not_found() {
+    let h = stateless();
+    let flow = start(&h).await;
+    for id in ["unknown", "oidc/extra", "..%2Foidc", "OIDC"] {
+        let r = h
+            .callback(id, &[("code", "c"), ("state", &flow.state)], &flow.cookies)
+            .await;
+        assert_eq!(r.status, 404, "{id}: {}", r.text);
+        assert!(r.set_cookies.is_empty(), "{id}");
+    }
+    assert!(h.provider.seen_at(TOKEN).is_empty());
+}
