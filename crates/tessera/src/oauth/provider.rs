@@ -861,10 +861,10 @@ impl Provider {
             .and_then(|v| v.as_array().cloned())
             .unwrap_or_default();
         // better-auth: `if (!profile.email && emails)`: null or empty.
-        if !profile
+        if profile
             .get("email")
             .and_then(Value::as_str)
-            .is_some_and(|e| !e.is_empty())
+            .is_none_or(str::is_empty)
         {
             let chosen = emails
                 .iter()
