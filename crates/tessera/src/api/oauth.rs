@@ -129,20 +129,81 @@ async fn store_state(ctx: &mut Ctx<'_>, state: &str, data: &StateData) -> Result
                 created_at: now,
                 updated_at: now,
             };
-            ctx.sessions()
-                .database()
-                .create_verification(&record)
-                .await
-                .map_err(|e| {
-                    tracing::error!(error = %e, "cannot store the OAuth state");
-                    ApiError::internal("INTERNAL_SERVER_ERROR", "Unable to create verification", &e)
-                })?;
+            save_state_record(ctx, &record).await.map_err(|e| {
+                tracing::error!(error = %e, "cannot store the OAuth state");
+                ApiError::internal("INTERNAL_SERVER_ERROR", "Unable to create verification", &e)
+            })?;
             let signed = ctx.sign(state);
             let def = ctx.auth_cookies().state.clone();
             ctx.jar.set(def.with_value(signed));
         }
     }
     Ok(())
+}
+
+/// The secondary storage key of a verification record (spec §5.2).
+fn verification_key(identifier: &str) -> String {
+    format!("verification:{identifier}")
+}
+
+/// better-auth's `createVerificationValue`: in secondary storage when there
+/// is one (`verification:<identifier>`, for its lifetime), so that any
+/// instance can finish the flow; in the database otherwise.
+async fn save_state_record(ctx: &Ctx<'_>, record: &Verification) -> Result<(), StoreError> {
+    match ctx.sessions().secondary_storage() {
+        Some(storage) => {
+            let json = serde_json::to_string(record).map_err(StoreError::backend)?;
+            let ttl = std::time::Duration::from_millis(STATE_TTL_MS.unsigned_abs());
+            storage
+                .set(&verification_key(&record.identifier), &json, Some(ttl))
+                .await
+        }
+        None => ctx.sessions().database().create_verification(record).await,
+    }
+}
+
+/// A state record's value and expiry, from where [`save_state_record`]
+/// put it.
+async fn find_state_record(
+    ctx: &Ctx<'_>,
+    identifier: &str,
+) -> Result<Option<(String, Timestamp)>, StoreError> {
+    match ctx.sessions().secondary_storage() {
+        Some(storage) => {
+            let Some(json) = storage.get(&verification_key(identifier)).await? else {
+                return Ok(None);
+            };
+            // Read leniently: a record better-auth wrote may lack fields
+            // this one has.
+            #[derive(serde::Deserialize)]
+            #[serde(rename_all = "camelCase")]
+            struct Stored {
+                value: String,
+                expires_at: Timestamp,
+            }
+            Ok(serde_json::from_str::<Stored>(&json)
+                .ok()
+                .map(|r| (r.value, r.expires_at)))
+        }
+        None => Ok(ctx
+            .sessions()
+            .database()
+            .find_verification(identifier)
+            .await?
+            .map(|r| (r.value, r.expires_at))),
+    }
+}
+
+async fn delete_state_record(ctx: &Ctx<'_>, identifier: &str) -> Result<(), StoreError> {
+    match ctx.sessions().secondary_storage() {
+        Some(storage) => storage.delete(&verification_key(identifier)).await,
+        None => {
+            ctx.sessions()
+                .database()
+                .delete_verification(identifier)
+                .await
+        }
+    }
 }
 
 /// A callback failure: better-auth's error redirect, `<errorURL>?error=<code>`.
@@ -204,9 +265,45 @@ async fn callback(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
             if let Some(d) = &e.description {
                 params.append_pair("error_description", d);
             }
-            let sep = if base.contains('?') { '&' } else { '?' };
-            Ok(Reply::redirect(&format!("{base}{sep}{}", params.finish())))
+            Ok(Reply::redirect(&append_query_params(
+                &base,
+                &params.finish(),
+            )))
         }
+    }
+}
+
+/// better-auth's `appendQueryParams`: `query` goes after the URL's own
+/// query (joined by `&` unless it already ends with one) and before its
+/// fragment, the URL serialised as `new URL(…)` does; a root-relative URL
+/// stays relative.
+fn append_query_params(input: &str, query: &str) -> String {
+    const REFERENCE: &str = "https://better-auth.invalid";
+    let relative = input.starts_with('/');
+    let parsed = if relative {
+        url::Url::parse(REFERENCE).and_then(|r| r.join(input))
+    } else {
+        url::Url::parse(input)
+    };
+    let mut url = match parsed {
+        Ok(url) if !relative || url.origin().ascii_serialization() == REFERENCE => url,
+        // Not a URL better-auth would have accepted as an error URL: the
+        // query is appended as it stands.
+        _ => {
+            let sep = if input.contains('?') { '&' } else { '?' };
+            return format!("{input}{sep}{query}");
+        }
+    };
+    let joined = match url.query().filter(|q| !q.is_empty()) {
+        None => query.to_owned(),
+        Some(own) if own.ends_with('&') => format!("{own}{query}"),
+        Some(own) => format!("{own}&{query}"),
+    };
+    url.set_query(Some(&joined));
+    if relative {
+        url[url::Position::BeforePath..].to_owned()
+    } else {
+        url.into()
     }
 }
 
@@ -228,12 +325,15 @@ async fn run_callback(ctx: &mut Ctx<'_>) -> Result<String, CallbackError> {
         description: None,
         error_url: data.error_url.clone(),
     };
-    if let Some(error) = error {
+    // better-auth: `if (error)`, `if (description)`: empty is absent.
+    if let Some(error) = error.filter(|e| !e.is_empty()) {
         // The provider's own code, passed on (a known, bounded set in
         // practice; anything else is carried as a description).
-        let mut e = fail("oauth_error");
-        e.code = provider_error_code(&error);
-        e.description = error_description.or(Some(error));
+        let mut e = fail(provider_error_code(&error));
+        e.description = error_description.filter(|d| !d.is_empty());
+        if e.code == "oauth_error" && e.description.is_none() {
+            e.description = Some(error);
+        }
         return Err(e);
     }
     let Some(code) = code.filter(|c| !c.is_empty()) else {
@@ -243,7 +343,7 @@ async fn run_callback(ctx: &mut Ctx<'_>) -> Result<String, CallbackError> {
         return Err(fail("oauth_provider_not_found"));
     };
     if let (Some(iss), Some(issuer)) = (&iss, &provider.endpoints().issuer) {
-        if iss != issuer {
+        if !issuer_matches(issuer, iss) {
             tracing::error!(expected = %issuer, received = %iss, "OAuth issuer mismatch");
             return Err(fail("issuer_mismatch"));
         }
@@ -294,6 +394,21 @@ async fn run_callback(ctx: &mut Ctx<'_>) -> Result<String, CallbackError> {
     })
 }
 
+/// RFC 9207: the callback's `iss` is the provider's issuer. Microsoft's
+/// multi-tenant issuer (`…/{tid}/v2.0`, [`oauth::MICROSOFT_TENANT_ISSUER`])
+/// matches any one tenant's, as the ID token's own `tid` is checked later.
+fn issuer_matches(issuer: &str, iss: &str) -> bool {
+    match issuer.split_once("{tid}") {
+        None => iss == issuer,
+        Some((before, after)) => iss
+            .strip_prefix(before)
+            .and_then(|rest| rest.strip_suffix(after))
+            .is_some_and(|tid| {
+                !tid.is_empty() && tid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            }),
+    }
+}
+
 /// The provider's `error` parameter as one of the codes better-auth's
 /// clients know, else `oauth_error` (the raw value goes in the
 /// description): the redirect never carries a string the provider chose
@@ -322,7 +437,9 @@ async fn parse_state(ctx: &mut Ctx<'_>, state: &str) -> Result<StateData, Callba
     let data = match ctx.oauth().state_strategy() {
         StateStrategy::Cookie => {
             let def = ctx.auth_cookies().oauth_state.clone();
-            let Some(sealed) = ctx.cookies().get(&def.name).map(str::to_owned) else {
+            // better-auth: `if (!encryptedData)`: an empty cookie is none.
+            let sealed = ctx.cookies().get(&def.name).filter(|v| !v.is_empty());
+            let Some(sealed) = sealed.map(str::to_owned) else {
                 return Err(CallbackError::new("state_mismatch"));
             };
             let data = ctx
@@ -340,17 +457,16 @@ async fn parse_state(ctx: &mut Ctx<'_>, state: &str) -> Result<StateData, Callba
         }
         StateStrategy::Database => {
             let identifier = format!("auth-state:{state}");
-            let db = ctx.sessions().database().clone();
-            let record = db
-                .find_verification(&identifier)
+            // An expired record is still read (better-auth's adapter finds
+            // it): it is used up below and refused at the flow's error URL.
+            let record = find_state_record(ctx, &identifier)
                 .await
-                .map_err(|_| CallbackError::new("internal_server_error"))?
-                .filter(|r| r.expires_at.as_millis() > now.as_millis());
-            let Some(record) = record else {
+                .map_err(|_| CallbackError::new("internal_server_error"))?;
+            let Some((value, record_expires_at)) = record else {
                 return Err(CallbackError::new("state_mismatch"));
             };
-            let data = StateData::from_json(&record.value)
-                .map_err(|_| CallbackError::new("state_invalid"))?;
+            let data =
+                StateData::from_json(&value).map_err(|_| CallbackError::new("state_invalid"))?;
             if data
                 .oauth_state
                 .as_deref()
@@ -377,8 +493,14 @@ async fn parse_state(ctx: &mut Ctx<'_>, state: &str) -> Result<StateData, Callba
             }
             ctx.jar.expire(&def);
             // Consumed: the same state cannot complete a second callback.
-            if let Err(e) = db.delete_verification(&identifier).await {
+            if let Err(e) = delete_state_record(ctx, &identifier).await {
                 tracing::error!(error = %e, "cannot delete the OAuth state");
+            }
+            if record_expires_at.as_millis() < now.as_millis() {
+                return Err(CallbackError {
+                    error_url: data.error_url.clone(),
+                    ..CallbackError::new("state_mismatch")
+                });
             }
             data
         }
@@ -415,14 +537,18 @@ async fn handle_user_info(
         tracing::error!(error = %e, "OAuth sign-in: the database failed");
         "internal_server_error"
     };
+    // better-auth drops the fields the answer did not carry from the
+    // update: what it lacks is kept.
     let fresh = |account: &mut Account| {
-        account.access_token = tokens.access_token.clone();
+        account.access_token = tokens.access_token.clone().or(account.access_token.take());
         account.refresh_token = tokens
             .refresh_token
             .clone()
             .or(account.refresh_token.take());
         account.id_token = tokens.id_token.clone().or(account.id_token.take());
-        account.access_token_expires_at = tokens.access_token_expires_at;
+        account.access_token_expires_at = tokens
+            .access_token_expires_at
+            .or(account.access_token_expires_at);
         account.refresh_token_expires_at = tokens
             .refresh_token_expires_at
             .or(account.refresh_token_expires_at);

@@ -247,6 +247,11 @@ impl OAuth {
                 return Err(UserInfoError::IdToken(IdTokenError::WrongIssuer));
             }
             issuer.replace("{tid}", &tid)
+        } else if issuer == GOOGLE_ISSUER
+            && unverified_claim(token, "iss").as_deref() == Some(GOOGLE_BARE_ISSUER)
+        {
+            // Google signs either form of its issuer; better-auth accepts both.
+            GOOGLE_BARE_ISSUER.to_owned()
         } else {
             issuer.clone()
         };
@@ -261,6 +266,11 @@ impl OAuth {
             .map_err(UserInfoError::IdToken)
     }
 }
+
+/// Google's issuer, as its discovery document names it.
+const GOOGLE_ISSUER: &str = "https://accounts.google.com";
+/// The other form of Google's issuer its ID tokens may carry.
+const GOOGLE_BARE_ISSUER: &str = "accounts.google.com";
 
 /// A string claim of a JWT's payload, read before verification (only to
 /// choose what to verify against).

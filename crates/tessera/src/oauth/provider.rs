@@ -7,7 +7,7 @@
 //! `oauth2/` and the `genericOAuth` plugin):
 //! - the authorization URL carries `response_type=code`, `client_id`,
 //!   `state`, `scope` (space-separated; `openid` first for an OpenID
-//!   provider), `redirect_uri`, then `nonce`, `prompt`, `login_hint` when
+//!   provider), `redirect_uri`, then `login_hint`, `nonce`, `prompt` when
 //!   set and, with PKCE, `code_challenge_method=S256` and `code_challenge`;
 //! - the token request is a form POST (`grant_type`, `code`,
 //!   `code_verifier`, `redirect_uri`, and `client_id` + `client_secret` in
@@ -205,6 +205,10 @@ pub enum UserInfoStyle {
     /// name is `global_name` or `username`, the image is built from the
     /// avatar hash.
     Discord,
+    /// Microsoft Entra ID: the standard claims; when they say nothing of
+    /// `email_verified`, the email is verified if `verified_primary_email`
+    /// or `verified_secondary_email` lists it (better-auth's `microsoft`).
+    Microsoft,
 }
 
 impl fmt::Debug for ProviderConfig {
@@ -330,7 +334,7 @@ impl ProviderConfig {
         client_secret: Option<String>,
     ) -> Self {
         let base = format!("https://login.microsoftonline.com/{tenant}");
-        ProviderConfig::oauth2(
+        let mut config = ProviderConfig::oauth2(
             "microsoft",
             Endpoints::new(
                 format!("{base}/oauth2/v2.0/authorize"),
@@ -351,7 +355,9 @@ impl ProviderConfig {
             ProfileMapping::oidc().with_id("oid"),
         )
         .with_name("Microsoft EntraID")
-        .with_scopes(["openid", "profile", "email", "User.Read", "offline_access"])
+        .with_scopes(["openid", "profile", "email", "User.Read", "offline_access"]);
+        config.user_info_style = UserInfoStyle::Microsoft;
+        config
     }
 
     /// A generic OAuth 2.0 provider with explicit endpoints and a profile
@@ -722,14 +728,14 @@ impl Provider {
                 q.append_pair("scope", &scopes.join(" "));
             }
             q.append_pair("redirect_uri", req.redirect_uri);
+            if let Some(hint) = req.login_hint {
+                q.append_pair("login_hint", hint);
+            }
             if let Some(nonce) = req.nonce {
                 q.append_pair("nonce", nonce);
             }
             if let Some(prompt) = &self.config.prompt {
                 q.append_pair("prompt", prompt);
-            }
-            if let Some(hint) = req.login_hint {
-                q.append_pair("login_hint", hint);
             }
             if self.config.pkce {
                 q.append_pair("code_challenge_method", "S256")
@@ -837,7 +843,7 @@ impl Provider {
         access_token: &str,
     ) -> Option<Result<ProviderUser, FlowError>> {
         match self.config.user_info_style {
-            UserInfoStyle::Standard => None,
+            UserInfoStyle::Standard | UserInfoStyle::Microsoft => None,
             UserInfoStyle::GitHub => Some(self.github_user(client, access_token).await),
             UserInfoStyle::Discord => Some(self.discord_user(client, access_token).await),
         }
@@ -854,7 +860,12 @@ impl Provider {
             .ok()
             .and_then(|v| v.as_array().cloned())
             .unwrap_or_default();
-        if !profile.get("email").is_some_and(Value::is_string) {
+        // better-auth: `if (!profile.email && emails)`: null or empty.
+        if profile
+            .get("email")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
             let chosen = emails
                 .iter()
                 .find(|e| e.get("primary") == Some(&Value::Bool(true)))
@@ -927,11 +938,29 @@ impl Provider {
             _ => None,
         };
         let id = text(&m.id).filter(|id| !id.trim().is_empty() && id != "null")?;
-        let email_verified = matches!(profile.get(&m.email_verified), Some(Value::Bool(true)))
-            || matches!(profile.get(&m.email_verified), Some(Value::String(s)) if s == "true");
+        // An email is a string: a number is not one (better-auth would fail
+        // on `email.toLowerCase()`).
+        let email = match profile.get(&m.email) {
+            Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+            _ => None,
+        };
+        let email_verified = match profile.get(&m.email_verified) {
+            Some(v) => matches!(v, Value::Bool(true)) || v.as_str() == Some("true"),
+            None if self.config.user_info_style == UserInfoStyle::Microsoft => {
+                let listed = |claim: &str| match profile.get(claim) {
+                    Some(Value::Array(list)) => list
+                        .iter()
+                        .any(|v| v.as_str().is_some() && v.as_str() == email.as_deref()),
+                    _ => false,
+                };
+                email.is_some()
+                    && (listed("verified_primary_email") || listed("verified_secondary_email"))
+            }
+            None => false,
+        };
         Some(ProviderUser {
             id,
-            email: text(&m.email),
+            email,
             email_verified,
             name: text(&m.name),
             image: text(&m.image),
