@@ -587,6 +587,9 @@ pub struct AccountOptions {
     /// `/link-social` may link an account whose email differs from the
     /// user's (`accountLinking.allowDifferentEmails`).
     pub allow_different_emails: bool,
+    /// `/unlink-account` may remove a user's last account
+    /// (`accountLinking.allowUnlinkingAll`).
+    pub allow_unlinking_all: bool,
     /// Store the fresh tokens of each sign-in on the account
     /// (`updateAccountOnSignIn`, default true).
     pub update_account_on_sign_in: bool,
@@ -602,6 +605,7 @@ impl Default for AccountOptions {
             trusted_providers: Vec::new(),
             require_local_email_verified: true,
             allow_different_emails: false,
+            allow_unlinking_all: false,
             update_account_on_sign_in: true,
         }
     }

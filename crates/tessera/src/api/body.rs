@@ -56,7 +56,7 @@ pub fn parse(headers: &HeaderMap, body: &Bytes, kind: BodyKind) -> Result<Option
 }
 
 /// The JavaScript type name zod reports for a value.
-fn received(v: Option<&Value>) -> &'static str {
+pub(super) fn received(v: Option<&Value>) -> &'static str {
     match v {
         None => "undefined",
         Some(Value::Null) => "null",

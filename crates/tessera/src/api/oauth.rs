@@ -17,7 +17,7 @@ use crate::store::{Account, StoreError, User, Verification};
 use crate::Timestamp;
 
 /// How long a state waits for its callback (better-auth: 10 minutes).
-const STATE_TTL_MS: i64 = 600_000;
+pub(super) const STATE_TTL_MS: i64 = 600_000;
 
 /// The OAuth routes; `/callback/<id>` for each provider (the router
 /// matches exact paths).
@@ -38,7 +38,7 @@ pub(crate) fn oauth_routes<'a>(provider_ids: impl IntoIterator<Item = &'a str>) 
     routes
 }
 
-fn provider_not_found() -> ApiError {
+pub(super) fn provider_not_found() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         "PROVIDER_NOT_FOUND",
@@ -104,7 +104,7 @@ async fn sign_in_social(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
 
 /// better-auth's `baseURL` option when only the API's URL is known: its
 /// origin (the default `callbackURL`).
-fn origin_of_base(base_url: &str) -> String {
+pub(super) fn origin_of_base(base_url: &str) -> String {
     url::Url::parse(base_url)
         .map(|u| u.origin().ascii_serialization())
         .unwrap_or_else(|_| "/".to_owned())
@@ -112,7 +112,11 @@ fn origin_of_base(base_url: &str) -> String {
 
 /// `generateGenericState`: the state in the encrypted `oauth_state`
 /// cookie, or in a verification record plus the signed `state` cookie.
-async fn store_state(ctx: &mut Ctx<'_>, state: &str, data: &StateData) -> Result<(), ApiError> {
+pub(super) async fn store_state(
+    ctx: &mut Ctx<'_>,
+    state: &str,
+    data: &StateData,
+) -> Result<(), ApiError> {
     match ctx.oauth().state_strategy() {
         StateStrategy::Cookie => {
             let sealed = ctx.oauth().seal_state(data);
@@ -371,6 +375,17 @@ async fn run_callback(ctx: &mut Ctx<'_>) -> Result<String, CallbackError> {
             tracing::error!(error = %e, provider = %provider.id(), "unable to get user info");
             fail("unable_to_get_user_info")
         })?;
+    // A `/link-social` flow links and goes back, before the email check.
+    if let Some(link) = &data.link {
+        return match super::accounts::link_account(ctx, &provider, &user_info, &tokens, link).await
+        {
+            Ok(()) => Ok(data.callback_url.clone()),
+            Err((code, description)) => Err(CallbackError {
+                description,
+                ..fail(code)
+            }),
+        };
+    }
     if user_info.email.as_deref().unwrap_or_default().is_empty() {
         tracing::error!(provider = %provider.id(), "the provider did not return an email");
         return Err(fail("email_not_found"));

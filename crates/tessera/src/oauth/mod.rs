@@ -42,6 +42,7 @@ pub struct OAuth {
     account_cookie: bool,
     options: AccountOptions,
     state_cipher: StateCipher,
+    link_cipher: StateCipher,
     account_codec: AccountCookie,
     jwks: JwksCache,
 }
@@ -91,6 +92,7 @@ impl OAuth {
             account_cookie: options.store_account_cookie.unwrap_or(!has_database),
             options: options.clone(),
             state_cipher: StateCipher::new(secrets, Purpose::OAuthStateCookie),
+            link_cipher: StateCipher::new(secrets, Purpose::OAuthLinkSessionToken),
             account_codec: AccountCookie::new(secrets)
                 .map_err(|e| format!("cannot derive the account cookie's key: {e}"))?,
             jwks: JwksCache::new(),
@@ -136,6 +138,18 @@ impl OAuth {
     /// Opens an `oauth_state` cookie.
     pub fn open_state(&self, value: &str) -> Result<StateData, StateCookieError> {
         self.state_cipher.open(value)
+    }
+
+    /// Seals the session token of a `/link-social` for its state's
+    /// [`LinkData::encrypted_session_token`] (better-auth's
+    /// `oauth-link-session-token` purpose).
+    pub fn seal_link_token(&self, session_token: &str) -> String {
+        self.link_cipher.seal_str(session_token)
+    }
+
+    /// Opens a link's sealed session token.
+    pub fn open_link_token(&self, sealed: &str) -> Result<String, StateCookieError> {
+        self.link_cipher.open_str(sealed)
     }
 
     /// Seals an account for the `account_data` cookie (spec §4.2).
