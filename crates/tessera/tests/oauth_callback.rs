@@ -1369,3 +1369,23 @@ async fn a_callback_for_an_unknown_provider_is_not_found() {
     }
     assert!(h.provider.seen_at(TOKEN).is_empty());
 }
+
+/// `provider` is a zod union in better-auth's schema: a wrong type says
+/// only "Invalid input".
+#[tokio::test]
+async fn a_provider_that_is_not_a_string_is_invalid_input() {
+    let h = stateless();
+    let r = h
+        .send(
+            Method::POST,
+            "/api/auth/sign-in/social",
+            None,
+            Some(&json!({"provider": 7})),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.body(),
+        &json!({"message": "[body.provider] Invalid input", "code": "VALIDATION_ERROR"})
+    );
+}

@@ -140,6 +140,18 @@ impl<'a> Validator<'a> {
         }
     }
 
+    /// A required string read through a zod union (`z.enum([...]).or(z.string())`),
+    /// whose failure says only `Invalid input`.
+    pub fn union_string(&mut self, field: &str) -> String {
+        match self.get(field) {
+            Some(Value::String(s)) => s.clone(),
+            _ => {
+                self.issues.push(format!("[body.{field}] Invalid input"));
+                String::new()
+            }
+        }
+    }
+
     /// A required string that must be an email address.
     pub fn email(&mut self, field: &str) -> String {
         match self.get(field) {

@@ -48,7 +48,7 @@ pub(super) fn provider_not_found() -> ApiError {
 
 async fn sign_in_social(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     let mut v = Validator::object(ctx.body())?;
-    let provider_id = v.string("provider");
+    let provider_id = v.union_string("provider");
     let callback_url = v.opt_string("callbackURL");
     let error_url = v.opt_string("errorCallbackURL");
     let new_user_url = v.opt_string("newUserCallbackURL");

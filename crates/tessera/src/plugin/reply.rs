@@ -9,7 +9,7 @@ use serde::Serialize;
 pub struct Reply {
     /// Status (200 unless set).
     pub status: StatusCode,
-    /// Extra headers (not `Set-Cookie`: cookies go in the [`Ctx`] jar).
+    /// Extra headers (not `Set-Cookie`: cookies go in the [`Ctx`](crate::Ctx) jar).
     pub headers: HeaderMap,
     /// JSON body.
     pub body: Bytes,

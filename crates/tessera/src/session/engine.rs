@@ -34,7 +34,8 @@ pub enum ResolveError {
 
 /// Sessions with their cookies: create, resolve, refresh, revoke (spec §6).
 /// Built once with [`crate::Auth`]; every resolution of the kernel goes
-/// through [`SessionEngine::resolve`].
+/// through its one `resolve` call ([`crate::Auth::session`], [`crate::Ctx`]
+/// and the cache-hit hook alike).
 pub struct SessionEngine {
     pub(crate) options: Options,
     pub(crate) secrets: Secrets,
