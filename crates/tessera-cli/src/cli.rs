@@ -38,7 +38,8 @@ read from the environment only:
 const INSPECT_NOTES: &str = "\
 Secrets come from the environment as `tessera serve` reads them: BETTER_AUTH_SECRET,
 BETTER_AUTH_SECRETS, or DATA_DIR/tessera.secret when neither is set (never created here).
-Secrets are never printed.
+Secrets are never printed. The OAuth cookies' own secrets (the code verifier and nonce in
+oauth_state, the tokens in account_data) are redacted unless --show-secrets.
 
 Exit status:
   0  at least one cookie verified or decrypted
@@ -71,7 +72,7 @@ pub enum Command {
     Serve(Box<ServeArgs>),
     /// Create or update the database schema, then exit
     Migrate(MigrateArgs),
-    /// Check better-auth session cookies with this deployment's secrets
+    /// Check better-auth session and OAuth cookies with this deployment's secrets
     #[command(after_help = INSPECT_NOTES)]
     Inspect(InspectArgs),
 }
@@ -154,6 +155,10 @@ pub struct InspectArgs {
     /// Print the report as JSON
     #[arg(long)]
     pub json: bool,
+    /// Print the code verifier, nonce and tokens that oauth_state and
+    /// account_data hold (redacted by default)
+    #[arg(long)]
+    pub show_secrets: bool,
     /// Where tessera.secret is looked for when no secret variable is set
     /// [default: the current directory]
     #[arg(long, env = "TESSERA_DATA_DIR", value_name = "DIR")]
@@ -301,7 +306,10 @@ mod tests {
             panic!("inspect");
         };
         assert!(args.json);
+        assert!(!args.show_secrets);
         assert_eq!(args.input.as_deref(), Some("a=1; b=2"));
+        let cli = Cli::try_parse_from(["tessera", "inspect", "--show-secrets", "a=1"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Inspect(a)) if a.show_secrets));
         let cli = Cli::try_parse_from(["tessera", "inspect", "-"]).unwrap();
         assert!(
             matches!(cli.command, Some(Command::Inspect(a)) if a.input.as_deref() == Some("-"))

@@ -1,20 +1,26 @@
 //! `tessera inspect`: what the better-auth cookies of a `Cookie` header say,
 //! checked with this deployment's secrets — the tool for when another
-//! service disagrees about a session.
+//! service disagrees about a session or an OAuth sign-in.
 //!
 //! [`inspect`] is a pure function of the input, the secrets and "now" that
-//! answers a [`Report`]; [`render`] turns it into text or JSON and
-//! [`command`] is the glue (arguments, environment, stdin, exit code).
-//! Every check is the kernel's own: [`verify_value`] for signed cookies,
-//! [`read_chunked`] for chunks, [`SessionCache::codec_for`] for the cache.
+//! answers a [`Report`]; [`render`] turns it into text or JSON (the OAuth
+//! tokens in it redacted unless asked for) and [`command`] is the glue
+//! (arguments, environment, stdin, exit code). Every check is the kernel's
+//! own: [`verify_value`] for signed cookies, [`read_chunked`] for chunks,
+//! [`SessionCache::codec_for`] for the cache, [`StateCipher`] for
+//! `oauth_state` and [`AccountCookie`] for `account_data`.
 
 pub mod command;
 pub mod render;
 
 use std::fmt;
 
-use tessera::cache::{CacheStrategy, CachedSession, Miss, SessionCache};
-use tessera::cookie::{read_chunked, verify_value, AuthCookies, CookieOptions, RequestCookies};
+use tessera::cache::{CacheStrategy, CachedSession, KeySetupError, Miss, SessionCache};
+use tessera::cookie::{
+    read_chunked, verify_value, AuthCookies, CookieDef, CookieOptions, RequestCookies,
+};
+use tessera::oauth::{AccountCookie, Purpose, StateCipher, StateCookieError, StateData};
+use tessera::store::Account;
 use tessera::{Secrets, Timestamp};
 
 /// The strategies a `session_data` value is tried with, in order.
@@ -27,13 +33,19 @@ const STRATEGIES: [CacheStrategy; 3] = [
 /// Name shown for a value given without a cookie name.
 pub const BARE_VALUE_NAME: &str = "(value)";
 
+/// The members of an `oauth_state` that are secrets: redacted unless asked for.
+pub const STATE_SECRETS: [&str; 2] = ["codeVerifier", "idTokenNonce"];
+/// The members of an `account_data` account that are secrets: redacted
+/// unless asked for.
+pub const ACCOUNT_SECRETS: [&str; 3] = ["accessToken", "refreshToken", "idToken"];
+
 /// What `tessera inspect` found.
 #[derive(Debug)]
 pub struct Report {
     /// The secrets the checks used, current first (labels only, never values).
     pub secrets: Vec<SecretLabel>,
-    /// One entry per cookie found, in header order; `session_data` chunks
-    /// are one entry.
+    /// One entry per cookie found, in header order; `session_data` and
+    /// `account_data` chunks are one entry each.
     pub cookies: Vec<CookieReport>,
 }
 
@@ -44,7 +56,8 @@ impl Report {
     }
 }
 
-/// One cookie (or one chunked `session_data`) and what its check found.
+/// One cookie (or one chunked `session_data` or `account_data`) and what
+/// its check found.
 #[derive(Debug)]
 pub struct CookieReport {
     /// The wire name (the base name for chunks), or [`BARE_VALUE_NAME`].
@@ -56,11 +69,14 @@ pub struct CookieReport {
 }
 
 impl CookieReport {
-    /// Whether its signature verified or its cache decoded (expired or not).
+    /// Whether its signature verified, or its cache, state or account
+    /// decrypted (expired or not).
     pub fn verified(&self) -> bool {
         match &self.check {
             Check::Signed(s) => s.result.is_ok(),
             Check::Cache(c) => c.result.is_ok(),
+            Check::State(s) => s.result.is_ok(),
+            Check::Account(a) => a.result.is_ok(),
             Check::Neither { .. } | Check::Ignored => false,
         }
     }
@@ -77,6 +93,11 @@ pub enum Kind {
     MultiSession,
     /// `better-auth.session_data` (the cookie cache).
     SessionData,
+    /// `better-auth.oauth_state` (an OAuth sign-in's state, spec §4.3).
+    OAuthState,
+    /// `better-auth.account_data` (the provider account in stateless mode,
+    /// spec §4.2).
+    AccountData,
     /// A bare signed value (no cookie name given).
     SignedValue,
     /// A bare value that is neither signed nor a cookie cache.
@@ -93,6 +114,8 @@ impl Kind {
             Kind::DontRemember => "dont_remember",
             Kind::MultiSession => "multi_session",
             Kind::SessionData => "session_data",
+            Kind::OAuthState => "oauth_state",
+            Kind::AccountData => "account_data",
             Kind::SignedValue => "signed",
             Kind::Unknown => "unknown",
             Kind::Ignored => "ignored",
@@ -107,6 +130,10 @@ pub enum Check {
     Signed(SignedCheck),
     /// A cookie cache (spec §2).
     Cache(CacheCheck),
+    /// An `oauth_state` cookie.
+    State(StateCheck),
+    /// An `account_data` cookie.
+    Account(AccountCheck),
     /// A bare value that neither verifies as signed nor decodes as a cache.
     Neither {
         /// Tried as a signed value.
@@ -252,6 +279,88 @@ impl fmt::Display for CacheError {
     }
 }
 
+/// An `oauth_state` cookie's check.
+#[derive(Debug)]
+pub struct StateCheck {
+    /// The state it holds, or why it did not open.
+    pub result: Result<OpenedState, StateError>,
+}
+
+/// An `oauth_state` that decrypted.
+#[derive(Debug)]
+pub struct OpenedState {
+    /// The secret that decrypted it.
+    pub secret: SecretLabel,
+    /// Its `expiresAt` has passed: a callback refuses it (`state_mismatch`).
+    pub expired: bool,
+    /// What it holds, code verifier and nonce included (the renderers
+    /// redact them).
+    pub data: StateData,
+}
+
+/// Why an `oauth_state` did not open.
+#[derive(Debug)]
+pub enum StateError {
+    /// An empty value: what the `Set-Cookie` that deletes it carries.
+    Empty,
+    /// The kernel's reason (every one is `state_invalid` on a callback).
+    Sealed(StateCookieError),
+}
+
+impl fmt::Display for StateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StateError::Empty => f.write_str("empty (the Set-Cookie that deletes the cookie)"),
+            StateError::Sealed(err) => err.fmt(f),
+        }
+    }
+}
+
+/// An `account_data` cookie's check.
+#[derive(Debug)]
+pub struct AccountCheck {
+    /// How many `.0`, `.1`, … chunks were reassembled (0: a single cookie).
+    pub chunks: usize,
+    /// The account it holds, or why it did not open.
+    pub result: Result<OpenedAccount, AccountError>,
+    /// Anything else worth knowing, one sentence each.
+    pub notes: Vec<String>,
+}
+
+/// An `account_data` that decrypted.
+#[derive(Debug)]
+pub struct OpenedAccount {
+    /// The secret that decrypted it.
+    pub secret: Option<SecretLabel>,
+    /// Its `exp` has passed: a server ignores it.
+    pub expired: bool,
+    /// The account, tokens included (the renderers redact them).
+    pub account: Account,
+}
+
+/// Why an `account_data` did not open.
+#[derive(Debug)]
+pub enum AccountError {
+    /// Chunk cookies whose names give no value (`.0`, `.1`, … expected).
+    Unreadable,
+    /// The account cookie's keys could not be derived from the secrets.
+    KeySetup(KeySetupError),
+    /// The kernel's reason.
+    Miss(Miss),
+}
+
+impl fmt::Display for AccountError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AccountError::Unreadable => {
+                f.write_str("the chunk cookies give no value (expected .0, .1, …)")
+            }
+            AccountError::KeySetup(err) => write!(f, "cannot set up the account cookie: {err}"),
+            AccountError::Miss(miss) => write!(f, "account cookie: {miss}"),
+        }
+    }
+}
+
 /// The cached token against the verified `session_token`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TokenCheck {
@@ -333,6 +442,10 @@ impl Names {
     fn chunk_prefix(&self) -> String {
         format!("{}.", self.cookies.session_data.name)
     }
+
+    fn account_chunk_prefix(&self) -> String {
+        format!("{}.", self.cookies.account_data.name)
+    }
 }
 
 struct Inspector<'a> {
@@ -378,6 +491,7 @@ impl<'a> Inspector<'a> {
         let request = RequestCookies::parse(header);
         let mut reports = Vec::new();
         let mut data_done = [false, false];
+        let mut account_done = [false, false];
         for (name, value) in request.iter() {
             let Some((names, kind)) = self.classify(name) else {
                 reports.push(CookieReport {
@@ -397,6 +511,25 @@ impl<'a> Inspector<'a> {
                         name: names.cookies.session_data.name.clone(),
                         kind,
                         check: Check::Cache(check),
+                    });
+                    continue;
+                }
+                Kind::AccountData => {
+                    if std::mem::replace(&mut account_done[usize::from(names.secure)], true) {
+                        continue;
+                    }
+                    reports.push(CookieReport {
+                        name: names.cookies.account_data.name.clone(),
+                        kind,
+                        check: Check::Account(self.account_data(names, &request)),
+                    });
+                    continue;
+                }
+                Kind::OAuthState => {
+                    reports.push(CookieReport {
+                        name: name.to_owned(),
+                        kind,
+                        check: Check::State(self.oauth_state(value)),
                     });
                     continue;
                 }
@@ -444,6 +577,11 @@ impl<'a> Inspector<'a> {
                 Kind::MultiSession
             } else if name == c.session_data.name || name.starts_with(&names.chunk_prefix()) {
                 Kind::SessionData
+            } else if name == c.oauth_state.name {
+                Kind::OAuthState
+            } else if name == c.account_data.name || name.starts_with(&names.account_chunk_prefix())
+            {
+                Kind::AccountData
             } else {
                 return None;
             };
@@ -481,23 +619,7 @@ impl<'a> Inspector<'a> {
 
     fn session_data(&self, names: &Names, request: &RequestCookies) -> CacheCheck {
         let def = &names.cookies.session_data;
-        let prefix = names.chunk_prefix();
-        let chunk_count = request
-            .strict()
-            .filter(|(n, _)| {
-                n.strip_prefix(&prefix)
-                    .is_some_and(|k| !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()))
-            })
-            .count();
-        let whole = request.get(&def.name).is_some();
-        let mut notes = Vec::new();
-        if whole && chunk_count > 0 {
-            notes.push(format!(
-                "the unchunked {} wins; its {chunk_count} chunk cookie(s) are not read",
-                def.name
-            ));
-        }
-        let chunks = if whole { 0 } else { chunk_count };
+        let (chunks, notes) = chunking(def, request);
         let token_cookie = &names.cookies.session_token.name;
         let verified_token = request
             .get(token_cookie)
@@ -591,7 +713,127 @@ impl<'a> Inspector<'a> {
         }
     }
 
-    /// A value without a name: a signed value, else a cookie cache.
+    /// The `oauth_state` value: opened as the callback opens it.
+    fn oauth_state(&self, value: &str) -> StateCheck {
+        if value.is_empty() {
+            return StateCheck {
+                result: Err(StateError::Empty),
+            };
+        }
+        let cipher = StateCipher::new(self.secrets, Purpose::OAuthStateCookie);
+        let result = cipher
+            .open(value)
+            .map(|data| OpenedState {
+                secret: self.state_secret(value),
+                // A callback refuses it once `expiresAt < now`.
+                expired: data.is_expired(self.now),
+                data,
+            })
+            .map_err(StateError::Sealed);
+        StateCheck { result }
+    }
+
+    /// Which secret opened an `oauth_state` value: the form of the value
+    /// decides (spec §11.2), as in the kernel. A `$ba$<version>$` envelope
+    /// opens with that version only, a bare-hex value with the single
+    /// secret, or beside versions with the legacy one.
+    fn state_secret(&self, value: &str) -> SecretLabel {
+        let all = self.secrets.all();
+        if self.secrets.current().version().is_none() {
+            return self.label(0);
+        }
+        if value.starts_with("$ba$") {
+            let opens = |entry: &tessera::secret::SecretEntry| {
+                let Some(version) = entry.version() else {
+                    return false;
+                };
+                let secret = String::from_utf8_lossy(entry.expose()).into_owned();
+                Secrets::versioned(vec![(version, secret)], None).is_ok_and(|alone| {
+                    StateCipher::new(&alone, Purpose::OAuthStateCookie)
+                        .open_str(value)
+                        .is_ok()
+                })
+            };
+            if let Some(i) = all.iter().position(opens) {
+                return self.label(i);
+            }
+        } else if let Some(legacy) = self.secrets.legacy() {
+            if let Some(i) = all.iter().position(|e| std::ptr::eq(e, legacy)) {
+                return self.label(i);
+            }
+        }
+        self.label(0)
+    }
+
+    /// The `account_data` cookie (its chunks reassembled), opened as the
+    /// account routes open it; an expired one is opened again with the
+    /// expiry check off (`now` = the epoch) to show its content.
+    fn account_data(&self, names: &Names, request: &RequestCookies) -> AccountCheck {
+        let def = &names.cookies.account_data;
+        let (chunks, mut notes) = chunking(def, request);
+        let Some(value) = read_chunked(def, request) else {
+            return AccountCheck {
+                chunks,
+                result: Err(AccountError::Unreadable),
+                notes,
+            };
+        };
+        let mut check = self.account(&value);
+        check.chunks = chunks;
+        notes.append(&mut check.notes);
+        check.notes = notes;
+        // The account routes serve it only to its own user's session.
+        if let Ok(opened) = &check.result {
+            let session_user = read_chunked(&names.cookies.session_data, request)
+                .and_then(|v| self.cache(&v).result.ok())
+                .map(|d| d.cached.data.user.id.clone());
+            if let Some(session_user) = session_user {
+                if session_user != opened.account.user_id {
+                    check.notes.push(format!(
+                        "the account belongs to user {}, the session_data beside it to user \
+                         {session_user}: a server answers ACCOUNT_NOT_FOUND",
+                        opened.account.user_id
+                    ));
+                }
+            }
+        }
+        check
+    }
+
+    fn account(&self, value: &str) -> AccountCheck {
+        let opened = AccountCookie::new(self.secrets)
+            .map_err(AccountError::KeySetup)
+            .and_then(|codec| {
+                match codec.open(value, self.now) {
+                    Ok(account) => Ok((account, false)),
+                    Err(Miss::Expired) => codec.open(value, Timestamp::EPOCH).map(|a| (a, true)),
+                    Err(miss) => Err(miss),
+                }
+                .map_err(AccountError::Miss)
+            });
+        let result = match opened {
+            Ok((account, expired)) => Ok(OpenedAccount {
+                secret: self
+                    .each_secret()
+                    .find(|(_, single)| {
+                        AccountCookie::new(single)
+                            .is_ok_and(|codec| codec.open(value, Timestamp::EPOCH).is_ok())
+                    })
+                    .map(|(i, _)| self.label(i)),
+                expired,
+                account,
+            }),
+            Err(err) => Err(err),
+        };
+        AccountCheck {
+            chunks: 0,
+            result,
+            notes: Vec::new(),
+        }
+    }
+
+    /// A value without a name: a signed value, else a cookie cache, else
+    /// an `account_data` or `oauth_state` value.
     fn bare(&self, input: &str) -> CookieReport {
         // Percent-decoded as a cookie value would be.
         let request = RequestCookies::parse(&format!("v={input}"));
@@ -610,6 +852,14 @@ impl<'a> Inspector<'a> {
             Ok(_) => return report(Kind::SessionData, Check::Cache(cache)),
             Err(err) => err.recognised(),
         };
+        let account = self.account(value);
+        if account.result.is_ok() {
+            return report(Kind::AccountData, Check::Account(account));
+        }
+        let state = self.oauth_state(value);
+        if state.result.is_ok() {
+            return report(Kind::OAuthState, Check::State(state));
+        }
         if cache_recognised {
             report(Kind::SessionData, Check::Cache(cache))
         } else if signed.result == Err(SignedError::BadSignature) {
@@ -618,6 +868,28 @@ impl<'a> Inspector<'a> {
             report(Kind::Unknown, Check::Neither { signed, cache })
         }
     }
+}
+
+/// How many chunks of `def` a request carries and what to say about them:
+/// a whole cookie beside chunks wins, and its chunks are not read.
+fn chunking(def: &CookieDef, request: &RequestCookies) -> (usize, Vec<String>) {
+    let prefix = format!("{}.", def.name);
+    let chunk_count = request
+        .strict()
+        .filter(|(n, _)| {
+            n.strip_prefix(&prefix)
+                .is_some_and(|k| !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .count();
+    let whole = request.get(&def.name).is_some();
+    let mut notes = Vec::new();
+    if whole && chunk_count > 0 {
+        notes.push(format!(
+            "the unchunked {} wins; its {chunk_count} chunk cookie(s) are not read",
+            def.name
+        ));
+    }
+    (if whole { 0 } else { chunk_count }, notes)
 }
 
 const ONLY_CURRENT_SECRET: &str = "better-auth verifies this with its current secret only, so a better-auth service would reject it (spec §11.2)";

@@ -46,7 +46,12 @@ fn main() -> ExitCode {
             init_logging("warn");
             let settings = Settings::inspect(&args);
             let input = args.input.filter(|input| input != "-");
-            inspect::command::run(args.json, input, |name| settings.get(name))
+            let secrets = if args.show_secrets {
+                inspect::render::OAuthSecrets::Shown
+            } else {
+                inspect::render::OAuthSecrets::Redacted
+            };
+            inspect::command::run(args.json, secrets, input, |name| settings.get(name))
         }
     }
 }

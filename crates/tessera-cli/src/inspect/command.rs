@@ -1,4 +1,4 @@
-//! `tessera inspect [--json] [<cookie header or value> | -]`: the secrets
+//! `tessera inspect [--json] [--show-secrets] [<cookie header or value> | -]`: the secrets
 //! from the environment (as `tessera serve` reads them), the input from the
 //! argument or stdin, and the exit code. The arguments are `cli.rs`'s.
 
@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use tessera::options::EnvError;
 use tessera::{Clock, Options, Secrets, SystemClock};
 
-use super::render::{render_json, render_text};
+use super::render::{render_json, render_text, OAuthSecrets};
 use crate::config::secret_file_path;
 use crate::report::OneLine;
 use crate::secret_file::{self, SecretFileError};
@@ -64,8 +64,14 @@ pub fn secrets_from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Secrets
 }
 
 /// Runs `tessera inspect` on `input` (`None`: stdin), reporting as JSON
-/// when `json`; the variables come through `get`.
-pub fn run(json: bool, input: Option<String>, get: impl Fn(&str) -> Option<String>) -> ExitCode {
+/// when `json`, with the OAuth cookies' tokens as `secrets` says; the
+/// variables come through `get`.
+pub fn run(
+    json: bool,
+    secrets_shown: OAuthSecrets,
+    input: Option<String>,
+    get: impl Fn(&str) -> Option<String>,
+) -> ExitCode {
     let secrets = match secrets_from_vars(get) {
         Ok(secrets) => secrets,
         Err(err) => {
@@ -90,9 +96,9 @@ pub fn run(json: bool, input: Option<String>, get: impl Fn(&str) -> Option<Strin
     };
     let report = super::inspect(&input, &secrets, SystemClock.now());
     if json {
-        print!("{}", render_json(&report));
+        print!("{}", render_json(&report, secrets_shown));
     } else {
-        print!("{}", render_text(&report));
+        print!("{}", render_text(&report, secrets_shown));
     }
     if report.any_verified() {
         ExitCode::SUCCESS

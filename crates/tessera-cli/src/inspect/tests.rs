@@ -6,11 +6,12 @@ use base64::Engine as _;
 use serde_json::{json, Map, Value};
 use tessera::cache::{CachePayload, CacheStrategy, SessionCache};
 use tessera::cookie::{sign_value, AuthCookies, CookieJar, CookieOptions, RequestCookies};
-use tessera::store::{Session, User};
+use tessera::oauth::{AccountCookie, Purpose, StateCipher, StateCookieError, StateData};
+use tessera::store::{Account, Session, User};
 use tessera::{Auth, Options, Secrets, Timestamp};
 use tessera_testkit::{encode_uri_component, send_auth, ClientCookies, TestRequest};
 
-use super::render::{render_json, render_text};
+use super::render::{render_json, render_text, OAuthSecrets};
 use super::*;
 
 const SECRET: &str = "inspect-test-secret-0123456789-abcdefghijklmnop";
@@ -174,10 +175,11 @@ fn expired_cache_is_reported_with_its_content() {
         assert_eq!(d.cached.updated_at, written.as_millis());
         // Authentic, if stale: it still counts as decoded.
         assert!(report.any_verified());
-        let text = render_text(&report);
+        let text = render_text(&report, OAuthSecrets::Redacted);
         assert!(text.contains("expired:   YES"), "{text}");
         assert!(text.contains("alice@example.com"), "{text}");
-        let json: Value = serde_json::from_str(&render_json(&report)).unwrap();
+        let json: Value =
+            serde_json::from_str(&render_json(&report, OAuthSecrets::Redacted)).unwrap();
         assert_eq!(json[0]["expired"], true);
         assert_eq!(json[0]["valid"], true);
     }
@@ -200,7 +202,7 @@ fn tampered_token_is_invalid_and_not_compared() {
     );
     // The cache still decodes, but there is no verified token to hold it to.
     assert_eq!(cache_check(&report, "better-auth.session_data").token, None);
-    let text = render_text(&report);
+    let text = render_text(&report, OAuthSecrets::Redacted);
     assert!(text.contains("signature: invalid"), "{text}");
     assert!(text.contains("(unverified)"), "{text}");
     assert!(text.contains("token not compared"), "{text}");
@@ -299,7 +301,7 @@ fn rotated_secrets_tell_which_version_verified() {
             CacheStrategy::Jwe => assert!(check.notes.is_empty(), "{:?}", check.notes),
             _ => assert_eq!(check.notes, [ONLY_CURRENT_SECRET]),
         }
-        let text = render_text(&report);
+        let text = render_text(&report, OAuthSecrets::Redacted);
         assert!(
             text.contains("secrets: secret version 2, current; secret version 1, not current"),
             "{text}"
@@ -321,7 +323,7 @@ fn rotated_secrets_tell_which_version_verified() {
         signed_check(&report, "better-auth.session_token").result,
         Ok(legacy)
     );
-    assert!(render_text(&report).contains("(legacy secret)"));
+    assert!(render_text(&report, OAuthSecrets::Redacted).contains("(legacy secret)"));
 }
 
 #[test]
@@ -354,10 +356,12 @@ fn chunked_session_data_is_reassembled() {
         assert!(matches!(check.token, Some(TokenCheck::Matches { .. })));
         // One section for all the chunks.
         assert_eq!(report.cookies.len(), 2);
-        assert!(render_text(&report).contains(&format!(
-            "better-auth.session_data ({} chunks)",
-            check.chunks
-        )));
+        assert!(
+            render_text(&report, OAuthSecrets::Redacted).contains(&format!(
+                "better-auth.session_data ({} chunks)",
+                check.chunks
+            ))
+        );
     }
 }
 
@@ -414,9 +418,9 @@ fn token_mismatch_is_flagged() {
             cookie: "better-auth.session_token".to_owned()
         })
     );
-    let text = render_text(&report);
+    let text = render_text(&report, OAuthSecrets::Redacted);
     assert!(text.contains("token MISMATCH"), "{text}");
-    let json: Value = serde_json::from_str(&render_json(&report)).unwrap();
+    let json: Value = serde_json::from_str(&render_json(&report, OAuthSecrets::Redacted)).unwrap();
     assert_eq!(json[1]["tokenMatches"], false);
 }
 
@@ -447,7 +451,7 @@ fn bare_values_are_tried_as_signed_then_as_a_cache() {
     let c = only(&report, BARE_VALUE_NAME);
     assert_eq!(c.kind, Kind::Unknown);
     assert!(!report.any_verified());
-    let text = render_text(&report);
+    let text = render_text(&report, OAuthSecrets::Redacted);
     assert!(
         text.contains("signed value: no, not a signed value"),
         "{text}"
@@ -486,9 +490,18 @@ fn other_signed_cookies_are_checked_and_the_rest_ignored() {
                 "better-auth.session_token_multi-nottheone",
                 Kind::MultiSession
             ),
-            ("better-auth.account_data", Kind::Ignored),
+            ("better-auth.account_data", Kind::AccountData),
         ]
     );
+    // Recognised, and refused: it is not a JWE.
+    let account = match &only(&report, "better-auth.account_data").check {
+        Check::Account(check) => check,
+        other => panic!("not an account check: {other:#?}"),
+    };
+    assert!(matches!(
+        account.result,
+        Err(AccountError::Miss(Miss::Malformed))
+    ));
     let dont = signed_check(&report, "better-auth.dont_remember");
     assert_eq!((dont.result, dont.notes.len()), (Ok(CURRENT), 0));
     assert!(signed_check(&report, &multi).notes.is_empty());
@@ -498,7 +511,7 @@ fn other_signed_cookies_are_checked_and_the_rest_ignored() {
     // Nothing that is checked here means "no session": exit 1.
     let report = inspect("a=1; b=2", &s, NOW);
     assert!(!report.any_verified());
-    assert!(render_text(&report).contains("  ignored"));
+    assert!(render_text(&report, OAuthSecrets::Redacted).contains("  ignored"));
 }
 
 #[test]
@@ -520,7 +533,7 @@ fn pasted_header_lines_are_accepted() {
     }
     let report = inspect(" \n", &s, NOW);
     assert!(report.cookies.is_empty());
-    assert!(render_text(&report).contains("no cookies in the input"));
+    assert!(render_text(&report, OAuthSecrets::Redacted).contains("no cookies in the input"));
 }
 
 #[test]
@@ -531,8 +544,8 @@ fn json_output_has_the_documented_fields_and_never_a_secret() {
     )
     .unwrap();
     let report = inspect(&header(&s, CacheStrategy::Jwe), &s, NOW);
-    let out = render_json(&report);
-    let text = render_text(&report);
+    let out = render_json(&report, OAuthSecrets::Redacted);
+    let text = render_text(&report, OAuthSecrets::Redacted);
     for secret in [SECRET, OTHER_SECRET] {
         assert!(!out.contains(secret) && !text.contains(secret));
     }
@@ -606,17 +619,7 @@ async fn cookies_from_a_stateless_sign_up_inspect_clean() {
 /// the token verifies and the cache decodes with the strategy that wrote it.
 #[test]
 fn better_auth_vectors_inspect_as_produced() {
-    // `$TESSERA_VECTORS_DIR`, else `shared/vectors` beside the clone, as
-    // the kernel's vector tests find them.
-    let path = std::env::var_os("TESSERA_VECTORS_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors")
-        })
-        .join("better-auth-1.7.25.json");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("vectors at {}: {e}", path.display()));
-    let file: Value = serde_json::from_str(&text).unwrap();
+    let file = vectors("better-auth-1.7.25.json");
     let s = Secrets::single(file["meta"]["secret"].as_str().unwrap());
     let mut checked = 0;
     for v in file["vectors"].as_array().unwrap() {
@@ -659,4 +662,422 @@ fn better_auth_vectors_inspect_as_produced() {
         checked += 1;
     }
     assert!(checked >= 20, "only {checked} vectors checked");
+}
+
+/// A vector file: `$TESSERA_VECTORS_DIR`, else `shared/vectors` beside the
+/// clone, as the kernel's vector tests find them.
+fn vectors(name: &str) -> Value {
+    let path = std::env::var_os("TESSERA_VECTORS_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors")
+        })
+        .join(name);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("vectors at {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+// --- oauth_state and account_data ---
+
+/// better-auth 1.7.25's recorded OAuth flow (stateless, cookie state).
+fn oauth_vectors() -> &'static Value {
+    static FILE: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    FILE.get_or_init(|| vectors("better-auth-1.7.25-oauth.json"))
+}
+
+fn oauth_secrets() -> Secrets {
+    Secrets::single(oauth_vectors()["meta"]["secret"].as_str().unwrap())
+}
+
+/// When the callback ran: the state was fresh and the account new.
+fn callback_at() -> Timestamp {
+    Timestamp::from_millis(oauth_vectors()["callback"]["atMs"].as_i64().unwrap())
+}
+
+/// The callback's `Set-Cookie` lines, pasted as they are.
+fn callback_set_cookies() -> String {
+    oauth_vectors()["callback"]["setCookie"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| format!("Set-Cookie: {}", l.as_str().unwrap()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn state_check<'r>(report: &'r Report, name: &str) -> &'r StateCheck {
+    match &only(report, name).check {
+        Check::State(check) => check,
+        other => panic!("{name} is not a state check: {other:#?}"),
+    }
+}
+
+fn account_check<'r>(report: &'r Report, name: &str) -> &'r AccountCheck {
+    match &only(report, name).check {
+        Check::Account(check) => check,
+        other => panic!("{name} is not an account check: {other:#?}"),
+    }
+}
+
+fn opened_account<'r>(report: &'r Report, name: &str) -> &'r OpenedAccount {
+    match &account_check(report, name).result {
+        Ok(opened) => opened,
+        Err(err) => panic!("{name} did not open: {err}"),
+    }
+}
+
+const STATE: &str = "better-auth.oauth_state";
+const ACCOUNT: &str = "better-auth.account_data";
+
+#[test]
+fn recorded_oauth_state_opens_with_its_verifier_and_nonce_redacted() {
+    let v = oauth_vectors();
+    let header = v["callback"]["request"]["headers"]["cookie"]
+        .as_str()
+        .unwrap();
+    let report = inspect(header, &oauth_secrets(), callback_at());
+    assert_eq!(only(&report, STATE).kind, Kind::OAuthState);
+    let opened = state_check(&report, STATE).result.as_ref().unwrap();
+    assert_eq!(opened.secret, CURRENT);
+    assert!(!opened.expired);
+    let recorded = &v["oauthState"]["decrypted"];
+    assert_eq!(
+        opened.data,
+        StateData::from_json(v["oauthState"]["decryptedJSON"].as_str().unwrap()).unwrap()
+    );
+    assert!(report.any_verified());
+
+    let verifier = recorded["codeVerifier"].as_str().unwrap();
+    let nonce = recorded["idTokenNonce"].as_str().unwrap();
+    let state = recorded["oauthState"].as_str().unwrap();
+    let text = render_text(&report, OAuthSecrets::Redacted);
+    assert!(!text.contains(verifier) && !text.contains(nonce), "{text}");
+    assert!(text.contains(state), "{text}");
+    assert!(
+        text.contains("redacted:  codeVerifier, idTokenNonce (--show-secrets shows them)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\"codeVerifier\": \"[redacted: 128 characters]\""),
+        "{text}"
+    );
+    assert!(text.contains("expired:   no (the state expires 2026-11-28T08:50:30.329Z)"));
+    let json: Value = serde_json::from_str(&render_json(&report, OAuthSecrets::Redacted)).unwrap();
+    let entry = &json[0];
+    assert_eq!(
+        (&entry["kind"], &entry["valid"], &entry["expired"]),
+        (&json!("oauth_state"), &json!(true), &json!(false))
+    );
+    assert_eq!(entry["secret"], "current secret");
+    assert_eq!(entry["state"]["codeVerifier"], "[redacted: 128 characters]");
+    assert_eq!(entry["state"]["idTokenNonce"], "[redacted: 32 characters]");
+    assert_eq!(entry["state"]["oauthState"], state);
+    assert_eq!(entry["redacted"], json!(["codeVerifier", "idTokenNonce"]));
+
+    // --show-secrets: the state as better-auth wrote it.
+    let text = render_text(&report, OAuthSecrets::Shown);
+    assert!(text.contains(verifier) && text.contains(nonce), "{text}");
+    assert!(!text.contains("redacted"), "{text}");
+    let json: Value = serde_json::from_str(&render_json(&report, OAuthSecrets::Shown)).unwrap();
+    assert_eq!(&json[0]["state"], recorded);
+    assert_eq!(json[0]["redacted"], json!([]));
+
+    // Ten minutes on, a callback refuses it; its content is still shown.
+    let later = Timestamp::from_millis(recorded["expiresAt"].as_i64().unwrap() + 1);
+    let report = inspect(header, &oauth_secrets(), later);
+    assert!(state_check(&report, STATE).result.as_ref().unwrap().expired);
+    let text = render_text(&report, OAuthSecrets::Redacted);
+    assert!(
+        text.contains("expired:   YES, at 2026-11-28T08:50:30.329Z"),
+        "{text}"
+    );
+    assert!(text.contains(state), "{text}");
+}
+
+#[test]
+fn recorded_account_data_opens_with_its_tokens_redacted() {
+    let v = oauth_vectors();
+    let payload = &v["accountData"]["payload"];
+    let report = inspect(&callback_set_cookies(), &oauth_secrets(), callback_at());
+    let check = account_check(&report, ACCOUNT);
+    assert_eq!(check.chunks, 0);
+    // The session_data beside it is the same user's: nothing to say.
+    assert!(check.notes.is_empty(), "{:?}", check.notes);
+    let opened = opened_account(&report, ACCOUNT);
+    assert_eq!(opened.secret, Some(CURRENT));
+    assert!(!opened.expired);
+    let account = &opened.account;
+    let text_of = |k: &str| payload[k].as_str().map(str::to_owned);
+    assert_eq!(Some(account.id.clone()), text_of("id"));
+    assert_eq!(Some(account.account_id.clone()), text_of("accountId"));
+    assert_eq!(Some(account.user_id.clone()), text_of("userId"));
+    assert_eq!(account.access_token, text_of("accessToken"));
+    assert_eq!(account.refresh_token, text_of("refreshToken"));
+    assert_eq!(account.id_token, text_of("idToken"));
+    assert_eq!(account.scope, text_of("scope"));
+    // The deleted oauth_state in the same response is recognised as such.
+    assert!(matches!(
+        state_check(&report, STATE).result,
+        Err(StateError::Empty)
+    ));
+
+    let tokens: Vec<&str> = ACCOUNT_SECRETS
+        .iter()
+        .map(|k| payload[*k].as_str().unwrap())
+        .collect();
+    let text = render_text(&report, OAuthSecrets::Redacted);
+    for token in &tokens {
+        assert!(!text.contains(token), "{token} in {text}");
+    }
+    assert!(
+        text.contains("redacted:  accessToken, refreshToken, idToken (--show-secrets shows them)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\"accessToken\": \"[redacted: 43 characters]\""),
+        "{text}"
+    );
+    assert!(text.contains("\"accountId\": \"alice\""), "{text}");
+    let json: Value = serde_json::from_str(&render_json(&report, OAuthSecrets::Redacted)).unwrap();
+    let entry = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == "account_data")
+        .unwrap();
+    assert_eq!(
+        (&entry["valid"], &entry["chunks"]),
+        (&json!(true), &json!(0))
+    );
+    assert_eq!(entry["account"]["accessToken"], "[redacted: 43 characters]");
+    assert_eq!(entry["account"]["userId"], payload["userId"]);
+    assert_eq!(
+        entry["redacted"],
+        json!(["accessToken", "refreshToken", "idToken"])
+    );
+    let json_text = render_json(&report, OAuthSecrets::Redacted);
+    for token in &tokens {
+        assert!(!json_text.contains(token), "{token} in {json_text}");
+    }
+
+    // --show-secrets: the account as better-auth wrote it, without the
+    // claims it added (`iat`, `exp`, `jti`).
+    let text = render_text(&report, OAuthSecrets::Shown);
+    for token in &tokens {
+        assert!(text.contains(token), "{token} not in {text}");
+    }
+    let json: Value = serde_json::from_str(&render_json(&report, OAuthSecrets::Shown)).unwrap();
+    let entry = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == "account_data")
+        .unwrap();
+    let mut written = payload.as_object().unwrap().clone();
+    for claim in ["iat", "exp", "jti"] {
+        written.remove(claim);
+    }
+    assert_eq!(entry["account"], Value::Object(written));
+    assert_eq!(entry["redacted"], json!([]));
+
+    // Past its `exp` (and jose's 15 s): a server ignores it, the content shows.
+    let exp = payload["exp"].as_i64().unwrap();
+    let report = inspect(
+        &callback_set_cookies(),
+        &oauth_secrets(),
+        Timestamp::from_millis((exp + 15) * 1000),
+    );
+    let opened = opened_account(&report, ACCOUNT);
+    assert!(opened.expired);
+    assert_eq!(opened.account.account_id, "alice");
+    assert!(render_text(&report, OAuthSecrets::Redacted).contains("expired:   YES"));
+}
+
+#[test]
+fn chunked_recorded_account_data_is_reassembled() {
+    let raw = oauth_vectors()["accountData"]["rawValue"].as_str().unwrap();
+    let (a, rest) = raw.split_at(600);
+    let (b, c) = rest.split_at(600);
+    // Any order: chunks are sorted by their number.
+    let header = format!("{ACCOUNT}.2={c}; {ACCOUNT}.0={a}; theme=dark; {ACCOUNT}.1={b}");
+    let report = inspect(&header, &oauth_secrets(), callback_at());
+    assert_eq!(report.cookies.len(), 2, "one entry for the chunks");
+    assert_eq!(account_check(&report, ACCOUNT).chunks, 3);
+    assert_eq!(opened_account(&report, ACCOUNT).account.account_id, "alice");
+    let text = render_text(&report, OAuthSecrets::Redacted);
+    assert!(text.contains(&format!("{ACCOUNT} (3 chunks)")), "{text}");
+
+    // A whole cookie beside chunks wins; the chunks are not read.
+    let header = format!("{ACCOUNT}={raw}; {ACCOUNT}.0=garbage");
+    let report = inspect(&header, &oauth_secrets(), callback_at());
+    let check = account_check(&report, ACCOUNT);
+    assert_eq!(check.chunks, 0);
+    assert!(check.result.is_ok());
+    assert_eq!(check.notes.len(), 1, "{:?}", check.notes);
+    // A chunk missing: the reassembled value does not open.
+    let header = format!("{ACCOUNT}.0={a}; {ACCOUNT}.2={c}");
+    let report = inspect(&header, &oauth_secrets(), callback_at());
+    assert!(account_check(&report, ACCOUNT).result.is_err());
+}
+
+#[test]
+fn oauth_cookies_do_not_open_with_another_secret() {
+    let v = oauth_vectors();
+    let other = Secrets::single(v["meta"]["otherSecret"].as_str().unwrap());
+    let header = format!(
+        "{}; {ACCOUNT}={}",
+        v["callback"]["request"]["headers"]["cookie"]
+            .as_str()
+            .unwrap(),
+        v["accountData"]["rawValue"].as_str().unwrap()
+    );
+    let report = inspect(&header, &other, callback_at());
+    assert!(!report.any_verified());
+    assert!(matches!(
+        state_check(&report, STATE).result,
+        Err(StateError::Sealed(StateCookieError::Undecryptable))
+    ));
+    assert!(matches!(
+        account_check(&report, ACCOUNT).result,
+        Err(AccountError::Miss(Miss::UnknownKey))
+    ));
+    let text = render_text(&report, OAuthSecrets::Shown);
+    assert!(
+        text.contains("not decrypted: sealed value does not decrypt"),
+        "{text}"
+    );
+    assert!(text.contains("not decrypted: account cookie:"), "{text}");
+    // Nothing decrypted, so nothing to show, even when asked.
+    let state = v["oauthState"]["decrypted"]["oauthState"].as_str().unwrap();
+    assert!(!text.contains(state), "{text}");
+}
+
+#[test]
+fn rotated_secrets_tell_which_one_opened_the_oauth_cookies() {
+    let v1 = SecretLabel {
+        version: Some(1),
+        current: false,
+    };
+    let mut data = StateData::new("/after", "v".repeat(128), NOW.plus_secs(600));
+    data.oauth_state = Some("s".repeat(32));
+    let sealed_by = |secrets: &Secrets| {
+        format!(
+            "{STATE}={}",
+            StateCipher::new(secrets, Purpose::OAuthStateCookie).seal(&data)
+        )
+    };
+    let rotated = Secrets::versioned(
+        vec![(2, SECRET.to_owned()), (1, OTHER_SECRET.to_owned())],
+        None,
+    )
+    .unwrap();
+    let old_version = Secrets::versioned(vec![(1, OTHER_SECRET.to_owned())], None).unwrap();
+    let report = inspect(&sealed_by(&old_version), &rotated, NOW);
+    let opened = state_check(&report, STATE).result.as_ref().unwrap();
+    assert_eq!(opened.secret, v1);
+    assert_eq!(opened.data, data);
+    assert!(render_text(&report, OAuthSecrets::Redacted)
+        .contains("decrypted: yes (secret version 1, not current)"));
+
+    // A bare-hex value (sealed with a single secret) opens beside versions
+    // with the legacy secret only.
+    let single = sealed_by(&Secrets::single(OTHER_SECRET));
+    let report = inspect(&single, &rotated, NOW);
+    assert!(matches!(
+        state_check(&report, STATE).result,
+        Err(StateError::Sealed(StateCookieError::NoLegacySecret))
+    ));
+    let with_legacy =
+        Secrets::versioned(vec![(2, SECRET.to_owned())], Some(OTHER_SECRET.to_owned())).unwrap();
+    let report = inspect(&single, &with_legacy, NOW);
+    assert_eq!(
+        state_check(&report, STATE).result.as_ref().unwrap().secret,
+        SecretLabel {
+            version: None,
+            current: false
+        }
+    );
+
+    // account_data: any version decrypts it, by its key id.
+    let (_, user) = session_and_user(TOKEN);
+    let account = oauth_account(&user.id);
+    let sealed = AccountCookie::new(&Secrets::single(OTHER_SECRET))
+        .unwrap()
+        .seal(&account, NOW, 300);
+    let report = inspect(&format!("{ACCOUNT}={sealed}"), &rotated, NOW);
+    assert_eq!(opened_account(&report, ACCOUNT).secret, Some(v1));
+}
+
+fn oauth_account(user_id: &str) -> Account {
+    Account {
+        id: "A1".to_owned(),
+        account_id: "alice".to_owned(),
+        provider_id: "oidc".to_owned(),
+        user_id: user_id.to_owned(),
+        access_token: Some("access-token-value".to_owned()),
+        refresh_token: None,
+        id_token: None,
+        access_token_expires_at: Some(NOW.plus_secs(3600)),
+        refresh_token_expires_at: None,
+        scope: Some("openid,email".to_owned()),
+        password: None,
+        created_at: NOW,
+        updated_at: NOW,
+    }
+}
+
+#[test]
+fn an_account_of_another_user_than_the_session_is_flagged() {
+    let s = secrets();
+    let sealed = |user_id: &str| {
+        AccountCookie::new(&s)
+            .unwrap()
+            .seal(&oauth_account(user_id), NOW, 300)
+    };
+    // The session_data is user U1's.
+    let header = |user_id: &str| {
+        format!(
+            "{}; {ACCOUNT}={}",
+            header(&s, CacheStrategy::Jwe),
+            sealed(user_id)
+        )
+    };
+    let report = inspect(&header("U1"), &s, NOW);
+    assert!(account_check(&report, ACCOUNT).notes.is_empty());
+    let report = inspect(&header("U2"), &s, NOW);
+    let notes = &account_check(&report, ACCOUNT).notes;
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(notes[0].contains("user U2") && notes[0].contains("user U1"));
+    assert!(notes[0].contains("ACCOUNT_NOT_FOUND"));
+    // Only one token here, and absent ones are not listed as redacted.
+    let text = render_text(&report, OAuthSecrets::Redacted);
+    assert!(
+        text.contains("redacted:  accessToken (--show-secrets"),
+        "{text}"
+    );
+    assert!(!text.contains("access-token-value"), "{text}");
+}
+
+#[test]
+fn bare_oauth_values_are_recognised() {
+    let v = oauth_vectors();
+    let s = oauth_secrets();
+    let report = inspect(
+        v["oauthState"]["rawValue"].as_str().unwrap(),
+        &s,
+        callback_at(),
+    );
+    assert_eq!(only(&report, BARE_VALUE_NAME).kind, Kind::OAuthState);
+    assert!(report.any_verified());
+    let report = inspect(
+        v["accountData"]["rawValue"].as_str().unwrap(),
+        &s,
+        callback_at(),
+    );
+    assert_eq!(only(&report, BARE_VALUE_NAME).kind, Kind::AccountData);
+    assert_eq!(
+        opened_account(&report, BARE_VALUE_NAME).account.account_id,
+        "alice"
+    );
 }

@@ -334,14 +334,14 @@ impl Jwks {
         alg: SigningAlgorithm,
     ) -> Result<Vec<u8>, IdTokenError> {
         let mut fitting = 0usize;
-        for jwk in self.candidates(alg, header.kid.as_deref()) {
+        for key in self.candidates(alg, header.kid.as_deref()) {
             fitting += 1;
             // The key loaded when the set was read; with another algorithm
             // of its family it loads the same way.
-            let Ok(verifier) = alg.verifier(jwk) else {
+            let Ok(verifier) = key.verifier(alg) else {
                 continue;
             };
-            match jws::deserialize_compact(token, &*verifier) {
+            match jws::deserialize_compact(token, verifier) {
                 Ok((payload, _)) => return Ok(payload),
                 Err(JoseError::InvalidSignature(_)) => continue,
                 Err(_) => return Err(malformed("not a compact JWS")),

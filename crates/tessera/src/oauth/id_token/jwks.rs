@@ -1,6 +1,8 @@
 //! A provider's JSON Web Key Set (RFC 7517 §5), as its `jwks_uri` serves
 //! it, and the signature algorithms an ID token may use with it.
 
+use std::sync::{Arc, OnceLock};
+
 use josekit::jwk::Jwk;
 use josekit::jws::{self, JwsVerifier};
 use josekit::JoseError;
@@ -13,6 +15,9 @@ pub const MAX_JWKS_KEYS: usize = 64;
 /// The longest base64url RSA modulus accepted: 8192 bits. jose has no
 /// upper bound; one here keeps a verification's cost bounded.
 const MAX_RSA_MODULUS_CHARS: usize = 8192 / 8 * 4 / 3 + 1;
+/// How many [`SigningAlgorithm`]s there are: a key's verifier slots,
+/// indexed by [`SigningAlgorithm::slot`].
+const ALGORITHMS: usize = 9;
 /// Members that only a private or symmetric key has.
 const SECRET_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 
@@ -116,6 +121,22 @@ impl SigningAlgorithm {
         }
     }
 
+    /// Its verifier slot in a [`Key`], below [`ALGORITHMS`] (a new
+    /// algorithm must be given one here).
+    const fn slot(self) -> usize {
+        match self {
+            Self::Rs256 => 0,
+            Self::Rs384 => 1,
+            Self::Rs512 => 2,
+            Self::Ps256 => 3,
+            Self::Ps384 => 4,
+            Self::Ps512 => 5,
+            Self::Es256 => 6,
+            Self::Es384 => 7,
+            Self::EdDsa => 8,
+        }
+    }
+
     fn family(self) -> KeyFamily {
         match self {
             Self::Rs256 | Self::Rs384 | Self::Rs512 | Self::Ps256 | Self::Ps384 | Self::Ps512 => {
@@ -176,12 +197,16 @@ impl KeyFamily {
 
 /// One usable verification key of a set.
 #[derive(Clone, Debug)]
-struct Key {
+pub(super) struct Key {
     kid: Option<String>,
     /// The key's own `alg`, when it names one: then only that algorithm.
     alg: Option<SigningAlgorithm>,
     family: KeyFamily,
     jwk: Jwk,
+    /// Its verifier per algorithm (by [`SigningAlgorithm::slot`]), built
+    /// on first use and kept with the set: loading a key into OpenSSL
+    /// costs several times what checking a signature does.
+    verifiers: Arc<[OnceLock<Arc<dyn JwsVerifier>>; ALGORITHMS]>,
 }
 
 impl Key {
@@ -224,16 +249,30 @@ impl Key {
             return Err("RSA modulus longer than 8192 bits");
         }
         // Building a verifier checks the key material (and, for RSA, the
-        // 2048-bit minimum jose also enforces) once, here.
-        alg.unwrap_or(family.probe())
-            .verifier(&jwk)
-            .map_err(|_| "unusable key material")?;
+        // 2048-bit minimum jose also enforces) once, here; it is kept.
+        let probe = alg.unwrap_or(family.probe());
+        let verifier = probe.verifier(&jwk).map_err(|_| "unusable key material")?;
+        let verifiers: Arc<[OnceLock<Arc<dyn JwsVerifier>>; ALGORITHMS]> =
+            Arc::new(std::array::from_fn(|_| OnceLock::new()));
+        let _ = verifiers[probe.slot()].set(Arc::from(verifier));
         Ok(Key {
             kid: jwk.key_id().map(str::to_owned),
             alg,
             family,
             jwk,
+            verifiers,
         })
+    }
+
+    /// This key's verifier for `alg` (one that [`Key::fits`]), built once.
+    pub(super) fn verifier(&self, alg: SigningAlgorithm) -> Result<&dyn JwsVerifier, JoseError> {
+        let slot = &self.verifiers[alg.slot()];
+        if let Some(verifier) = slot.get() {
+            return Ok(&**verifier);
+        }
+        // Two verifications may both build it; one of the two is kept.
+        let built: Arc<dyn JwsVerifier> = Arc::from(alg.verifier(&self.jwk)?);
+        Ok(&**slot.get_or_init(|| built))
     }
 
     /// jose's `isUsableJWK`: the algorithm's key type, the same `kid` when
@@ -323,11 +362,8 @@ impl Jwks {
         &'a self,
         alg: SigningAlgorithm,
         kid: Option<&'a str>,
-    ) -> impl Iterator<Item = &'a Jwk> + 'a {
-        self.keys
-            .iter()
-            .filter(move |k| k.fits(alg, kid))
-            .map(|k| &k.jwk)
+    ) -> impl Iterator<Item = &'a Key> + 'a {
+        self.keys.iter().filter(move |k| k.fits(alg, kid))
     }
 }
 

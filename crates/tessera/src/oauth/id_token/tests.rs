@@ -484,6 +484,38 @@ fn ec_okp_and_pss_signatures_verify() {
     }
 }
 
+#[test]
+fn a_key_keeps_one_verifier_per_algorithm() {
+    // An RSA key without `alg` serves RS256 and PS256: the verifier built
+    // for one algorithm is kept for it and never used for the other.
+    let pair = TestKey::rsa_pair();
+    let mut public = without_alg(&pair.to_jwk_public_key());
+    public.set_key_id("rsa");
+    let jwks = Jwks::from_json(json!({"keys": [json_of(&public)]}).to_string().as_bytes()).unwrap();
+    let private = without_alg(&pair.to_jwk_private_key());
+    let rs256 = jws::RS256.signer_from_jwk(&private).unwrap();
+    let ps256 = jws::PS256.signer_from_jwk(&private).unwrap();
+    let allowed = [SigningAlgorithm::Rs256, SigningAlgorithm::Ps256];
+    let tokens = [
+        sign(&rs256, Some("rsa"), &claims(json!({}))),
+        sign(&ps256, Some("rsa"), &claims(json!({}))),
+    ];
+    for round in 0..2 {
+        for token in &tokens {
+            let result = jwks.verify(token, &expected().algorithms(&allowed), at(IAT));
+            assert!(result.is_ok(), "round {round}: {result:?}");
+        }
+    }
+    // A PS256 signature under an RS256 header is still refused.
+    let parts: Vec<&str> = tokens[0].split('.').collect();
+    let pss_signature = tokens[1].rsplit('.').next().unwrap();
+    let swapped = format!("{}.{}.{pss_signature}", parts[0], parts[1]);
+    assert!(matches!(
+        jwks.verify(&swapped, &expected().algorithms(&allowed), at(IAT)),
+        Err(IdTokenError::BadSignature)
+    ));
+}
+
 impl TestKey {
     fn rsa_pair() -> &'static josekit::jwk::alg::rsa::RsaKeyPair {
         static PAIR: OnceLock<josekit::jwk::alg::rsa::RsaKeyPair> = OnceLock::new();
