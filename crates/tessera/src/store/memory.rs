@@ -21,6 +21,10 @@ pub struct MemoryDatabase {
     users: DashMap<String, User>,
     user_ids_by_email: DashMap<String, String>,
     accounts: DashMap<String, Account>,
+    /// Account ids by owner: a user's accounts without a scan.
+    account_ids_by_user: DashMap<String, Vec<String>>,
+    /// Account id by `(providerId, accountId)`: an OAuth sign-in's lookup.
+    account_ids_by_key: DashMap<(String, String), String>,
     /// Boxed: the map's table keeps about twice as many slots as entries,
     /// so a pointer per slot instead of a whole record halves its size.
     sessions: DashMap<String, Box<Session>>,
@@ -36,6 +40,43 @@ impl MemoryDatabase {
     /// Number of stored sessions (expired ones included).
     pub fn session_count(&self) -> usize {
         self.sessions.len()
+    }
+
+    /// Stores `account` and indexes it (replacing a row with its id).
+    fn put_account(&self, account: &Account) {
+        if let Some(old) = self.accounts.insert(account.id.clone(), account.clone()) {
+            self.unindex_account(&old);
+        }
+        self.account_ids_by_user
+            .entry(account.user_id.clone())
+            .or_default()
+            .push(account.id.clone());
+        self.account_ids_by_key.insert(
+            (account.provider_id.clone(), account.account_id.clone()),
+            account.id.clone(),
+        );
+    }
+
+    fn unindex_account(&self, account: &Account) {
+        if let Some(mut ids) = self.account_ids_by_user.get_mut(&account.user_id) {
+            ids.retain(|id| id != &account.id);
+        }
+        self.account_ids_by_user
+            .remove_if(&account.user_id, |_, ids| ids.is_empty());
+        let key = (account.provider_id.clone(), account.account_id.clone());
+        self.account_ids_by_key
+            .remove_if(&key, |_, id| id == &account.id);
+    }
+
+    fn accounts_of(&self, user_id: &str) -> Vec<Account> {
+        let ids = self
+            .account_ids_by_user
+            .get(user_id)
+            .map(|ids| ids.clone())
+            .unwrap_or_default();
+        ids.iter()
+            .filter_map(|id| self.accounts.get(id).map(|a| a.clone()))
+            .collect()
     }
 
     fn with_user(&self, session: &Session) -> Option<SessionWithUser> {
@@ -66,7 +107,7 @@ impl Database for MemoryDatabase {
         account: &Account,
     ) -> Result<(), StoreError> {
         self.create_user(user).await?;
-        self.accounts.insert(account.id.clone(), account.clone());
+        self.put_account(account);
         Ok(())
     }
 
@@ -89,10 +130,9 @@ impl Database for MemoryDatabase {
             return Ok(None);
         };
         let account = self
-            .accounts
-            .iter()
-            .find(|a| a.user_id == user.id && a.provider_id == CREDENTIAL_PROVIDER)
-            .map(|a| a.clone());
+            .accounts_of(&user.id)
+            .into_iter()
+            .find(|a| a.provider_id == CREDENTIAL_PROVIDER);
         Ok(Some((user, account)))
     }
 
@@ -117,23 +157,22 @@ impl Database for MemoryDatabase {
         if let Some((_, user)) = self.users.remove(id) {
             self.user_ids_by_email.remove(&user.email);
         }
-        self.accounts.retain(|_, a| a.user_id != id);
+        for account in self.accounts_of(id) {
+            if let Some((_, account)) = self.accounts.remove(&account.id) {
+                self.unindex_account(&account);
+            }
+        }
         self.sessions.retain(|_, s| s.user_id != id);
         Ok(())
     }
 
     async fn create_account(&self, account: &Account) -> Result<(), StoreError> {
-        self.accounts.insert(account.id.clone(), account.clone());
+        self.put_account(account);
         Ok(())
     }
 
     async fn find_accounts(&self, user_id: &str) -> Result<Vec<Account>, StoreError> {
-        Ok(self
-            .accounts
-            .iter()
-            .filter(|a| a.user_id == user_id)
-            .map(|a| a.clone())
-            .collect())
+        Ok(self.accounts_of(user_id))
     }
 
     async fn find_account_by_provider(
@@ -141,25 +180,29 @@ impl Database for MemoryDatabase {
         provider_id: &str,
         account_id: &str,
     ) -> Result<Option<Account>, StoreError> {
+        let key = (provider_id.to_owned(), account_id.to_owned());
+        let Some(id) = self.account_ids_by_key.get(&key).map(|id| id.clone()) else {
+            return Ok(None);
+        };
         Ok(self
             .accounts
-            .iter()
-            .find(|a| a.provider_id == provider_id && a.account_id == account_id)
-            .map(|a| a.clone()))
+            .get(&id)
+            .map(|a| a.clone())
+            .filter(|a| a.provider_id == provider_id && a.account_id == account_id))
     }
 
     async fn update_account(&self, account: &Account) -> Result<bool, StoreError> {
-        Ok(match self.accounts.get_mut(&account.id) {
-            Some(mut slot) => {
-                *slot = account.clone();
-                true
-            }
-            None => false,
-        })
+        if !self.accounts.contains_key(&account.id) {
+            return Ok(false);
+        }
+        self.put_account(account);
+        Ok(true)
     }
 
     async fn delete_account(&self, id: &str) -> Result<(), StoreError> {
-        self.accounts.remove(id);
+        if let Some((_, account)) = self.accounts.remove(id) {
+            self.unindex_account(&account);
+        }
         Ok(())
     }
 
