@@ -16,12 +16,12 @@ use bytes::Bytes;
 use http::{Method, Request, Response};
 use serde_json::{json, Map, Value};
 use tessera::cookie::{encode_uri_component, sign_value};
-use tessera::options::AdditionalField;
-use tessera::store::MemoryDatabase;
-use tessera::{ApiError, Auth, Database, Options, Secrets, Session, TestClock, Timestamp, User};
 use tessera::oauth::{
     Endpoints, HttpClient, HttpClientError, ProfileMapping, Provider, ProviderConfig,
 };
+use tessera::options::AdditionalField;
+use tessera::store::MemoryDatabase;
+use tessera::{ApiError, Auth, Database, Options, Secrets, Session, TestClock, Timestamp, User};
 use tessera_custom_session::CustomSession;
 use tessera_multi_session::{device_cookie_name, MultiSession};
 
