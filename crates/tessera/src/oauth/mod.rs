@@ -1,7 +1,7 @@
 //! OAuth 2.0 and OpenID Connect sign-in, on the session engine: providers,
 //! the `oauth_state` and `account_data` cookies, and the HTTP client trait
 //! the kernel talks to providers through. The endpoints that expose it
-//! live in [`crate::api`]; [`OAuth`] is what they share, built once with
+//! live in the HTTP pipeline (`api/`); [`OAuth`] is what they share, built once with
 //! [`Auth`](crate::Auth).
 
 mod account_cookie;
