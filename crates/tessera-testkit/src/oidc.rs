@@ -3,14 +3,10 @@
 //! (`oauth-flow.mjs`) driving a whole sign-in against any server with
 //! better-auth's API.
 
-use std::fs;
 use std::io::{BufRead as _, BufReader, Write as _};
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
-use crate::refserver::{free_port, http_get_ok, refserver_dir};
+use crate::refserver::{free_port, refserver_dir, NodeProcess};
 
 /// The provider's client, as `oidc-provider.mjs` registers it by default.
 pub const CLIENT_ID: &str = "tessera-test";
@@ -20,9 +16,8 @@ pub const CLIENT_SECRET: &str = "tessera-test-secret";
 /// A running `node oidc-provider.mjs`, killed on drop.
 #[derive(Debug)]
 pub struct OidcProvider {
-    child: Child,
+    node: NodeProcess,
     issuer: String,
-    log_path: PathBuf,
 }
 
 impl OidcProvider {
@@ -37,56 +32,23 @@ impl OidcProvider {
             return Ok(None);
         };
         let port = free_port()?;
-        let log_path =
-            std::env::temp_dir().join(format!("tessera-oidc-{}-{port}.log", std::process::id()));
-        let log = fs::File::create(&log_path)
-            .map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
-        let log_err = log
-            .try_clone()
-            .map_err(|e| format!("cannot clone the log handle: {e}"))?;
-        let mut cmd = Command::new("node");
-        cmd.arg("oidc-provider.mjs")
-            .current_dir(&dir)
-            .env_clear()
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log_err);
-        for var in ["PATH", "HOME"] {
-            if let Some(v) = std::env::var_os(var) {
-                cmd.env(var, v);
-            }
-        }
-        cmd.env("OIDC_PORT", port.to_string())
-            .env("OIDC_REDIRECT_URIS", redirect_uris.join(","))
-            .env("OIDC_ACCESS_TOKEN_TTL", access_token_ttl.to_string());
-        let child = cmd
-            .spawn()
-            .map_err(|e| format!("cannot spawn node oidc-provider.mjs: {e}"))?;
-        let mut provider = OidcProvider {
-            child,
+        let (port_text, ttl) = (port.to_string(), access_token_ttl.to_string());
+        let uris = redirect_uris.join(",");
+        let node = NodeProcess::start(
+            &dir,
+            "oidc-provider.mjs",
+            port,
+            &[
+                ("OIDC_PORT", &port_text),
+                ("OIDC_REDIRECT_URIS", &uris),
+                ("OIDC_ACCESS_TOKEN_TTL", &ttl),
+            ],
+            "/.well-known/openid-configuration",
+        )?;
+        Ok(Some(OidcProvider {
+            node,
             issuer: format!("http://127.0.0.1:{port}"),
-            log_path,
-        };
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(Some(status)) = provider.child.try_wait() {
-                return Err(format!(
-                    "oidc-provider exited with {status}:\n{}",
-                    provider.log()
-                ));
-            }
-            if http_get_ok(addr, "/.well-known/openid-configuration") {
-                return Ok(Some(provider));
-            }
-            if Instant::now() > deadline {
-                return Err(format!(
-                    "oidc-provider did not answer within 30 s:\n{}",
-                    provider.log()
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        }))
     }
 
     /// `http://127.0.0.1:<port>`, without a trailing slash.
@@ -96,15 +58,7 @@ impl OidcProvider {
 
     /// What the provider printed so far.
     pub fn log(&self) -> String {
-        fs::read_to_string(&self.log_path).unwrap_or_default()
-    }
-}
-
-impl Drop for OidcProvider {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = fs::remove_file(&self.log_path);
+        self.node.log()
     }
 }
 

@@ -89,10 +89,9 @@ pub fn node_eval(script: &str) -> Result<String, String> {
 /// killed when this value is dropped.
 #[derive(Debug)]
 pub struct RefServer {
-    child: Child,
+    node: NodeProcess,
     port: u16,
     base_url: String,
-    log_path: PathBuf,
 }
 
 impl RefServer {
@@ -143,65 +142,15 @@ impl RefServer {
     }
 
     fn spawn_on(dir: &Path, port: u16, env: &[(&str, &str)]) -> Result<RefServer, String> {
-        let log_path = std::env::temp_dir().join(format!(
-            "tessera-refserver-{}-{port}.log",
-            std::process::id()
-        ));
-        let log = fs::File::create(&log_path)
-            .map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
-        let log_err = log
-            .try_clone()
-            .map_err(|e| format!("cannot clone log handle: {e}"))?;
-        let mut cmd = Command::new("node");
-        cmd.arg("server.mjs")
-            .current_dir(dir)
-            .env_clear()
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log_err);
-        for var in ["PATH", "HOME"] {
-            if let Some(v) = std::env::var_os(var) {
-                cmd.env(var, v);
-            }
-        }
-        cmd.env("PORT", port.to_string()).env("HOST", "127.0.0.1");
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let child = cmd
-            .spawn()
-            .map_err(|e| format!("cannot spawn node server.mjs: {e}"))?;
-        let mut server = RefServer {
-            child,
+        let port_text = port.to_string();
+        let mut vars = vec![("PORT", port_text.as_str()), ("HOST", "127.0.0.1")];
+        vars.extend_from_slice(env);
+        let node = NodeProcess::start(dir, "server.mjs", port, &vars, "/healthz")?;
+        Ok(RefServer {
+            node,
             port,
             base_url: format!("http://127.0.0.1:{port}"),
-            log_path,
-        };
-        server.wait_healthy()?;
-        Ok(server)
-    }
-
-    fn wait_healthy(&mut self) -> Result<(), String> {
-        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
-        let deadline = Instant::now() + STARTUP_TIMEOUT;
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(format!(
-                    "reference server exited with {status} before it was healthy:\n{}",
-                    self.log()
-                ));
-            }
-            if healthz(addr) {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                return Err(format!(
-                    "reference server not healthy after {STARTUP_TIMEOUT:?}:\n{}",
-                    self.log()
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        })
     }
 
     /// `http://127.0.0.1:<port>`: better-auth's `baseURL`, and a trusted origin.
@@ -221,21 +170,89 @@ impl RefServer {
 
     /// What the server printed so far (stdout and stderr).
     pub fn log(&self) -> String {
+        self.node.log()
+    }
+}
+
+/// `node <script>` in the installed refserver directory, with a clean
+/// environment (only `PATH`, `HOME` and the given variables), its output in
+/// a log file; killed, and its log removed, on drop.
+#[derive(Debug)]
+pub(crate) struct NodeProcess {
+    child: Child,
+    log_path: PathBuf,
+}
+
+impl NodeProcess {
+    /// Starts `script` and waits until `GET health` on `port` answers 200.
+    pub(crate) fn start(
+        dir: &Path,
+        script: &str,
+        port: u16,
+        env: &[(&str, &str)],
+        health: &str,
+    ) -> Result<NodeProcess, String> {
+        let stem = script.trim_end_matches(".mjs");
+        let log_path =
+            std::env::temp_dir().join(format!("tessera-{stem}-{}-{port}.log", std::process::id()));
+        let log = fs::File::create(&log_path)
+            .map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
+        let log_err = log
+            .try_clone()
+            .map_err(|e| format!("cannot clone log handle: {e}"))?;
+        let mut cmd = Command::new("node");
+        cmd.arg(script)
+            .current_dir(dir)
+            .env_clear()
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log_err);
+        for var in ["PATH", "HOME"] {
+            if let Some(v) = std::env::var_os(var) {
+                cmd.env(var, v);
+            }
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot spawn node {script}: {e}"))?;
+        let mut node = NodeProcess { child, log_path };
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        loop {
+            if let Ok(Some(status)) = node.child.try_wait() {
+                return Err(format!(
+                    "node {script} exited with {status} before it answered {health}:\n{}",
+                    node.log()
+                ));
+            }
+            if http_get_ok(addr, health) {
+                return Ok(node);
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "node {script} did not answer {health} within {STARTUP_TIMEOUT:?}:\n{}",
+                    node.log()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// What the process printed so far (stdout and stderr).
+    pub(crate) fn log(&self) -> String {
         fs::read_to_string(&self.log_path).unwrap_or_default()
     }
 }
 
-impl Drop for RefServer {
+impl Drop for NodeProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = fs::remove_file(&self.log_path);
     }
-}
-
-/// One `GET /healthz` over a plain socket; true on a 200.
-fn healthz(addr: SocketAddr) -> bool {
-    http_get_ok(addr, "/healthz")
 }
 
 /// One `GET path` over a plain socket; true on a 200.

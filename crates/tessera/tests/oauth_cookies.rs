@@ -259,7 +259,16 @@ fn better_auth_opens_what_tessera_seals() {
     assert!(sealed_versioned.starts_with("$ba$5$"));
 
     let codec = AccountCookie::new(&Secrets::single(secret)).unwrap();
-    let now = Timestamp::from_millis(v["callback"]["atMs"].as_i64().unwrap());
+    // Sealed now: better-auth checks `exp` against its own clock.
+    let now = Timestamp::from_millis(
+        i64::try_from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis(),
+        )
+        .unwrap(),
+    );
     let account = recorded_account(&v["accountData"]["payload"]);
     let sealed_account = codec.seal(&account, now, 604_800);
 

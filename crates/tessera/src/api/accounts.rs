@@ -773,21 +773,7 @@ pub(super) async fn link_account(
             Ok(())
         }
         None => {
-            let account = Account {
-                id: generate_id(ID_LENGTH),
-                account_id: info.id.clone(),
-                provider_id: provider.id().to_owned(),
-                user_id: link.user_id.clone(),
-                access_token: tokens.access_token.clone(),
-                refresh_token: tokens.refresh_token.clone(),
-                id_token: tokens.id_token.clone(),
-                access_token_expires_at: tokens.access_token_expires_at,
-                refresh_token_expires_at: tokens.refresh_token_expires_at,
-                scope: Some(tokens.scopes.join(",")).filter(|s| !s.is_empty()),
-                password: None,
-                created_at: now,
-                updated_at: now,
-            };
+            let account = super::oauth::new_account(provider, info, tokens, &link.user_id, now);
             db.create_account(&account).await.map_err(|e| {
                 tracing::error!(error = %e, "unable to link account");
                 (UNABLE, None)

@@ -648,7 +648,7 @@ async fn handle_user_info(
     Ok((user, is_register))
 }
 
-fn new_account(
+pub(super) fn new_account(
     provider: &Provider,
     info: &ProviderUser,
     tokens: &Tokens,
