@@ -76,14 +76,20 @@ impl Drop for Serve {
     }
 }
 
+/// A free port for the auth server's origin, that origin, and a provider
+/// that redirects back to it; `None` when Node is unavailable outside CI.
+fn origin_and_provider() -> Option<(u16, String, OidcProvider)> {
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let provider =
+        OidcProvider::start(&[format!("{base}/api/auth/callback/oidc")], 3600).unwrap()?;
+    Some((port, base, provider))
+}
+
 /// The flow against `database_url`, restarting Tessera between the
 /// callback and get-session when `restart`.
 fn flow(database_url: &str, restart: bool) {
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let Some(provider) =
-        OidcProvider::start(&[format!("{base}/api/auth/callback/oidc")], 3600).unwrap()
-    else {
+    let Some((port, base, provider)) = origin_and_provider() else {
         return;
     };
     let mut serve = Some(Serve::start(port, provider.issuer(), database_url));
@@ -171,11 +177,7 @@ fn better_auth(port: u16, issuer: &str) -> Option<RefServer> {
 /// The flow on one origin (same secret, same base URL, one provider),
 /// begun by `first` and handed to the other server at `handover`.
 fn across(first_is_tessera: bool, handover: Handover) {
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let Some(provider) =
-        OidcProvider::start(&[format!("{base}/api/auth/callback/oidc")], 3600).unwrap()
-    else {
+    let Some((port, base, provider)) = origin_and_provider() else {
         return;
     };
     let issuer = provider.issuer().to_owned();
@@ -271,11 +273,7 @@ fn shapes(lines: &[String]) -> Vec<String> {
 /// sign-out, compared line by line (names and attributes; values differ).
 #[test]
 fn both_servers_set_and_expire_the_same_cookies() {
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let Some(provider) =
-        OidcProvider::start(&[format!("{base}/api/auth/callback/oidc")], 3600).unwrap()
-    else {
+    let Some((port, base, provider)) = origin_and_provider() else {
         return;
     };
     let issuer = provider.issuer().to_owned();
