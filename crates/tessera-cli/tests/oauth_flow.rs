@@ -6,80 +6,37 @@
 
 mod common;
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
 use tessera_testkit::oidc::{
     run_oauth_flow, run_oauth_flow_with, Handover, OidcProvider, CLIENT_ID, CLIENT_SECRET,
 };
 use tessera_testkit::refserver::RefServer;
 
-const BIN: &str = env!("CARGO_BIN_EXE_tessera");
 const SECRET: &str = "tessera-oauth-flow-secret-0123456789-abcdefghijklmnop";
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// `tessera serve` on `port`, listening; killed on drop.
-struct Serve(Child);
-
-impl Serve {
-    fn start(port: u16, issuer: &str, database_url: &str) -> Serve {
-        let mut cmd = Command::new(BIN);
-        cmd.env_clear()
-            .env("RUST_LOG", "warn")
-            .env("PORT", port.to_string())
-            .env("BETTER_AUTH_SECRET", SECRET)
-            .env("TESSERA_DATABASE_URL", database_url)
-            .env("TESSERA_RATE_LIMIT", "false")
-            .env("TESSERA_OAUTH_OIDC_ISSUER", issuer)
-            .env("TESSERA_OAUTH_OIDC_CLIENT_ID", CLIENT_ID)
-            .env("TESSERA_OAUTH_OIDC_CLIENT_SECRET", CLIENT_SECRET)
-            .env(
+/// `tessera serve` on `port` with one OpenID provider, `oidc`, at `issuer`.
+fn start_tessera(port: u16, issuer: &str, database_url: &str) -> common::Serve {
+    common::Serve::start(
+        port,
+        &[
+            ("BETTER_AUTH_SECRET", SECRET),
+            ("TESSERA_DATABASE_URL", database_url),
+            ("TESSERA_RATE_LIMIT", "false"),
+            ("TESSERA_OAUTH_OIDC_ISSUER", issuer),
+            ("TESSERA_OAUTH_OIDC_CLIENT_ID", CLIENT_ID),
+            ("TESSERA_OAUTH_OIDC_CLIENT_SECRET", CLIENT_SECRET),
+            (
                 "TESSERA_OAUTH_OIDC_SCOPES",
                 "openid email profile offline_access",
-            )
-            .env("TESSERA_OAUTH_OIDC_PROMPT", "consent")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        // Killed and reaped on drop, whatever happens below.
-        let mut serve = Serve(cmd.spawn().expect("the tessera binary starts"));
-        let stdout = serve.0.stdout.take().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let mut printed = Vec::new();
-        for line in BufReader::new(stdout).lines() {
-            let line = line.unwrap();
-            if line.starts_with("listening on ") {
-                return serve;
-            }
-            printed.push(line);
-            assert!(
-                Instant::now() < deadline,
-                "tessera did not listen: {printed:?}"
-            );
-        }
-        panic!("tessera exited before listening; it printed {printed:?}");
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+            ),
+            ("TESSERA_OAUTH_OIDC_PROMPT", "consent"),
+        ],
+    )
 }
 
 /// A free port for the auth server's origin, that origin, and a provider
 /// that redirects back to it; `None` when Node is unavailable outside CI.
 fn origin_and_provider() -> Option<(u16, String, OidcProvider)> {
-    let port = free_port();
+    let port = common::free_port();
     let base = format!("http://127.0.0.1:{port}");
     let provider =
         OidcProvider::start(&[format!("{base}/api/auth/callback/oidc")], 3600).unwrap()?;
@@ -92,13 +49,13 @@ fn flow(database_url: &str, restart: bool) {
     let Some((port, base, provider)) = origin_and_provider() else {
         return;
     };
-    let mut serve = Some(Serve::start(port, provider.issuer(), database_url));
+    let mut serve = Some(start_tessera(port, provider.issuer(), database_url));
     let mut restarts = 0;
     let report = run_oauth_flow(&base, "oidc", || {
         restarts += 1;
         if restart {
             drop(serve.take());
-            serve = Some(Serve::start(port, provider.issuer(), database_url));
+            serve = Some(start_tessera(port, provider.issuer(), database_url));
         }
     })
     .unwrap()
@@ -133,7 +90,7 @@ fn sign_in_with_sqlite_survives_a_restart() {
     let dir = std::env::temp_dir().join(format!(
         "tessera-oauth-sqlite-{}-{}",
         std::process::id(),
-        free_port()
+        common::free_port()
     ));
     std::fs::create_dir_all(&dir).unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.join("tessera.db").display());
@@ -156,7 +113,7 @@ fn sign_in_with_postgres_survives_a_restart() {
 
 /// One of the two servers holding the origin.
 enum Holder {
-    Tessera(Serve),
+    Tessera(common::Serve),
     BetterAuth(RefServer),
 }
 
@@ -182,7 +139,7 @@ fn across(first_is_tessera: bool, handover: Handover) {
     };
     let issuer = provider.issuer().to_owned();
     let mut holder = Some(if first_is_tessera {
-        Holder::Tessera(Serve::start(port, &issuer, "none"))
+        Holder::Tessera(start_tessera(port, &issuer, "none"))
     } else {
         let Some(server) = better_auth(port, &issuer) else {
             return;
@@ -199,7 +156,7 @@ fn across(first_is_tessera: bool, handover: Handover) {
             }
             Some(Holder::BetterAuth(server)) => {
                 drop(server);
-                Holder::Tessera(Serve::start(port, &issuer, "none"))
+                Holder::Tessera(start_tessera(port, &issuer, "none"))
             }
             None => unreachable!("one server holds the origin"),
         };
@@ -283,7 +240,7 @@ fn both_servers_set_and_expire_the_same_cookies() {
     let theirs = run_oauth_flow(&base, "oidc", || {}).unwrap().unwrap();
     drop(reference);
     assert!(theirs.ok, "{:?}\n{}", theirs.failures, theirs.transcript);
-    let serve = Serve::start(port, &issuer, "none");
+    let serve = start_tessera(port, &issuer, "none");
     let ours = run_oauth_flow(&base, "oidc", || {}).unwrap().unwrap();
     drop(serve);
     assert!(ours.ok, "{:?}\n{}", ours.failures, ours.transcript);
