@@ -122,6 +122,9 @@ pub struct ServeArgs {
     /// Comma-separated plugin ids (this build: multi-session, stateless-refresh)
     #[arg(long, env = "TESSERA_PLUGINS", value_name = "IDS")]
     pub plugins: Option<String>,
+    /// Serve the built-in sign-in page at /: true | false [default: true]
+    #[arg(long, env = "TESSERA_UI", value_name = "BOOL")]
+    pub ui: Option<String>,
 }
 
 /// Where the data lives: `serve` and `migrate` share these.
@@ -209,6 +212,7 @@ impl Settings {
             ("TESSERA_REDIS_PREFIX", args.redis_prefix),
             ("TESSERA_COOKIE_CACHE", args.cookie_cache),
             ("TESSERA_PLUGINS", args.plugins),
+            ("TESSERA_UI", args.ui),
         ];
         given.extend(args.storage.vars());
         Settings { given }
@@ -289,6 +293,8 @@ mod tests {
                     "/srv/tessera",
                     "--cookie-cache",
                     "jwe",
+                    "--ui",
+                    "false",
                 ])
                 .collect();
             let s = serve_settings(&args);
@@ -296,6 +302,7 @@ mod tests {
             assert_eq!(given(&s, "TESSERA_DATABASE_URL"), Some("memory"));
             assert_eq!(given(&s, "TESSERA_DATA_DIR"), Some("/srv/tessera"));
             assert_eq!(given(&s, "TESSERA_COOKIE_CACHE"), Some("jwe"));
+            assert_eq!(given(&s, "TESSERA_UI"), Some("false"));
         }
     }
 

@@ -25,6 +25,8 @@ pub struct ServeConfig {
     pub database: DatabaseChoice,
     /// `TESSERA_MIGRATE`: apply migrations at start-up (default true).
     pub migrate: bool,
+    /// `TESSERA_UI`: serve the built-in page at `/` (default true).
+    pub ui: bool,
     /// `TESSERA_SECONDARY_STORAGE`.
     pub secondary_storage: SecondaryStorageChoice,
     /// `TESSERA_OAUTH_<ID>_*`: OAuth providers, discovered at start.
@@ -201,7 +203,8 @@ impl ServeConfig {
             secret,
             base_url_from_listen,
             database: database_choice(&get)?,
-            migrate: migrate_on_start(get("TESSERA_MIGRATE"))?,
+            migrate: boolean("TESSERA_MIGRATE", get("TESSERA_MIGRATE"), true)?,
+            ui: boolean("TESSERA_UI", get("TESSERA_UI"), true)?,
             secondary_storage: secondary_storage(
                 get("TESSERA_SECONDARY_STORAGE"),
                 get("TESSERA_REDIS_PREFIX"),
@@ -292,14 +295,14 @@ pub fn database_choice(
     }
 }
 
-/// `TESSERA_MIGRATE`: `true` (the default) or `false`.
-fn migrate_on_start(value: Option<String>) -> Result<bool, ConfigError> {
+/// A `true` | `false` variable (`1` | `0` too, any case); `default` when unset.
+fn boolean(name: &'static str, value: Option<String>, default: bool) -> Result<bool, ConfigError> {
     match value.as_deref().map(str::trim) {
-        None => Ok(true),
+        None => Ok(default),
         Some(v) if v.eq_ignore_ascii_case("true") || v == "1" => Ok(true),
         Some(v) if v.eq_ignore_ascii_case("false") || v == "0" => Ok(false),
         Some(v) => Err(ConfigError::Invalid {
-            name: "TESSERA_MIGRATE",
+            name,
             value: v.to_owned(),
             reason: "expected true or false".to_owned(),
         }),
@@ -612,6 +615,15 @@ mod tests {
         assert!(config(&[("TESSERA_MIGRATE", "TRUE")]).migrate);
         let err = error(&[("TESSERA_MIGRATE", "later")]);
         assert!(err.starts_with("TESSERA_MIGRATE=\"later\""), "{err}");
+    }
+
+    #[test]
+    fn the_built_in_page_is_on_unless_turned_off() {
+        assert!(config(&[]).ui);
+        assert!(!config(&[("TESSERA_UI", "false")]).ui);
+        assert!(config(&[("TESSERA_UI", "1")]).ui);
+        let err = error(&[("TESSERA_UI", "off")]);
+        assert!(err.starts_with("TESSERA_UI=\"off\""), "{err}");
     }
 
     #[test]

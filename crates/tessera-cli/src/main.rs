@@ -12,6 +12,7 @@ mod migrate;
 mod report;
 mod secret_file;
 mod serve;
+mod ui;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;

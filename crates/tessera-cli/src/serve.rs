@@ -191,9 +191,18 @@ pub async fn run(get: impl Fn(&str) -> Option<String>) -> Result<(), ServeError>
             "BETTER_AUTH_URL is not set: the base URL is http://{local}, so cookies are not Secure; behind a TLS proxy, set BETTER_AUTH_URL to the public https:// URL"
         );
     }
+    if config.ui {
+        println!("built-in page: http://{local}/");
+    } else {
+        println!("built-in page: off");
+    }
+    // The last line: scripts and tests read up to it, then may stop reading.
     println!("listening on http://{local}{}", auth.base_path());
 
-    tessera_hyper::serve(listener, auth, shutdown).await;
+    // The kernel's head limits, as tessera_hyper::serve reads heads.
+    let limits = auth.options().limits;
+    let site = crate::ui::Site::new(auth, config.ui);
+    tessera_hyper::serve_service_with_limits(listener, site, &limits, shutdown).await;
     println!("stopped");
     Ok(())
 }

@@ -329,6 +329,14 @@ impl Auth {
         all
     }
 
+    /// The configured OAuth providers, in the order they were added: each
+    /// one's [`id`](oauth::Provider::id) (what `/sign-in/social` takes as
+    /// `provider`) and display [`name`](oauth::Provider::name). Public
+    /// knowledge, e.g. for a sign-in page's buttons.
+    pub fn oauth_providers(&self) -> impl Iterator<Item = &oauth::Provider> {
+        self.inner.services.oauth.providers()
+    }
+
     /// Ids of the active plugins, in order.
     pub fn plugin_ids(&self) -> Vec<&'static str> {
         self.inner.plugin_ids.clone()

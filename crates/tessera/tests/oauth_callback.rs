@@ -235,6 +235,28 @@ fn assert_same_cookies(name: &str, ours: &TestResponse, theirs: &Value) {
     }
 }
 
+#[test]
+fn the_providers_are_listed_with_their_names_in_the_order_added() {
+    let second = Provider::new(
+        ProviderConfig::oauth2(
+            "second",
+            Endpoints::new(AUTHORIZE, TOKEN).with_userinfo(USERINFO),
+            CLIENT_ID,
+            None,
+            ProfileMapping::oidc(),
+        )
+        .with_name("Second One"),
+    )
+    .unwrap();
+    let h = Harness::new(options(), vec![second, oidc()], false, T0);
+    let listed: Vec<(&str, &str)> = h
+        .auth
+        .oauth_providers()
+        .map(|p| (p.id(), p.name()))
+        .collect();
+    assert_eq!(listed, [("second", "Second One"), ("oidc", "oidc")]);
+}
+
 #[tokio::test]
 async fn recorded_negative_callbacks_answer_as_better_auth_did() {
     let v = vectors();
