@@ -6,7 +6,9 @@
 //! - the auth API under `/api/auth`, with better-auth's `multiSession` and
 //!   the `customSession` function from better-auth's docs ([`WithRoles`]);
 //! - `GET /`: public, `hello, anonymous` or `hello, <name>`;
-//! - `GET /me`: protected, the custom session as JSON (401 without one).
+//! - `GET /me`: protected, the custom session as JSON (401 without one);
+//! - `axum-app --emit-client-types <file>`: the session's shape as
+//!   TypeScript for better-auth's `customSessionClient` ([`client_types`]).
 //!
 //! Split into a library so its test can start the same router:
 //!
@@ -36,10 +38,12 @@ use axum::routing::get;
 use axum::Router;
 use serde::Serialize;
 use tessera::store::MemoryDatabase;
-use tessera::{ApiError, Auth, BuildError, Options, Session, SessionWithUser, User};
+use tessera::{ApiError, Auth, BuildError, Options, Session, SessionWithUser};
 use tessera_axum::{OptionalSession, SessionLayer, Shaped};
+use tessera_custom_session::typescript::{BetterAuthSession, BetterAuthUser};
 use tessera_custom_session::{CustomSession, RequestInfo, SessionShaper};
 use tessera_multi_session::MultiSession;
+use ts_rs::TS;
 
 pub use config::{Config, ConfigError, Storage};
 
@@ -57,14 +61,27 @@ pub use config::{Config, ConfigError, Storage};
 pub struct WithRoles;
 
 /// What [`WithRoles`] makes of a session: `/get-session`'s body, and `/me`'s.
-#[derive(Clone, Debug, Serialize)]
+/// Its TypeScript ([`client_types`]) is derived from it.
+#[derive(Clone, Debug, Serialize, TS)]
 pub struct AppSession {
     /// Always `["user"]` here; a real app would look them up.
     pub roles: Vec<&'static str>,
-    /// The user, with `newField: "newField"` among its extra fields.
-    pub user: User,
+    /// The user, with `newField`.
+    pub user: AppUser,
     /// The session.
+    #[ts(as = "BetterAuthSession")]
     pub session: Session,
+}
+
+/// The user as [`WithRoles`] shapes it: better-auth's user and `newField`.
+#[derive(Clone, Debug, Serialize, TS)]
+pub struct AppUser {
+    /// The user's own fields.
+    #[serde(flatten)]
+    pub user: BetterAuthUser,
+    /// Always `"newField"` here.
+    #[serde(rename = "newField")]
+    pub new_field: String,
 }
 
 impl SessionShaper for WithRoles {
@@ -75,14 +92,23 @@ impl SessionShaper for WithRoles {
         s: SessionWithUser,
         _req: &RequestInfo<'_>,
     ) -> Result<AppSession, ApiError> {
-        let SessionWithUser { session, mut user } = s;
-        user.extra.insert("newField".into(), "newField".into());
+        let SessionWithUser { session, user } = s;
         Ok(AppSession {
             roles: vec!["user"],
-            user,
+            user: AppUser {
+                user: user.into(),
+                new_field: "newField".into(),
+            },
             session,
         })
     }
+}
+
+/// The declaration file (`.d.ts`) a front end types better-auth's client
+/// with, `customSessionClient<TesseraAuth>()`: [`AppSession`] as TypeScript
+/// (what `--emit-client-types` writes).
+pub fn client_types() -> String {
+    CustomSession::<WithRoles>::client_types()
 }
 
 /// What the routes share.

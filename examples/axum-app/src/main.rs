@@ -1,6 +1,10 @@
 //! `cargo run -p axum-app`: serves the app until Ctrl-C.
+//!
+//! `cargo run -p axum-app -- --emit-client-types <file>`: writes the custom
+//! session's TypeScript declarations to `<file>` and exits.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use std::sync::Arc;
@@ -9,8 +13,35 @@ use axum_app::{app, build_with_oauth, Config, OAuthProviders, Storage};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
+const USAGE: &str = "usage: axum-app [--emit-client-types <file>]";
+
+fn main() -> ExitCode {
+    let mut args = std::env::args_os().skip(1);
+    match (args.next(), args.next(), args.next()) {
+        (None, _, _) => serve(),
+        (Some(flag), Some(file), None) if flag == "--emit-client-types" => {
+            emit_client_types(file.into())
+        }
+        _ => {
+            eprintln!("axum-app: {USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Writes [`axum_app::client_types`] to `file`.
+fn emit_client_types(file: PathBuf) -> ExitCode {
+    match std::fs::write(&file, axum_app::client_types()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("axum-app: cannot write {}: {err}", file.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
 #[tokio::main]
-async fn main() -> ExitCode {
+async fn serve() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),

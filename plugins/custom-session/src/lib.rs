@@ -113,6 +113,12 @@
 //! not. Other endpoints (`/list-sessions`, sign-in responses) and the
 //! session other endpoints see are unchanged.
 //!
+//! # TypeScript for the front end
+//!
+//! With the `typescript` feature, `typescript::client_types` writes a
+//! declaration file that types better-auth's client from the Rust shape:
+//! `customSessionClient<TesseraAuth>()` (see the `typescript` module).
+//!
 //! # With the multi-session plugin
 //!
 //! [`CustomSession::should_mutate_list_device_sessions_endpoint`] maps
@@ -126,6 +132,8 @@ mod device_sessions;
 mod get_session;
 mod outcome;
 mod shaper;
+#[cfg(feature = "typescript")]
+pub mod typescript;
 
 use std::future::Future;
 use std::sync::Arc;
