@@ -104,7 +104,7 @@ fn node() -> Probe {
         name: "Node",
         found,
         missing,
-        suites: "the differential suites against better-auth (tessera-testkit: differential, cache_differential, conformance, custom_session_differential, multi_session_differential, url_differential; tessera-sql and tessera-redis differential)",
+        suites: "the differential suites against better-auth (tessera-testkit: differential, cache_differential, conformance, custom_session_differential, multi_session_differential, url_differential; tessera-sql and tessera-redis differential), the OAuth flows against the loopback OpenID provider (tessera-cli: oauth_flow), better-auth's own code on Tessera's cookies (tessera: oauth_cookies), the custom session's TypeScript types (axum-app: client_types)",
         needed: true,
     }
 }
@@ -125,8 +125,8 @@ fn browser() -> Probe {
         name: "Browser",
         found,
         missing,
-        suites: "none yet (for the browser suites to come)",
-        needed: false,
+        suites: "the built-in page in chromium (tessera-cli: ui_browser)",
+        needed: true,
     }
 }
 
