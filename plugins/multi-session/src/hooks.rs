@@ -19,7 +19,12 @@ pub(crate) struct RememberNewSession {
 #[async_trait]
 impl AfterHook for RememberNewSession {
     async fn after(&self, ctx: &mut Ctx<'_>, result: &mut Result<Reply, ApiError>) {
-        if !result.as_ref().is_ok_and(|r| r.status.is_success()) {
+        // A redirect signs in too: the OAuth callback answers 302 with
+        // the session cookie (better-auth remembers it as well).
+        if !result
+            .as_ref()
+            .is_ok_and(|r| r.status.is_success() || r.status.is_redirection())
+        {
             return;
         }
         let Some(new) = signed_in(ctx) else {

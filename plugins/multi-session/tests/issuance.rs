@@ -183,3 +183,57 @@ async fn a_successful_sign_in_still_gets_its_device_cookie_next_to_other_plugins
         );
     }
 }
+
+/// A plugin whose sign-in ends in a redirect with the session cookie set,
+/// as the OAuth callback's does (`302 Location: <callbackURL>`).
+struct RedirectingSignIn;
+
+struct RedirectAfterSignIn;
+
+#[async_trait]
+impl AfterHook for RedirectAfterSignIn {
+    async fn after(&self, ctx: &mut Ctx<'_>, result: &mut Result<Reply, ApiError>) {
+        if result.is_ok() && ctx.new_session().is_some() {
+            *result = Ok(Reply::redirect("/after"));
+        }
+    }
+}
+
+impl Plugin for RedirectingSignIn {
+    fn id(&self) -> &'static str {
+        "redirecting-sign-in"
+    }
+
+    fn hooks(&self) -> Vec<Hook> {
+        vec![Hook::after(
+            Matcher::Path("/sign-in/email".to_owned()),
+            RedirectAfterSignIn,
+        )]
+    }
+}
+
+#[tokio::test]
+async fn a_sign_in_answered_with_a_redirect_gets_its_device_cookie() {
+    for (order, h) in both_orders(|| Arc::new(RedirectingSignIn))
+        .iter()
+        .enumerate()
+    {
+        h.sign_up(A).await;
+        let mut device = h.browser();
+        let r = device
+            .post("/sign-in/email", json!({"email": A, "password": PASSWORD}))
+            .await;
+        assert_eq!(r.status, StatusCode::FOUND, "order {order}");
+        let signed = device
+            .get_cookie(common::SESSION_TOKEN)
+            .expect("the redirect sets the session cookie");
+        let token = signed.split('.').next().unwrap().to_owned();
+        assert_eq!(
+            r.device_cookies_set(),
+            [common::device(&token)],
+            "order {order}: {:?}",
+            r.set_cookies
+        );
+        assert_eq!(device.list().await, [A.to_owned()], "order {order}");
+    }
+}
