@@ -276,11 +276,71 @@ async fn get_session(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
 }
 
 async fn sign_out(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
-    if let Some(token) = ctx.session_token() {
-        ctx.sessions().delete(token, ctx.now()).await?;
+    let mut v = Validator::optional_object(ctx.body())?;
+    let callback_url = v.opt_string("callbackURL");
+    let disable_redirect = v.opt_bool("disableRedirect").unwrap_or(false);
+    let state = v.opt_string("state");
+    v.finish()?;
+    let mut user_id = None;
+    if let Some(token) = ctx.session_token().map(str::to_owned) {
+        // Read before it is deleted: whose provider to log out of.
+        if ctx.oauth().providers().next().is_some() {
+            user_id = ctx
+                .sessions()
+                .find(&token)
+                .await
+                .ok()
+                .flatten()
+                .map(|s| s.user.id);
+        }
+        ctx.sessions().delete(&token, ctx.now()).await?;
     }
     ctx.delete_session_cookies();
-    Ok(Reply::json(&serde_json::json!({ "success": true })))
+    let logout = match user_id {
+        Some(user_id) => {
+            provider_logout_url(ctx, &user_id, callback_url.as_deref(), state.as_deref()).await
+        }
+        None => None,
+    };
+    let Some(url) = logout else {
+        return Ok(Reply::json(&serde_json::json!({ "success": true })));
+    };
+    // better-auth's provider logout (RP-initiated logout).
+    let redirect = !disable_redirect;
+    let mut reply = Reply::json(&serde_json::json!({
+        "success": true,
+        "url": url,
+        "redirect": redirect,
+    }));
+    if redirect {
+        if let Ok(location) = HeaderValue::from_str(&url) {
+            reply = reply.with_header(header::LOCATION, location);
+        }
+    }
+    Ok(reply)
+}
+
+/// The logout URL of the provider the user's most recently updated
+/// account belongs to, among those with an `end_session_endpoint`.
+async fn provider_logout_url(
+    ctx: &Ctx<'_>,
+    user_id: &str,
+    callback_url: Option<&str>,
+    state: Option<&str>,
+) -> Option<String> {
+    let mut accounts = match ctx.sessions().database().find_accounts(user_id).await {
+        Ok(accounts) => accounts,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the accounts for provider logout");
+            return None;
+        }
+    };
+    accounts.sort_by_key(|a| std::cmp::Reverse(a.updated_at.as_millis()));
+    let base_url = ctx.base_url();
+    accounts.iter().find_map(|account| {
+        let provider = ctx.oauth().provider(&account.provider_id)?;
+        provider.end_session_url(account.id_token.as_deref(), callback_url, state, &base_url)
+    })
 }
 
 async fn list_sessions(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {

@@ -113,6 +113,9 @@ pub struct Endpoints {
     pub issuer: Option<String>,
     /// `id_token_signing_alg_values_supported`, from discovery.
     pub id_token_algorithms: Vec<String>,
+    /// `end_session_endpoint` (OpenID Connect RP-initiated logout), from
+    /// discovery: sign-out answers with it (better-auth's provider logout).
+    pub end_session: Option<String>,
 }
 
 impl Endpoints {
@@ -189,6 +192,10 @@ pub struct ProviderConfig {
     pub override_user_info: bool,
     /// How the profile is read beyond the standard claims.
     pub user_info_style: UserInfoStyle,
+    /// Where the provider sends the browser after its logout
+    /// (`postLogoutRedirectURI`), when sign-out gives no `callbackURL`;
+    /// relative to the base URL.
+    pub post_logout_redirect_uri: Option<String>,
 }
 
 /// How a provider's profile is read, where it departs from OpenID
@@ -251,6 +258,7 @@ impl ProviderConfig {
             disable_implicit_sign_up: false,
             override_user_info: false,
             user_info_style: UserInfoStyle::Standard,
+            post_logout_redirect_uri: None,
         }
     }
 
@@ -630,6 +638,7 @@ impl Provider {
             token: field("token_endpoint").unwrap_or_default(),
             userinfo: field("userinfo_endpoint"),
             jwks_uri: field("jwks_uri"),
+            end_session: field("end_session_endpoint"),
             issuer: Some(found_issuer),
             id_token_algorithms: doc
                 .get("id_token_signing_alg_values_supported")
@@ -746,6 +755,46 @@ impl Provider {
             }
         }
         url.into()
+    }
+
+    /// The provider's logout URL for a sign-out (better-auth's
+    /// `genericOAuth` `createEndSessionURL`), `None` without an
+    /// `end_session_endpoint`: `id_token_hint` when the account has an ID
+    /// token; with a post-logout redirect (`post_logout` from the request,
+    /// else the configured one, resolved against `base_url`) also
+    /// `post_logout_redirect_uri`, `client_id` and `state`; without either,
+    /// `client_id` alone.
+    pub fn end_session_url(
+        &self,
+        id_token: Option<&str>,
+        post_logout: Option<&str>,
+        state: Option<&str>,
+        base_url: &str,
+    ) -> Option<String> {
+        let mut url = Url::parse(self.endpoints.end_session.as_deref()?).ok()?;
+        let redirect = post_logout
+            .or(self.config.post_logout_redirect_uri.as_deref())
+            .and_then(|r| Url::parse(base_url).ok()?.join(r).ok());
+        {
+            let mut q = url.query_pairs_mut();
+            if let Some(hint) = id_token {
+                q.append_pair("id_token_hint", hint);
+            }
+            match &redirect {
+                Some(redirect) => {
+                    q.append_pair("post_logout_redirect_uri", redirect.as_str())
+                        .append_pair("client_id", &self.config.client_id);
+                    if let Some(state) = state {
+                        q.append_pair("state", state);
+                    }
+                }
+                None if id_token.is_none() => {
+                    q.append_pair("client_id", &self.config.client_id);
+                }
+                None => {}
+            }
+        }
+        Some(url.into())
     }
 
     /// Exchanges an authorization code for tokens.
