@@ -1163,6 +1163,46 @@ mod tests {
     }
 
     #[test]
+    fn the_logout_url_is_generic_oauths() {
+        let mut endpoints = Endpoints::new("https://op.example/auth", "https://op.example/token");
+        let no_logout = Provider::new(ProviderConfig::oauth2(
+            "op",
+            endpoints.clone(),
+            "client",
+            None,
+            ProfileMapping::oidc(),
+        ))
+        .unwrap();
+        assert_eq!(
+            no_logout.end_session_url(Some("t"), None, None, "https://app.example/api/auth"),
+            None
+        );
+        endpoints.end_session = Some("https://op.example/session/end".into());
+        let p = Provider::new(ProviderConfig::oauth2(
+            "op",
+            endpoints,
+            "client",
+            None,
+            ProfileMapping::oidc(),
+        ))
+        .unwrap();
+        let base = "https://app.example/api/auth";
+        assert_eq!(
+            p.end_session_url(Some("t"), None, Some("s"), base)
+                .as_deref(),
+            Some("https://op.example/session/end?id_token_hint=t")
+        );
+        assert_eq!(
+            p.end_session_url(None, None, None, base).as_deref(),
+            Some("https://op.example/session/end?client_id=client")
+        );
+        assert_eq!(
+            p.end_session_url(Some("t"), Some("/bye"), Some("s"), base).as_deref(),
+            Some("https://op.example/session/end?id_token_hint=t&post_logout_redirect_uri=https%3A%2F%2Fapp.example%2Fbye&client_id=client&state=s")
+        );
+    }
+
+    #[test]
     fn bad_configurations_are_refused() {
         let bad = ProviderConfig::oauth2(
             "bad id",
