@@ -523,9 +523,7 @@ impl AuthBuilder {
         // Plugin contributions: routes, hooks, rate-limit rules,
         // interceptors, cache-hit hooks and error codes, each selected once.
         let mut routes = api::routes::core_routes();
-        routes.extend(api::oauth::oauth_routes(
-            self.oauth_providers.iter().map(oauth::Provider::id),
-        ));
+        routes.extend(api::oauth::oauth_routes());
         let mut hooks = Vec::new();
         let mut plugin_rules = Vec::new();
         let mut interceptors = Vec::new();

@@ -1375,20 +1375,40 @@ async fn a_new_user_takes_the_providers_profile() {
     assert_eq!(user.image.as_deref(), Some("https://img.example/alice.png"));
 }
 
-/// Tessera routes `/callback/<id>` for its configured providers only: any
-/// other id is the router's 404, not a 5xx (better-auth's `/callback/:id`
-/// parses the state first and redirects with `oauth_provider_not_found`).
+/// `/callback/:id` takes any id, as better-auth's does: the state is
+/// checked first, then an unknown provider is `oauth_provider_not_found`
+/// at the flow's error URL; a path with more segments is the router's 404.
 #[tokio::test]
-async fn a_callback_for_an_unknown_provider_is_not_found() {
+async fn a_callback_for_an_unknown_provider_is_oauth_provider_not_found() {
     let h = stateless();
-    let flow = start(&h).await;
-    for id in ["unknown", "oidc/extra", "..%2Foidc", "OIDC"] {
+    for id in ["unknown", "..%2Foidc", "OIDC"] {
+        let flow = start(&h).await;
         let r = h
             .callback(id, &[("code", "c"), ("state", &flow.state)], &flow.cookies)
             .await;
-        assert_eq!(r.status, 404, "{id}: {}", r.text);
-        assert!(r.set_cookies.is_empty(), "{id}");
+        assert_eq!(r.status, 302, "{id}: {}", r.text);
+        // The flow's own errorCallbackURL, known once the state parsed.
+        assert_location(&r, "/oops?error=oauth_provider_not_found");
     }
+    let flow = start(&h).await;
+    let r = h
+        .callback(
+            "oidc/extra",
+            &[("code", "c"), ("state", &flow.state)],
+            &flow.cookies,
+        )
+        .await;
+    assert_eq!(r.status, 404, "{}", r.text);
+    assert!(r.set_cookies.is_empty());
+    // A state that does not check out is that error first, as in better-auth.
+    let r = h
+        .callback(
+            "unknown",
+            &[("code", "c"), ("state", "forged")],
+            &flow.cookies,
+        )
+        .await;
+    assert_location(&r, "/oops?error=state_mismatch");
     assert!(h.provider.seen_at(TOKEN).is_empty());
 }
 

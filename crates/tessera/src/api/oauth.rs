@@ -19,22 +19,18 @@ use crate::Timestamp;
 /// How long a state waits for its callback (better-auth: 10 minutes).
 pub(super) const STATE_TTL_MS: i64 = 600_000;
 
-/// The OAuth routes; `/callback/<id>` for each provider (the router
-/// matches exact paths).
-pub(crate) fn oauth_routes<'a>(provider_ids: impl IntoIterator<Item = &'a str>) -> Vec<Route> {
-    let mut routes = vec![Route::post("/sign-in/social", |ctx| {
-        Box::pin(sign_in_social(ctx))
-    })];
-    routes.extend(super::accounts::account_routes());
-    for id in provider_ids {
-        let path = format!("/callback/{id}");
-        routes.push(Route::get(path.clone(), |ctx| Box::pin(callback(ctx))));
+/// The OAuth routes. `/callback/:id` takes any id, as better-auth's does:
+/// an unknown provider is its `oauth_provider_not_found` redirect, after
+/// the state is checked.
+pub(crate) fn oauth_routes() -> Vec<Route> {
+    let mut routes = vec![
+        Route::post("/sign-in/social", |ctx| Box::pin(sign_in_social(ctx))),
+        Route::get("/callback/:id", |ctx| Box::pin(callback(ctx))),
         // `form_post`: the parameters come as a form (or JSON).
-        routes.push(
-            Route::post(path, |ctx| Box::pin(callback_post(ctx)))
-                .with_body(Some(crate::plugin::BodyKind::JsonOrForm)),
-        );
-    }
+        Route::post("/callback/:id", |ctx| Box::pin(callback_post(ctx)))
+            .with_body(Some(crate::plugin::BodyKind::JsonOrForm)),
+    ];
+    routes.extend(super::accounts::account_routes());
     routes
 }
 

@@ -22,10 +22,26 @@ pub(crate) struct RouteEntry {
 type Table = HashMap<String, Vec<RouteEntry>, foldhash::fast::RandomState>;
 
 /// The route table, built once: one hash probe by path (no allocation),
-/// then the method among the few a path has.
+/// then the method among the few a path has. A route whose last segment
+/// is a parameter (`/callback/:id`) is found by its prefix when no exact
+/// path matches: a second probe, on misses only.
 #[derive(Default)]
 pub(crate) struct Router {
     routes: Table,
+    /// `/callback/:id` under `/callback/`.
+    with_param: Table,
+}
+
+/// The route at `key` for `method`.
+fn entry<'t>(table: &'t Table, key: &str, method: &Method) -> Option<&'t RouteEntry> {
+    table.get(key)?.iter().find(|e| e.route.method == *method)
+}
+
+/// `/callback/` for `/callback/:id`: the prefix of a path whose last
+/// segment is a parameter.
+fn param_prefix(path: &str) -> Option<&str> {
+    let cut = path.rfind('/')?;
+    path[cut + 1..].starts_with(':').then(|| &path[..=cut])
 }
 
 impl std::fmt::Debug for Router {
@@ -42,6 +58,7 @@ impl Router {
     /// route's hooks selected from `hooks` in order.
     pub(crate) fn build(routes: Vec<Route>, hooks: &[Hook]) -> Self {
         let mut table = Table::default();
+        let mut with_param = Table::default();
         for route in routes {
             let matching = || {
                 hooks
@@ -66,7 +83,11 @@ impl Router {
                     _ => None,
                 })
                 .collect();
-            let entries = table.entry(route.path.clone()).or_default();
+            let (map, key) = match param_prefix(&route.path) {
+                Some(prefix) => (&mut with_param, prefix.to_owned()),
+                None => (&mut table, route.path.clone()),
+            };
+            let entries = map.entry(key).or_default();
             entries.retain(|e| e.route.method != route.method);
             entries.push(RouteEntry {
                 route,
@@ -75,18 +96,30 @@ impl Router {
                 finally,
             });
         }
-        Router { routes: table }
+        Router {
+            routes: table,
+            with_param,
+        }
     }
 
     pub(crate) fn get(&self, method: &Method, path: &str) -> Option<&RouteEntry> {
-        self.routes
-            .get(path)?
-            .iter()
-            .find(|e| e.route.method == *method)
+        if let Some(entry) = entry(&self.routes, path, method) {
+            return Some(entry);
+        }
+        // One non-empty last segment stands for the parameter.
+        let cut = path.rfind('/')?;
+        if cut + 1 == path.len() {
+            return None;
+        }
+        entry(&self.with_param, &path[..=cut], method)
     }
 
     /// Every route, for listings and tests.
     pub(crate) fn routes(&self) -> impl Iterator<Item = &Route> {
-        self.routes.values().flatten().map(|e| &e.route)
+        self.routes
+            .values()
+            .chain(self.with_param.values())
+            .flatten()
+            .map(|e| &e.route)
     }
 }
