@@ -561,7 +561,25 @@ impl AuthBuilder {
         let database = self
             .database
             .unwrap_or_else(|| Arc::new(MemoryDatabase::new()));
-        let sessions = Sessions::new(database, self.secondary.clone(), options.session.clone());
+        let mut sessions = Sessions::new(
+            Arc::clone(&database),
+            self.secondary.clone(),
+            options.session.clone(),
+        );
+        if let Some(store) = revocation_log_store(
+            &options,
+            cache.enabled,
+            has_database.then_some(&database),
+            self.secondary.as_ref(),
+        )? {
+            let lag = options
+                .session
+                .revocation_lag
+                .unwrap_or(options::DEFAULT_REVOCATION_LAG);
+            let max_age = std::time::Duration::from_secs(cache.max_age);
+            let follower = session::RevocationFollower::new(store, lag, max_age);
+            sessions = sessions.with_revocations(Arc::new(follower));
+        }
         let rate_limit_on = options
             .rate_limit
             .enabled
@@ -709,6 +727,38 @@ fn resolve_cache(
     .with_memo_bytes(c.memo_bytes.unwrap_or(cache::DEFAULT_MEMO_BYTES));
     cache.enabled = enabled;
     Ok(cache)
+}
+
+/// Where revocations are published and followed (`docs/revocation.md`):
+/// the secondary storage when there is one, the database otherwise; none
+/// in stateless mode or with `session.revocation_lag: None`. A database
+/// without a revocation log is refused while the cookie cache is on, since
+/// revocation could not reach other processes within the lag.
+fn revocation_log_store(
+    options: &Options,
+    cache_enabled: bool,
+    database: Option<&Arc<dyn Database>>,
+    secondary: Option<&Arc<dyn SecondaryStorage>>,
+) -> Result<Option<session::LogStore>, BuildError> {
+    if options.session.revocation_lag.is_none() {
+        return Ok(None);
+    }
+    if let Some(storage) = secondary {
+        return Ok(Some(session::LogStore::Secondary(Arc::clone(storage))));
+    }
+    match database {
+        Some(db) if db.has_revocation_log() => {
+            Ok(Some(session::LogStore::Database(Arc::clone(db))))
+        }
+        Some(_) if cache_enabled => Err(BuildError::Invalid {
+            option: "session.revocation_lag",
+            reason: "this database keeps no revocation log, so a revocation could not reach \
+                     other processes' cookie caches within the lag; add secondary storage, or \
+                     set the lag to None for better-auth's behaviour"
+                .to_owned(),
+        }),
+        _ => Ok(None),
+    }
 }
 
 /// The base path, the base URL's origin, and whether it is https. A path in

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::str::FromStr;
+use std::time::Duration;
 
 use http::HeaderName;
 use ipnet::{IpNet, Ipv4Net};
@@ -68,7 +69,18 @@ pub struct SessionOptions {
     pub additional_fields: Vec<AdditionalField>,
     /// The `session_data` cookie cache (spec §2).
     pub cookie_cache: CookieCacheOptions,
+    /// How long a revocation may take to reach every process sharing the
+    /// store, cookie-cache hits included (`session.revocationLag`; default
+    /// one second). Each process follows a revocation log in the store,
+    /// and a cache hit it cannot vouch for within this lag is read from
+    /// the store instead (see `docs/revocation.md`). `None` restores
+    /// better-auth's behaviour: a cached session lives until its cache
+    /// expires. No effect in stateless mode, which has no store.
+    pub revocation_lag: Option<Duration>,
 }
+
+/// The default [`SessionOptions::revocation_lag`].
+pub const DEFAULT_REVOCATION_LAG: Duration = Duration::from_secs(1);
 
 /// An extra field on a record (better-auth's `additionalFields`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -110,6 +122,7 @@ impl Default for SessionOptions {
             preserve_session_in_database: false,
             additional_fields: Vec::new(),
             cookie_cache: CookieCacheOptions::default(),
+            revocation_lag: Some(DEFAULT_REVOCATION_LAG),
         }
     }
 }
@@ -761,6 +774,9 @@ impl Options {
     /// - `NODE_ENV`: `development` / `test` / `production`;
     /// - `TESSERA_SESSION_EXPIRES_IN`, `TESSERA_SESSION_UPDATE_AGE`,
     ///   `TESSERA_SESSION_FRESH_AGE`: seconds;
+    /// - `TESSERA_REVOCATION_LAG`: seconds, fractions allowed (`0.5`), or
+    ///   `none` for better-auth's behaviour; see
+    ///   [`SessionOptions::revocation_lag`];
     /// - `TESSERA_RATE_LIMIT`: `true` / `false`;
     /// - `TESSERA_TRUSTED_PROXIES`: comma-separated IPs and CIDR networks
     ///   of the proxies whose forwarded headers are believed;
@@ -811,6 +827,9 @@ impl Options {
         }
         if let Some(v) = get("TESSERA_SESSION_FRESH_AGE") {
             o.session.fresh_age = parse_secs("TESSERA_SESSION_FRESH_AGE", &v)?;
+        }
+        if let Some(v) = get("TESSERA_REVOCATION_LAG") {
+            o.session.revocation_lag = parse_revocation_lag("TESSERA_REVOCATION_LAG", &v)?;
         }
         if let Some(v) = get("TESSERA_RATE_LIMIT") {
             o.rate_limit.enabled = Some(parse_bool("TESSERA_RATE_LIMIT", &v)?);
@@ -923,6 +942,28 @@ pub(crate) fn parse_secs(name: &str, v: &str) -> Result<u64, EnvError> {
         value: v.to_owned(),
         reason: "expected a whole number of seconds".to_owned(),
     })
+}
+
+/// Parses a revocation lag: seconds (fractions allowed, more than 0 and at
+/// most a day), or `none`/`off`.
+fn parse_revocation_lag(name: &str, v: &str) -> Result<Option<Duration>, EnvError> {
+    let trimmed = v.trim();
+    if matches!(
+        trimmed.to_ascii_lowercase().as_str(),
+        "none" | "off" | "false"
+    ) {
+        return Ok(None);
+    }
+    trimmed
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= 0.001 && *s <= 86_400.0)
+        .map(|s| Some(Duration::from_secs_f64(s)))
+        .ok_or_else(|| EnvError::Invalid {
+            name: name.to_owned(),
+            value: v.to_owned(),
+            reason: "expected seconds (0.001 to 86400, fractions allowed) or none".to_owned(),
+        })
 }
 
 /// Parses `off` or `failures/seconds` (both at least 1).

@@ -4,6 +4,7 @@
 
 mod engine;
 mod resolve;
+mod revocation;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +22,7 @@ use crate::Timestamp;
 pub use engine::{CacheHit, CacheHitHook, ResolveError, SessionEngine};
 pub(crate) use resolve::Resolved;
 pub use resolve::{ResolveOptions, SessionOutcome};
+pub(crate) use revocation::{LogStore, RevocationFollower, Verdict};
 
 /// Lifetime of a session created with `rememberMe: false` (spec §6.3).
 pub const DONT_REMEMBER_EXPIRES_IN: u64 = 86_400;
@@ -43,6 +45,9 @@ pub struct Sessions {
     db: Arc<dyn Database>,
     secondary: Option<Arc<dyn SecondaryStorage>>,
     options: SessionOptions,
+    /// The revocation log every revocation is published to first, when
+    /// `session.revocation_lag` is on and there is a store.
+    revocations: Option<Arc<RevocationFollower>>,
 }
 
 impl std::fmt::Debug for Sessions {
@@ -50,6 +55,7 @@ impl std::fmt::Debug for Sessions {
         f.debug_struct("Sessions")
             .field("secondary", &self.secondary.is_some())
             .field("options", &self.options)
+            .field("revocations", &self.revocations.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -97,7 +103,40 @@ impl Sessions {
             db,
             secondary,
             options,
+            revocations: None,
         }
+    }
+
+    /// These sessions, publishing every revocation to `follower`'s log.
+    pub(crate) fn with_revocations(mut self, follower: Arc<RevocationFollower>) -> Self {
+        self.revocations = Some(follower);
+        self
+    }
+
+    /// The revocation log this process follows, if any.
+    pub(crate) fn revocations(&self) -> Option<&Arc<RevocationFollower>> {
+        self.revocations.as_ref()
+    }
+
+    /// Store calls this process has spent reading the revocation log (0
+    /// without one): the background traffic that following costs.
+    pub fn revocation_log_reads(&self) -> u64 {
+        self.revocations.as_ref().map_or(0, |r| r.reads())
+    }
+
+    /// The session record for `token` as stored, revoked or not.
+    async fn stored(&self, token: &str) -> Result<Option<Session>, StoreError> {
+        if let Some(storage) = &self.secondary {
+            if let Some(raw) = storage.get(token).await? {
+                return Ok(serde_json::from_str::<SessionWithUser>(&raw)
+                    .ok()
+                    .map(|s| s.session));
+            }
+            if !self.db_fallback() {
+                return Ok(None);
+            }
+        }
+        Ok(self.db.find_session(token).await?.map(|s| s.session))
     }
 
     /// The database.
@@ -256,8 +295,19 @@ impl Sessions {
         Ok(Some(current.session))
     }
 
-    /// Deletes one session.
+    /// Deletes one session. With a revocation log, the revocation is
+    /// published first: once this returns, every process stops accepting
+    /// the session within the lag, cookie caches included; should the
+    /// deletion then fail, the session stays revoked there.
     pub async fn delete(&self, token: &str, now: Timestamp) -> Result<(), StoreError> {
+        if let Some(log) = &self.revocations {
+            if let Some(session) = self.stored(token).await? {
+                // An expired session needs no entry: cache hits check expiry.
+                if session.expires_at > now {
+                    log.publish_session(&session, now).await?;
+                }
+            }
+        }
         if let Some(storage) = &self.secondary {
             // The key goes first, atomically: from here on no refresh can
             // write it back (`set_if_exists`), then the index forgets it.
@@ -281,12 +331,16 @@ impl Sessions {
     }
 
     /// Deletes every session of a user; with secondary storage also raises
-    /// the revocation watermark so copies anywhere else die too.
+    /// the revocation watermark so copies anywhere else die too. With a
+    /// revocation log, published there first (see [`Sessions::delete`]).
     pub async fn delete_user_sessions(
         &self,
         user_id: &str,
         now: Timestamp,
     ) -> Result<(), StoreError> {
+        if let Some(log) = &self.revocations {
+            log.publish_user(user_id, now).await?;
+        }
         if let Some(storage) = &self.secondary {
             let watermark_ttl = Duration::from_secs(self.options.expires_in.max(86_400));
             let now_ms = now.as_millis();

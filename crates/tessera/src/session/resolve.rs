@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use super::engine::{CacheHit, ResolveError, SessionEngine};
+use super::Verdict;
 use crate::cache::{Entry, SessionCache};
 use crate::cookie::{read_chunked, sign_value, verify_value, CookieJar, RequestCookies};
 use crate::store::{SessionUpdate, SessionWithUser};
@@ -171,7 +172,13 @@ impl SessionEngine {
                         && cached.version == expected
                         && cached.expires_at >= now
                         && cached.data.session.expires_at >= now;
-                    if usable {
+                    // Revoked anywhere within the lag, or not known to be
+                    // live: the store decides (docs/revocation.md).
+                    let verdict = match self.sessions.revocations() {
+                        Some(log) if usable => log.check(&cached.data.session, now).await,
+                        _ => Verdict::Live,
+                    };
+                    if usable && verdict == Verdict::Live {
                         entry.remember_signed_token(raw_token);
                         let mut hit = CacheHit {
                             engine: self,
@@ -191,7 +198,11 @@ impl SessionEngine {
                             cache_entry: Some(entry),
                         });
                     }
-                    self.expire_cache_cookie(jar, cookies);
+                    // A cache whose revocation state is merely unknown is
+                    // kept: the store may be away, and will answer 503.
+                    if verdict != Verdict::Unknown {
+                        self.expire_cache_cookie(jar, cookies);
+                    }
                 }
                 Err(miss) => {
                     tracing::debug!(%miss, "cookie cache miss");

@@ -1,8 +1,9 @@
 //! In-memory stores on `dashmap`: for tests, single-process deployments and
 //! better-auth's stateless mode, which still keeps an in-memory database.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -10,8 +11,8 @@ use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
 
 use super::{
-    Account, Database, SecondaryStorage, Session, SessionUpdate, SessionWithUser, StoreError,
-    UpdateFn, User, Verification, CREDENTIAL_PROVIDER,
+    Account, Database, RevocationPage, SecondaryStorage, Session, SessionUpdate, SessionWithUser,
+    StoreError, UpdateFn, User, Verification, CREDENTIAL_PROVIDER,
 };
 use crate::{Clock, SystemClock, Timestamp};
 
@@ -29,6 +30,14 @@ pub struct MemoryDatabase {
     /// so a pointer per slot instead of a whole record halves its size.
     sessions: DashMap<String, Box<Session>>,
     verifications: DashMap<String, Verification>,
+    /// The revocation log: entries by number with their expiry (ms).
+    revocations: Mutex<RevocationLog>,
+}
+
+#[derive(Debug, Default)]
+struct RevocationLog {
+    last: u64,
+    entries: VecDeque<(u64, String, i64)>,
 }
 
 impl MemoryDatabase {
@@ -283,6 +292,70 @@ impl Database for MemoryDatabase {
     async fn delete_verification(&self, identifier: &str) -> Result<(), StoreError> {
         self.verifications.retain(|_, v| v.identifier != identifier);
         Ok(())
+    }
+
+    fn has_revocation_log(&self) -> bool {
+        true
+    }
+
+    async fn append_revocation(
+        &self,
+        entry: &str,
+        now: Timestamp,
+        retain: Duration,
+    ) -> Result<u64, StoreError> {
+        let retain_ms = i64::try_from(retain.as_millis()).unwrap_or(i64::MAX);
+        let mut log = self
+            .revocations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        while log
+            .entries
+            .front()
+            .is_some_and(|(_, _, until)| *until < now.as_millis())
+        {
+            log.entries.pop_front();
+        }
+        log.last += 1;
+        let n = log.last;
+        let until = now.as_millis().saturating_add(retain_ms);
+        log.entries.push_back((n, entry.to_owned(), until));
+        Ok(n)
+    }
+
+    async fn read_revocations(
+        &self,
+        after: u64,
+        missing: &[u64],
+        limit: usize,
+    ) -> Result<RevocationPage, StoreError> {
+        let log = self
+            .revocations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        // Nothing before the oldest entry kept is worth a page.
+        let oldest = log.entries.front().map_or(log.last, |(n, _, _)| n - 1);
+        let after = if after > log.last {
+            after
+        } else {
+            after.max(oldest)
+        };
+        let read_to = log.last.min(after.saturating_add(limit as u64));
+        // Numbers are handed out under the lock with their entry: nothing
+        // is ever missing here, so `missing` finds only expired numbers.
+        let _ = missing;
+        let entries = log
+            .entries
+            .iter()
+            .filter(|(n, _, _)| *n > after && *n <= read_to)
+            .map(|(n, e, _)| (*n, e.clone()))
+            .collect();
+        Ok(RevocationPage::new(
+            entries,
+            Vec::new(),
+            read_to,
+            log.last > read_to,
+        ))
     }
 }
 

@@ -189,6 +189,10 @@ pub enum StoreError {
     /// The backend answered with something unreadable or failed otherwise.
     #[error("storage backend error")]
     Backend(#[source] Box<dyn StdError + Send + Sync>),
+    /// The backend does not offer this operation (a third-party
+    /// [`Database`] without a revocation log, say).
+    #[error("the storage backend does not support {0}")]
+    Unsupported(&'static str),
 }
 
 impl StoreError {
@@ -271,6 +275,107 @@ pub trait Database: Send + Sync + 'static {
         -> Result<Option<Verification>, StoreError>;
     /// Deletes verification values by identifier.
     async fn delete_verification(&self, identifier: &str) -> Result<(), StoreError>;
+
+    /// Whether this database keeps a revocation log
+    /// ([`Database::append_revocation`]). Without one, and without
+    /// secondary storage, a revocation reaches other processes only when
+    /// their cookie caches expire, and [`crate::Auth`] refuses to build
+    /// unless `session.revocation_lag` is `None`.
+    fn has_revocation_log(&self) -> bool {
+        false
+    }
+
+    /// Appends an entry to the revocation log, to be kept until `now +
+    /// retain`; returns its number. Entries past their time may be removed
+    /// here. See [`SecondaryStorage::append_revocation`].
+    async fn append_revocation(
+        &self,
+        entry: &str,
+        now: Timestamp,
+        retain: Duration,
+    ) -> Result<u64, StoreError> {
+        let _ = (entry, now, retain);
+        Err(StoreError::Unsupported("a revocation log"))
+    }
+
+    /// Reads the revocation log: the entries numbered `after + 1` on (at
+    /// most `limit` of them) and those numbered in `missing`. See
+    /// [`SecondaryStorage::read_revocations`].
+    async fn read_revocations(
+        &self,
+        after: u64,
+        missing: &[u64],
+        limit: usize,
+    ) -> Result<RevocationPage, StoreError> {
+        let _ = (after, missing, limit);
+        Err(StoreError::Unsupported("a revocation log"))
+    }
+}
+
+/// What one read of the revocation log found (see
+/// [`SecondaryStorage::read_revocations`]).
+///
+/// Entries carry increasing numbers, handed out by the log. A reader asks
+/// for what follows the last number it covered, plus the numbers the log
+/// reported missing before: a writer may have taken a number and not yet
+/// written its entry, and the reader comes back for it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RevocationPage {
+    /// Entries found, `(number, entry)`, ascending.
+    pub entries: Vec<(u64, String)>,
+    /// Numbers up to `read_to` that were taken but have no entry yet.
+    pub missing: Vec<u64>,
+    /// Everything up to this number was read. Lower than the reader's
+    /// position when the log was lost and numbering started again (a
+    /// Redis restarted without persistence): the reader starts over.
+    pub read_to: u64,
+    /// Whether there is more past `read_to`: read again.
+    pub more: bool,
+}
+
+impl RevocationPage {
+    /// A page of `entries` covering everything up to `read_to`.
+    pub fn new(entries: Vec<(u64, String)>, missing: Vec<u64>, read_to: u64, more: bool) -> Self {
+        RevocationPage {
+            entries,
+            missing,
+            read_to,
+            more,
+        }
+    }
+}
+
+/// Key of the revocation log's counter in secondary storage. The braces
+/// are a Redis Cluster hash tag: the counter and every entry share a slot.
+pub const REVOCATION_HEAD_KEY: &str = "{tessera-revocations}-head";
+
+/// Key of revocation log entry `n` in secondary storage.
+pub fn revocation_entry_key(n: u64) -> String {
+    format!("{{tessera-revocations}}-{n}")
+}
+
+/// The counter's TTL, renewed by no one: long enough never to matter (ten
+/// years). Were it to expire, readers would see the log start again.
+pub const REVOCATION_HEAD_TTL: Duration = Duration::from_secs(10 * 365 * 86_400);
+
+/// The lowest entry number of the revocation log still kept in `storage`
+/// (`head + 1` when none is): bisection over `1..=head`, since entries
+/// expire in the order they were written.
+async fn oldest_kept<S: SecondaryStorage + ?Sized>(
+    storage: &S,
+    head: u64,
+) -> Result<u64, StoreError> {
+    let (mut lo, mut hi) = (1, head.saturating_add(1));
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if storage.get(&revocation_entry_key(mid)).await?.is_some() {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    Ok(lo)
 }
 
 /// A user's revocation watermark, as a session lookup found it.
@@ -324,6 +429,87 @@ pub trait SecondaryStorage: Send + Sync + 'static {
             .get(token)
             .await?
             .map(|value| (value, Watermark::Unread)))
+    }
+
+    /// The values at several keys, in order (Redis `MGET`). The default
+    /// reads them one by one.
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, StoreError> {
+        let mut values = Vec::with_capacity(keys.len());
+        for key in keys {
+            values.push(self.get(key).await?);
+        }
+        Ok(values)
+    }
+
+    /// Appends an entry to the revocation log every process sharing this
+    /// storage follows, kept for `retain`; returns its number.
+    ///
+    /// The default takes a number from the counter at
+    /// [`REVOCATION_HEAD_KEY`], then writes the entry at
+    /// [`revocation_entry_key`]: between the two a reader may see the
+    /// number without its entry, and comes back for it. Backends that can
+    /// do both at once override this.
+    async fn append_revocation(&self, entry: &str, retain: Duration) -> Result<u64, StoreError> {
+        let n = self
+            .increment(REVOCATION_HEAD_KEY, REVOCATION_HEAD_TTL)
+            .await?;
+        self.set(&revocation_entry_key(n), entry, Some(retain))
+            .await?;
+        Ok(n)
+    }
+
+    /// Reads the revocation log: the entries numbered past `after` (at
+    /// most `limit` of them; `after = 0` starts at the oldest entry still
+    /// kept) and those numbered in `missing`, with how far the read reached
+    /// ([`RevocationPage`]).
+    ///
+    /// The default reads the counter, then the entries with
+    /// [`SecondaryStorage::get_many`]; a reader starting at 0 first finds
+    /// the oldest entry kept by bisection (entries expire in order).
+    async fn read_revocations(
+        &self,
+        after: u64,
+        missing: &[u64],
+        limit: usize,
+    ) -> Result<RevocationPage, StoreError> {
+        let head = self
+            .get(REVOCATION_HEAD_KEY)
+            .await?
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        let after = if after == 0 && missing.is_empty() {
+            oldest_kept(self, head).await?.saturating_sub(1)
+        } else {
+            after
+        };
+        let read_to = head.min(after.saturating_add(limit as u64));
+        let numbers: Vec<u64> = missing
+            .iter()
+            .copied()
+            .filter(|n| *n <= after)
+            .chain(after.saturating_add(1)..=read_to)
+            .collect();
+        let keys: Vec<String> = numbers.iter().map(|n| revocation_entry_key(*n)).collect();
+        let values = if keys.is_empty() {
+            Vec::new()
+        } else {
+            self.get_many(&keys).await?
+        };
+        let mut entries = Vec::new();
+        let mut absent = Vec::new();
+        for (n, value) in numbers.into_iter().zip(values) {
+            match value {
+                Some(v) => entries.push((n, v)),
+                None => absent.push(n),
+            }
+        }
+        entries.sort_unstable_by_key(|(n, _)| *n);
+        Ok(RevocationPage::new(
+            entries,
+            absent,
+            read_to,
+            head > read_to,
+        ))
     }
 
     /// Atomically reads and removes `key`.
