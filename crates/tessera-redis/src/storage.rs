@@ -10,7 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
 use redis::{AsyncConnectionConfig, Client, Cmd, ConnectionAddr, FromRedisValue, Script, Value};
-use tessera::store::{SecondaryStorage, StoreError, UpdateFn, Watermark};
+use tessera::store::{RevocationPage, SecondaryStorage, StoreError, UpdateFn, Watermark};
 
 use crate::error::{is_dropped, store_error, ConnectError, OperationTimedOut};
 use crate::options::RedisOptions;
@@ -39,6 +39,40 @@ if type(user) ~= 'string' then return { value } end
 return { value, redis.call('GET', ARGV[1] .. 'revoked-sessions-before-' .. user) }
 ";
 
+/// Appends to the revocation log, a stream (`KEYS[1]`): the entry
+/// (`ARGV[1]`) under an id Redis assigns from its own clock, entries older
+/// than `ARGV[2]` ms trimmed (approximately, as `XADD … MINID ~` does), and
+/// the whole log expiring `ARGV[2]` ms after its last entry. Returns the id.
+const APPEND_REVOCATION: &str = r"
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local keep = tonumber(ARGV[2])
+local id = redis.call('XADD', KEYS[1], 'MINID', '~', math.max(0, now - keep), '*', 'e', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], keep)
+return id
+";
+
+/// The revocation log's stream. The braces are a Redis Cluster hash tag
+/// (one key, one slot either way).
+const REVOCATION_STREAM: &str = "{tessera-revocations}";
+
+/// Bits of a log number holding the sequence part of a stream id
+/// (`<ms>-<seq>`): the number is `ms << 20 | seq`, which orders as the ids
+/// do for a million entries per millisecond until the year 2527.
+const SEQ_BITS: u32 = 20;
+
+/// A stream id as a log number.
+fn number_of(id: &str) -> Option<u64> {
+    let (ms, seq) = id.split_once('-')?;
+    let (ms, seq) = (ms.parse::<u64>().ok()?, seq.parse::<u64>().ok()?);
+    (seq < 1 << SEQ_BITS && ms < 1 << (64 - SEQ_BITS)).then_some(ms << SEQ_BITS | seq)
+}
+
+/// A log number as a stream id.
+fn id_of(number: u64) -> String {
+    format!("{}-{}", number >> SEQ_BITS, number & ((1 << SEQ_BITS) - 1))
+}
+
 /// Redis as better-auth's secondary storage (spec §5). Cheap to clone.
 ///
 /// Plain commands go through one auto-reconnecting multiplexed connection;
@@ -56,6 +90,7 @@ struct Inner {
     watch: WatchConnections,
     increment: Script,
     session_record: Script,
+    append_revocation: Script,
     options: RedisOptions,
     address: String,
 }
@@ -130,6 +165,7 @@ impl RedisStorage {
                 watch,
                 increment: Script::new(INCREMENT),
                 session_record: Script::new(SESSION_RECORD),
+                append_revocation: Script::new(APPEND_REVOCATION),
                 options,
                 address,
             }),
@@ -278,6 +314,72 @@ impl SecondaryStorage for RedisStorage {
         )))
     }
 
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut cmd = redis::cmd("MGET");
+        for key in keys {
+            cmd.arg(&*self.key(key));
+        }
+        self.query(&cmd, true).await
+    }
+
+    /// One script: `XADD` to a stream, so a number is never visible
+    /// without its entry, and trimming keeps only what may still matter.
+    async fn append_revocation(&self, entry: &str, retain: Duration) -> Result<u64, StoreError> {
+        let key = self.key(REVOCATION_STREAM);
+        let keep_ms = u64::try_from(retain.as_millis()).unwrap_or(u64::MAX).max(1);
+        let id: String = self
+            .bounded(async {
+                let mut conn = self.inner.manager.clone();
+                self.inner
+                    .append_revocation
+                    .key(&*key)
+                    .arg(entry)
+                    .arg(keep_ms)
+                    .invoke_async(&mut conn)
+                    .await
+                    .map_err(store_error)
+            })
+            .await?;
+        number_of(&id).ok_or_else(|| unreadable_id(&id))
+    }
+
+    /// One `XRANGE` past `after` (from the oldest entry kept when 0);
+    /// nothing is ever missing in a stream.
+    async fn read_revocations(
+        &self,
+        after: u64,
+        _missing: &[u64],
+        limit: usize,
+    ) -> Result<RevocationPage, StoreError> {
+        let mut cmd = redis::cmd("XRANGE");
+        cmd.arg(&*self.key(REVOCATION_STREAM));
+        if after == 0 {
+            cmd.arg("-");
+        } else {
+            cmd.arg(format!("({}", id_of(after)));
+        }
+        cmd.arg("+").arg("COUNT").arg(limit.max(1));
+        let reply: Vec<(String, Vec<String>)> = self.query(&cmd, true).await?;
+        let more = reply.len() >= limit.max(1);
+        let mut entries = Vec::with_capacity(reply.len());
+        for (id, fields) in reply {
+            let n = number_of(&id).ok_or_else(|| unreadable_id(&id))?;
+            // Fields come as `[name, value, …]`; the entry is under `e`.
+            if let Some(entry) = fields
+                .chunks_exact(2)
+                .find(|pair| pair[0] == "e")
+                .map(|pair| pair[1].clone())
+            {
+                entries.push((n, entry));
+            }
+        }
+        let read_to = entries.last().map_or(after, |(n, _)| *n).max(after);
+        Ok(RevocationPage::new(entries, Vec::new(), read_to, more))
+    }
+
     async fn get_and_delete(&self, key: &str) -> Result<Option<String>, StoreError> {
         let mut cmd = redis::cmd("GETDEL");
         cmd.arg(&*self.key(key));
@@ -304,6 +406,12 @@ impl SecondaryStorage for RedisStorage {
         let key = self.key(key);
         self.bounded(self.inner.watch.update(&key, f)).await
     }
+}
+
+fn unreadable_id(id: &str) -> StoreError {
+    StoreError::backend(std::io::Error::other(format!(
+        "the revocation log answered an unreadable stream id {id:?}"
+    )))
 }
 
 /// `redis://host:port[/db]` or `unix:path`, never the credentials.
@@ -357,6 +465,26 @@ mod tests {
             both.contains("$2\r\nEX\r\n$2\r\n60\r\n$2\r\nXX\r\n"),
             "{both}"
         );
+    }
+
+    #[test]
+    fn stream_ids_and_log_numbers_convert_both_ways_in_order() {
+        let ids = [
+            "0-1",
+            "1-0",
+            "1-1",
+            "1795824000000-0",
+            "1795824000000-1048575",
+            "1795824000001-0",
+        ];
+        let numbers: Vec<u64> = ids.iter().map(|id| number_of(id).unwrap()).collect();
+        assert!(numbers.windows(2).all(|w| w[0] < w[1]), "{numbers:?}");
+        for (id, n) in ids.iter().zip(numbers) {
+            assert_eq!(id_of(n), *id);
+        }
+        assert_eq!(number_of("1-1048576"), None, "a sequence past 20 bits");
+        assert_eq!(number_of("x-1"), None);
+        assert_eq!(number_of("17"), None);
     }
 
     #[test]

@@ -24,6 +24,10 @@ pub const SECRET: &str = "refharness-fixed-secret-0123456789-abcdefghijklmnopqrs
 pub const ORIGIN: &str = "http://localhost:3000";
 
 pub use tessera_testkit::service::redis_url;
+
+/// Tessera's revocation log (a stream), the one key better-auth does not
+/// share: `docs/revocation.md`.
+pub const REVOCATION_LOG: &str = "{tessera-revocations}";
 use tessera_testkit::service::{skip_or_fail, Service};
 
 /// A key prefix of this test's own; its keys are deleted on drop, also
@@ -55,6 +59,19 @@ impl KeySpace {
 
     pub async fn storage(&self) -> Option<RedisStorage> {
         self.storage_with(RedisOptions::new()).await
+    }
+
+    /// The keys under this prefix that better-auth also reads: all but
+    /// Tessera's own revocation log ([`REVOCATION_LOG`]), sorted.
+    pub fn shared_keys(&self) -> Vec<String> {
+        let mut keys = self.keys();
+        keys.retain(|k| k != REVOCATION_LOG);
+        keys
+    }
+
+    /// Whether Tessera's revocation log is under this prefix.
+    pub fn has_revocation_log(&self) -> bool {
+        self.keys().iter().any(|k| k == REVOCATION_LOG)
     }
 
     /// The keys under this prefix, prefix stripped, sorted.
