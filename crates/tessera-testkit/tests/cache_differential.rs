@@ -849,3 +849,95 @@ async fn a_cache_of_another_strategy_is_a_clean_miss() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------
+// Revocation lag (docs/revocation.md)
+// ---------------------------------------------------------------------------
+
+/// A signed-out session's cookies, replayed: better-auth with a database and
+/// the cookie cache (`MODE=memory+cache`) still answers the session from the
+/// cache until it expires. Tessera with `revocation_lag: None` answers the
+/// same; with its default lag it answers `null` (a deliberate difference,
+/// SECURITY.md).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replayed_cache_after_sign_out_matches_better_auth_only_without_a_lag() {
+    for strategy in STRATEGIES {
+        let name = strategy.to_string();
+        let server = require_refserver!(&[("MODE", "memory+cache"), ("STRATEGY", name.as_str())]);
+        let origin = server.base_url();
+        let email = unique_email("replay");
+        let email = email.as_str();
+        let replay = |target: Target, label: &'static str| async move {
+            let (_, cookies) = sign_up(&target, origin, &email, NAME).await;
+            assert!(
+                cookies.get(SESSION_DATA).is_some(),
+                "{strategy} {label}: no cache"
+            );
+            let out = target
+                .send(
+                    &TestRequest::post("/api/auth/sign-out")
+                        .origin(origin)
+                        .cookies(&cookies)
+                        .json(&json!({})),
+                )
+                .await;
+            assert_eq!(out.status, 200, "{strategy} {label}: {}", out.text);
+            // The cookies as they were before the sign-out, replayed.
+            get_session(&target, &cookies).await
+        };
+        let theirs = replay(Target::http(origin), "better-auth").await;
+        assert!(
+            session_of(&theirs).is_some(),
+            "{strategy}: better-auth answers from its cache: {}",
+            theirs.text
+        );
+        let tessera_with = |lag: Option<std::time::Duration>| {
+            let mut o = options(&server, strategy);
+            o.session.cookie_cache.enabled = Some(true);
+            o.session.revocation_lag = lag;
+            let auth = Auth::builder(o)
+                .database(Arc::new(tessera::store::MemoryDatabase::new()))
+                .build()
+                .expect("tessera builds");
+            Target::auth(auth, origin)
+        };
+        let ours = replay(tessera_with(None), "tessera, no lag").await;
+        // Same fields and values but for ids and times (better-auth's
+        // memory adapter orders a session's keys its own way).
+        let shape = |r: &TestResponse| sorted(&tessera_testkit::json::normalized(r.body()));
+        assert_eq!(
+            shape(&ours),
+            shape(&theirs),
+            "{strategy}: revocation_lag None answers as better-auth"
+        );
+        let lagged = replay(
+            tessera_with(Some(std::time::Duration::from_secs(1))),
+            "tessera",
+        )
+        .await;
+        assert_eq!(
+            lagged.json,
+            Some(Value::Null),
+            "{strategy}: with a lag the revocation is known: {}",
+            lagged.text
+        );
+    }
+}
+
+/// `v` with every object's keys in sorted order.
+fn sorted(v: &Value) -> Value {
+    match v {
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_by_key(|(k, _)| *k);
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k.clone(), sorted(v)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
+        other => other.clone(),
+    }
+}
