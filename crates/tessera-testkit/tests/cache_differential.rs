@@ -868,7 +868,7 @@ async fn a_replayed_cache_after_sign_out_matches_better_auth_only_without_a_lag(
         let email = unique_email("replay");
         let email = email.as_str();
         let replay = |target: Target, label: &'static str| async move {
-            let (_, cookies) = sign_up(&target, origin, &email, NAME).await;
+            let (_, cookies) = sign_up(&target, origin, email, NAME).await;
             assert!(
                 cookies.get(SESSION_DATA).is_some(),
                 "{strategy} {label}: no cache"
