@@ -18,6 +18,8 @@ read from the environment only:
   TESSERA_SESSION_EXPIRES_IN    session lifetime, seconds (default 604800)
   TESSERA_SESSION_UPDATE_AGE    refresh a session older than this, seconds (default 86400)
   TESSERA_SESSION_FRESH_AGE     freshness window, seconds (default 86400)
+  TESSERA_REVOCATION_LAG        seconds (default 1) within which a revocation reaches every
+                                process sharing the store, cache hits included; none: as better-auth
   TESSERA_RATE_LIMIT            true | false (default: on in production)
   TESSERA_SIGN_IN_THROTTLE      off | failures/seconds (default 5/900): failed sign-ins per account
   TESSERA_TRUSTED_PROXIES       comma-separated IPs/CIDRs whose forwarded headers are believed
