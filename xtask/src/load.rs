@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 use crate::cargo;
 
 mod against;
+mod revocation;
 mod stores;
 
 const FRAMEWORKS: &[&str] = &["hyper", "axum", "actix"];
@@ -181,6 +182,9 @@ struct Row {
 pub fn run(args: &[String]) -> Result<(), String> {
     if args.first().map(String::as_str) == Some("stores") {
         return stores::run(&args[1..]);
+    }
+    if args.first().map(String::as_str) == Some("revocation") {
+        return revocation::run(&args[1..]);
     }
     let config = LoadConfig::parse(args)?;
     check_wrk()?;

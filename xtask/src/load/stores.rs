@@ -22,7 +22,7 @@ use crate::cargo;
 
 const SECRET: &str = "tessera-load-secret-0123456789-abcdefghijklmnop";
 const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
-const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
+pub(super) const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
 /// Sign-in spends ~80 ms of scrypt per request on the server's one core:
 /// a few connections keep it busy.
 const SIGN_IN_CONNECTIONS: u32 = 4;
@@ -164,7 +164,7 @@ fn redis(_: &Path) -> Option<Store> {
 }
 
 /// Deletes every key under `prefix`.
-fn delete_keys(url: &str, prefix: &str) {
+pub(super) fn delete_keys(url: &str, prefix: &str) {
     let scan = Command::new("redis-cli")
         .args(["-u", url, "--scan", "--pattern", &format!("{prefix}*")])
         .stdin(Stdio::null())
@@ -205,7 +205,7 @@ fn measure(config: &LoadConfig, bin: &Path, work: &Path, store: &Store) -> Resul
 
 /// `tessera serve` on a free loopback port, once it prints where. The port
 /// is chosen here, so the base URL (and the trusted origin) carries it.
-fn start(
+pub(super) fn start(
     config: &LoadConfig,
     bin: &Path,
     work: &Path,
