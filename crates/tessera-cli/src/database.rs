@@ -160,7 +160,7 @@ fn warn_if_others_may_read(path: &Path) {
 #[cfg(not(unix))]
 fn warn_if_others_may_read(_path: &Path) {}
 
-/// `version 1 (just applied: 1)` or `version 1, up to date`.
+/// `version 2 (just applied: 1, 2)` or `version 2, up to date`.
 pub fn describe_migrated(migrated: &Migrated) -> String {
     if migrated.applied.is_empty() {
         return format!("version {}, up to date", migrated.version);

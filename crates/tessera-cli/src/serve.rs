@@ -176,6 +176,7 @@ pub async fn run(get: impl Fn(&str) -> Option<String>) -> Result<(), ServeError>
     println!("secondary storage: {secondary_storage}");
     println!("oauth providers: {oauth_described}");
     println!("cookie cache: {}", describe_cache(auth.cookie_cache()));
+    println!("revocation: {}", describe_revocation(&auth));
     println!("plugins: {}", list_or_none(&auth.plugin_ids()));
     println!("environment: {environment}");
     println!("client IP: {}", describe_client_ip(&auth.options().ip));
@@ -202,9 +203,31 @@ pub async fn run(get: impl Fn(&str) -> Option<String>) -> Result<(), ServeError>
     // The kernel's head limits, as tessera_hyper::serve reads heads.
     let limits = auth.options().limits;
     let site = crate::ui::Site::new(auth, config.ui);
+    // Stops accepting at the signal, then lets in-flight requests finish
+    // (at most `tessera_hyper::DRAIN_TIMEOUT`).
     tessera_hyper::serve_service_with_limits(listener, site, &limits, shutdown).await;
+    // Every request has ended: close the pool, so SQLite checkpoints its
+    // write-ahead log into the file and PostgreSQL sees clean goodbyes.
+    if let Some(sql) = &db.sql {
+        sql.close().await;
+    }
     println!("stopped");
     Ok(())
+}
+
+/// How revocations reach the cookie caches of other processes.
+fn describe_revocation(auth: &Auth) -> String {
+    match auth.options().session.revocation_lag {
+        _ if auth.is_stateless() => {
+            "no store to publish to: a cookie is valid until it expires (stateless mode)".to_owned()
+        }
+        _ if !auth.cookie_cache().enabled => "every request reads the store (no cookie cache)".to_owned(),
+        Some(lag) => format!(
+            "every process sharing the store stops a revoked session within {} s (TESSERA_REVOCATION_LAG)",
+            lag.as_secs_f64()
+        ),
+        None => "a cached session lives until its cache expires, as in better-auth (TESSERA_REVOCATION_LAG=none)".to_owned(),
+    }
 }
 
 /// A kernel refusal in the words of the variables the user set.

@@ -114,14 +114,24 @@ impl Server {
         format!("{}{path}", self.base_url)
     }
 
-    /// SIGTERM, then the exit status and what was printed after listening.
-    async fn terminate(mut self) -> (ExitStatus, Vec<String>) {
+    /// Sends SIGTERM, without waiting.
+    fn send_sigterm(&self) {
         let pid = self.child.id().expect("still running").to_string();
         let killed = std::process::Command::new("kill")
             .args(["-TERM", &pid])
             .status()
             .expect("kill runs");
         assert!(killed.success());
+    }
+
+    /// SIGTERM, then the exit status and what was printed after listening.
+    async fn terminate(self) -> (ExitStatus, Vec<String>) {
+        self.send_sigterm();
+        self.exit().await
+    }
+
+    /// The exit status and what was printed after listening.
+    async fn exit(mut self) -> (ExitStatus, Vec<String>) {
         let status = tokio::time::timeout(STARTUP, self.child.wait())
             .await
             .expect("tessera stops in time")
@@ -176,6 +186,63 @@ async fn sign_up(client: &reqwest::Client, server: &Server) -> String {
         .to_owned()
 }
 
+/// SIGTERM while a sign-up is half sent: the server stops accepting, the
+/// request in flight still finishes (its user written to the SQLite file
+/// before the pool closes), and the process exits 0.
+#[tokio::test]
+async fn sigterm_lets_the_request_in_flight_finish_and_exits_0() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let data = TempDir::new("drain");
+    let data_dir = data.path().to_str().unwrap();
+    let port = free_port().to_string();
+    let server = Server::start(&[("PORT", &port), ("TESSERA_DATA_DIR", data_dir)]).await;
+    let addr = format!("127.0.0.1:{port}");
+    let body =
+        json!({ "email": "late@example.com", "password": "password1234", "name": "L" }).to_string();
+    let (first, rest) = body.split_at(body.len() / 2);
+    let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /api/auth/sign-up/email HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n",
+        body.len()
+    );
+    conn.write_all(head.as_bytes()).await.unwrap();
+    conn.write_all(first.as_bytes()).await.unwrap();
+    // The head is read and the endpoint waits for the rest of the body.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.send_sigterm();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // No longer accepting.
+    assert!(
+        tokio::net::TcpStream::connect(&addr).await.is_err(),
+        "the listener closes at the signal"
+    );
+    conn.write_all(rest.as_bytes()).await.unwrap();
+    let mut reply = Vec::new();
+    tokio::time::timeout(STARTUP, conn.read_to_end(&mut reply))
+        .await
+        .expect("the reply comes")
+        .unwrap();
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert!(reply.contains("late@example.com"), "{reply}");
+    let (status, after) = server.exit().await;
+    assert!(status.success(), "exit 0 after draining: {status:?}");
+    assert_eq!(after, ["shutting down", "stopped"]);
+
+    // The user was written: a new process on the same file signs them in.
+    let port = free_port().to_string();
+    let server = Server::start(&[("PORT", &port), ("TESSERA_DATA_DIR", data_dir)]).await;
+    let res = reqwest::Client::new()
+        .post(server.url("/sign-in/email"))
+        .json(&json!({ "email": "late@example.com", "password": "password1234" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    server.terminate().await;
+}
+
 #[tokio::test]
 async fn serves_sessions_and_keeps_its_generated_secret() {
     let data = TempDir::new("secret");
@@ -205,7 +272,7 @@ async fn serves_sessions_and_keeps_its_generated_secret() {
     );
     for fact in [
         database.as_str(),
-        "schema: version 1 (just applied: 1)",
+        "schema: version 2 (just applied: 1, 2)",
         "secondary storage: none",
         "cookie cache: off",
         "environment: production",
@@ -1195,7 +1262,7 @@ async fn the_default_sqlite_database_keeps_users_and_sessions_across_restarts() 
         server
             .startup
             .iter()
-            .any(|l| l == "schema: version 1, up to date"),
+            .any(|l| l == "schema: version 2, up to date"),
         "{:?}",
         server.startup
     );
@@ -1266,13 +1333,14 @@ async fn migrate_creates_the_schema_once() {
         [
             format!("database: SQLite at {}", db.display()).as_str(),
             "applied migration 1: better-auth 1.7.25 core schema: user, session, account, verification",
-            "schema: version 1 (just applied: 1)",
+            "applied migration 2: tessera revocation log (revocation reaching every process within session.revocationLag)",
+            "schema: version 2 (just applied: 1, 2)",
         ]
     );
     let (status, stdout, _) = migrate(&vars).await;
     assert!(status.success());
     assert!(
-        stdout.ends_with("schema: version 1, up to date\n"),
+        stdout.ends_with("schema: version 2, up to date\n"),
         "{stdout}"
     );
     assert!(
@@ -1347,7 +1415,7 @@ async fn postgres_keeps_sessions_across_restarts() {
     assert!(server
         .startup
         .iter()
-        .any(|l| l == "schema: version 1 (just applied: 1)"));
+        .any(|l| l == "schema: version 2 (just applied: 1, 2)"));
     let cookies = post_for_cookies(
         &client,
         &server,
@@ -1364,7 +1432,7 @@ async fn postgres_keeps_sessions_across_restarts() {
     assert!(server
         .startup
         .iter()
-        .any(|l| l == "schema: version 1, up to date"));
+        .any(|l| l == "schema: version 2, up to date"));
     assert_eq!(
         session_email(&client, &server, &cookies).await.as_deref(),
         Some("pg@example.com")

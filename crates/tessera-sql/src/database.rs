@@ -11,12 +11,14 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use sqlx::ConnectOptions;
 use tessera::store::{
-    Account, Database, Session, SessionUpdate, SessionWithUser, StoreError, User, Verification,
-    CREDENTIAL_PROVIDER,
+    Account, Database, RevocationPage, Session, SessionUpdate, SessionWithUser, StoreError, User,
+    Verification, CREDENTIAL_PROVIDER,
 };
+use tessera::Timestamp;
 
 use crate::error::{no_extra, store_error, ConnectError, MigrateError};
 use crate::query::*;
+use crate::revocation;
 use crate::schema::{self, Migration, MIGRATIONS};
 use crate::value::{self, date, Date};
 
@@ -586,6 +588,75 @@ impl Database for SqlDatabase {
         run!(self, pool => {
             sqlx::query(DELETE_VERIFICATION).bind(identifier).execute(pool).await.map(drop)
         })
+    }
+
+    /// The log is the `tessera_revocation` table (migration 2).
+    fn has_revocation_log(&self) -> bool {
+        true
+    }
+
+    /// Removes the entries whose time has passed (an index range scan),
+    /// then inserts this one; its number is `"seq"`, never reused.
+    async fn append_revocation(
+        &self,
+        entry: &str,
+        now: Timestamp,
+        retain: Duration,
+    ) -> Result<u64, StoreError> {
+        let now_ms = now.as_millis();
+        let retain_ms = i64::try_from(retain.as_millis()).unwrap_or(i64::MAX);
+        let until = now_ms.saturating_add(retain_ms);
+        let seq: i64 = run!(self, pool => {
+            // Housekeeping, not the append: a removal that fails (two
+            // PostgreSQL removals deadlocking, say) is retried by the next
+            // append, and a database that is away fails the insert below.
+            let _ = sqlx::query(DELETE_EXPIRED_REVOCATIONS).bind(now_ms).execute(pool).await;
+            sqlx::query_scalar(INSERT_REVOCATION)
+                .bind(entry)
+                .bind(until)
+                .fetch_one(pool)
+                .await
+        })?;
+        u64::try_from(seq).map_err(StoreError::backend)
+    }
+
+    /// One statement for the entries past `after`, and a second one, only
+    /// when `missing` has numbers up to `after`, for those.
+    async fn read_revocations(
+        &self,
+        after: u64,
+        missing: &[u64],
+        limit: usize,
+    ) -> Result<RevocationPage, StoreError> {
+        let again = revocation::asked_again(after, missing);
+        let found: Vec<revocation::Row> = if again.is_empty() {
+            Vec::new()
+        } else {
+            match &self.pool {
+                Pool::Sqlite(pool) => {
+                    let list = serde_json::to_string(&again).map_err(StoreError::backend)?;
+                    sqlx::query_as(REVOCATIONS_NUMBERED_SQLITE)
+                        .bind(list)
+                        .fetch_all(pool)
+                        .await
+                }
+                Pool::Postgres(pool) => {
+                    sqlx::query_as(REVOCATIONS_NUMBERED_POSTGRES)
+                        .bind(&again)
+                        .fetch_all(pool)
+                        .await
+                }
+            }
+            .map_err(store_error)?
+        };
+        let rows: Vec<revocation::Row> = run!(self, pool => {
+            sqlx::query_as(REVOCATIONS_AFTER)
+                .bind(revocation::seq_bound(after))
+                .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                .fetch_all(pool)
+                .await
+        })?;
+        revocation::page(after, limit, found, rows)
     }
 }
 

@@ -43,6 +43,14 @@
 //! its runs in a `tessera_migrations` table; on tables better-auth created
 //! it changes nothing.
 //!
+//! Beside them Tessera keeps one table of its own, `tessera_revocation`
+//! (migration 2): the revocation log through which a sign-out or a revoked
+//! session reaches every process sharing the database, cookie-cache hits
+//! included, within `session.revocationLag`
+//! ([`Database::append_revocation`](tessera::store::Database::append_revocation)).
+//! Its `seq` numbers entries and is never reused; `expiresAt` is epoch
+//! milliseconds, and entries past it are removed on the next append.
+//!
 //! Additional fields (`user.additionalFields`, `session.additionalFields`,
 //! plugin fields) need columns this crate does not create yet: a record
 //! carrying any is refused with [`StoreError::Backend`](tessera::store::StoreError)
@@ -54,7 +62,10 @@
 //! session lookup (the cache-miss path of every authenticated request) is
 //! one join returning the session and its user, and so is the sign-in
 //! lookup of a user with their credential account. Creating a user with
-//! their account is one transaction.
+//! their account is one transaction. On the revocation log, an append
+//! first removes expired entries, and a read that asks again for numbers
+//! it found missing (a PostgreSQL insert not yet committed) takes a second
+//! statement.
 //!
 //! ## Failures
 //!
@@ -70,6 +81,7 @@
 mod database;
 mod error;
 mod query;
+mod revocation;
 mod schema;
 mod value;
 

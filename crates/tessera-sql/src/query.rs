@@ -1,5 +1,7 @@
 //! Every statement `SqlDatabase` sends: one per `Database` call (two
-//! inserts in one transaction for `create_user_with_account`).
+//! inserts in one transaction for `create_user_with_account`; on the
+//! revocation log, the removal of expired entries before an append, and a
+//! second read when a reader asks again for numbers it found missing).
 //!
 //! Placeholders are `$n` on both dialects (SQLite reads `$n` as the n-th
 //! argument). Identifiers are quoted: the columns are camelCase and `user`
@@ -162,6 +164,24 @@ pub(crate) const NEWEST_VERIFICATION: &str = concat!(
 );
 pub(crate) const DELETE_VERIFICATION: &str =
     r#"delete from "verification" where "identifier" = $1"#;
+
+// The revocation log (`tessera_revocation`, Tessera's own table): `seq`
+// numbers entries, `expiresAt` is epoch milliseconds.
+
+/// Removes the entries whose time (`$1`, ms) has passed: an index range
+/// scan on `expiresAt`, empty when nothing expired.
+pub(crate) const DELETE_EXPIRED_REVOCATIONS: &str =
+    r#"delete from "tessera_revocation" where "expiresAt" < $1"#;
+/// Appends an entry (`$1`) kept until `$2` (ms); returns its number.
+pub(crate) const INSERT_REVOCATION: &str =
+    r#"insert into "tessera_revocation" ("entry", "expiresAt") values ($1, $2) returning "seq""#;
+/// The entries numbered past `$1`, ascending, at most `$2` of them.
+pub(crate) const REVOCATIONS_AFTER: &str =
+    r#"select "seq", "entry" from "tessera_revocation" where "seq" > $1 order by "seq" limit $2"#;
+/// The entries numbered in `$1`, a `bigint[]`, ascending.
+pub(crate) const REVOCATIONS_NUMBERED_POSTGRES: &str = r#"select "seq", "entry" from "tessera_revocation" where "seq" = any($1::bigint[]) order by "seq""#;
+/// The same on SQLite, which has no arrays: `$1` is a JSON array of numbers.
+pub(crate) const REVOCATIONS_NUMBERED_SQLITE: &str = r#"select "seq", "entry" from "tessera_revocation" where "seq" in (select "value" from json_each($1)) order by "seq""#;
 
 #[cfg(test)]
 mod tests {

@@ -2,10 +2,12 @@
 //! (`getMigrations(...).compileMigrations()` with the Kysely adapter), and
 //! Tessera's migration list.
 //!
-//! The DDL below is better-auth's, statement for statement, with
+//! Migration 1 is better-auth's DDL, statement for statement, with
 //! `if not exists` added so that it is a no-op on tables better-auth (or an
 //! earlier run) already created. `tests/schema.rs` checks it against the
-//! output of better-auth itself.
+//! output of better-auth itself. Later migrations create only Tessera's own
+//! tables (named `tessera_*`, like `tessera_migrations`) and never touch
+//! better-auth's.
 
 use crate::Dialect;
 
@@ -31,28 +33,48 @@ impl Migration {
 }
 
 /// Every migration, oldest first.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "better-auth 1.7.25 core schema: user, session, account, verification",
-    sqlite: &[
-        r#"create table if not exists "user" ("id" text not null primary key, "name" text not null, "email" text not null unique, "emailVerified" integer not null, "image" text, "createdAt" date not null, "updatedAt" date not null)"#,
-        r#"create table if not exists "session" ("id" text not null primary key, "expiresAt" date not null, "token" text not null unique, "createdAt" date not null, "updatedAt" date not null, "ipAddress" text, "userAgent" text, "userId" text not null references "user" ("id") on delete cascade)"#,
-        r#"create table if not exists "account" ("id" text not null primary key, "accountId" text not null, "providerId" text not null, "userId" text not null references "user" ("id") on delete cascade, "accessToken" text, "refreshToken" text, "idToken" text, "accessTokenExpiresAt" date, "refreshTokenExpiresAt" date, "scope" text, "password" text, "createdAt" date not null, "updatedAt" date not null)"#,
-        r#"create table if not exists "verification" ("id" text not null primary key, "identifier" text not null, "value" text not null, "expiresAt" date not null, "createdAt" date not null, "updatedAt" date not null)"#,
-        r#"create index if not exists "session_userId_idx" on "session" ("userId")"#,
-        r#"create index if not exists "account_userId_idx" on "account" ("userId")"#,
-        r#"create index if not exists "verification_identifier_idx" on "verification" ("identifier")"#,
-    ],
-    postgres: &[
-        r#"create table if not exists "user" ("id" text not null primary key, "name" text not null, "email" text not null unique, "emailVerified" boolean not null, "image" text, "createdAt" timestamptz default CURRENT_TIMESTAMP not null, "updatedAt" timestamptz default CURRENT_TIMESTAMP not null)"#,
-        r#"create table if not exists "session" ("id" text not null primary key, "expiresAt" timestamptz not null, "token" text not null unique, "createdAt" timestamptz default CURRENT_TIMESTAMP not null, "updatedAt" timestamptz not null, "ipAddress" text, "userAgent" text, "userId" text not null references "user" ("id") on delete cascade)"#,
-        r#"create table if not exists "account" ("id" text not null primary key, "accountId" text not null, "providerId" text not null, "userId" text not null references "user" ("id") on delete cascade, "accessToken" text, "refreshToken" text, "idToken" text, "accessTokenExpiresAt" timestamptz, "refreshTokenExpiresAt" timestamptz, "scope" text, "password" text, "createdAt" timestamptz default CURRENT_TIMESTAMP not null, "updatedAt" timestamptz not null)"#,
-        r#"create table if not exists "verification" ("id" text not null primary key, "identifier" text not null, "value" text not null, "expiresAt" timestamptz not null, "createdAt" timestamptz default CURRENT_TIMESTAMP not null, "updatedAt" timestamptz default CURRENT_TIMESTAMP not null)"#,
-        r#"create index if not exists "session_userId_idx" on "session" ("userId")"#,
-        r#"create index if not exists "account_userId_idx" on "account" ("userId")"#,
-        r#"create index if not exists "verification_identifier_idx" on "verification" ("identifier")"#,
-    ],
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "better-auth 1.7.25 core schema: user, session, account, verification",
+        sqlite: &[
+            r#"create table if not exists "user" ("id" text not null primary key, "name" text not null, "email" text not null unique, "emailVerified" integer not null, "image" text, "createdAt" date not null, "updatedAt" date not null)"#,
+            r#"create table if not exists "session" ("id" text not null primary key, "expiresAt" date not null, "token" text not null unique, "createdAt" date not null, "updatedAt" date not null, "ipAddress" text, "userAgent" text, "userId" text not null references "user" ("id") on delete cascade)"#,
+            r#"create table if not exists "account" ("id" text not null primary key, "accountId" text not null, "providerId" text not null, "userId" text not null references "user" ("id") on delete cascade, "accessToken" text, "refreshToken" text, "idToken" text, "accessTokenExpiresAt" date, "refreshTokenExpiresAt" date, "scope" text, "password" text, "createdAt" date not null, "updatedAt" date not null)"#,
+            r#"create table if not exists "verification" ("id" text not null primary key, "identifier" text not null, "value" text not null, "expiresAt" date not null, "createdAt" date not null, "updatedAt" date not null)"#,
+            r#"create index if not exists "session_userId_idx" on "session" ("userId")"#,
+            r#"create index if not exists "account_userId_idx" on "account" ("userId")"#,
+            r#"create index if not exists "verification_identifier_idx" on "verification" ("identifier")"#,
+        ],
+        postgres: &[
+            r#"create table if not exists "user" ("id" text not null primary key, "name" text not null, "email" text not null unique, "emailVerified" boolean not null, "image" text, "createdAt" timestamptz default CURRENT_TIMESTAMP not null, "updatedAt" timestamptz default CURRENT_TIMESTAMP not null)"#,
+            r#"create table if not exists "session" ("id" text not null primary key, "expiresAt" timestamptz not null, "token" text not null unique, "createdAt" timestamptz default CURRENT_TIMESTAMP not null, "updatedAt" timestamptz not null, "ipAddress" text, "userAgent" text, "userId" text not null references "user" ("id") on delete cascade)"#,
+            r#"create table if not exists "account" ("id" text not null primary key, "accountId" text not null, "providerId" text not null, "userId" text not null references "user" ("id") on delete cascade, "accessToken" text, "refreshToken" text, "idToken" text, "accessTokenExpiresAt" timestamptz, "refreshTokenExpiresAt" timestamptz, "scope" text, "password" text, "createdAt" timestamptz default CURRENT_TIMESTAMP not null, "updatedAt" timestamptz not null)"#,
+            r#"create table if not exists "verification" ("id" text not null primary key, "identifier" text not null, "value" text not null, "expiresAt" timestamptz not null, "createdAt" timestamptz default CURRENT_TIMESTAMP not null, "updatedAt" timestamptz default CURRENT_TIMESTAMP not null)"#,
+            r#"create index if not exists "session_userId_idx" on "session" ("userId")"#,
+            r#"create index if not exists "account_userId_idx" on "account" ("userId")"#,
+            r#"create index if not exists "verification_identifier_idx" on "verification" ("identifier")"#,
+        ],
+    },
+    // Tessera's own table, beside better-auth's (which it leaves alone):
+    // `SqlDatabase`'s revocation log. `seq` numbers entries and is never
+    // reused (SQLite's `autoincrement`, PostgreSQL's sequence), so a reader
+    // that remembers a number never skips a later entry; `expiresAt` is
+    // epoch milliseconds, indexed so that removing expired entries on each
+    // append reads only those.
+    Migration {
+        version: 2,
+        name: "tessera revocation log (revocation reaching every process within session.revocationLag)",
+        sqlite: &[
+            r#"create table if not exists "tessera_revocation" ("seq" integer primary key autoincrement, "entry" text not null, "expiresAt" bigint not null)"#,
+            r#"create index if not exists "tessera_revocation_expiresAt_idx" on "tessera_revocation" ("expiresAt")"#,
+        ],
+        postgres: &[
+            r#"create table if not exists "tessera_revocation" ("seq" bigserial primary key, "entry" text not null, "expiresAt" bigint not null)"#,
+            r#"create index if not exists "tessera_revocation_expiresAt_idx" on "tessera_revocation" ("expiresAt")"#,
+        ],
+    },
+];
 
 /// Tessera's own bookkeeping: which migrations ran, and when.
 pub(crate) const SQLITE_MIGRATIONS_TABLE: &str = r#"create table if not exists "tessera_migrations" ("version" integer not null primary key, "name" text not null, "appliedAt" date not null)"#;

@@ -304,7 +304,8 @@ async fn sqlite_sessions_survive_a_restart() {
 
 /// The database calls behind each kind of `/get-session`, through the
 /// kernel: a miss of the cookie cache costs exactly one call (one joined
-/// statement), a hit costs none.
+/// statement), a hit costs none but the revocation log's read, at most once
+/// per half `session.revocationLag` (1 s by default).
 async fn session_lookups_cost_one_call_or_none(db: SqlDatabase) {
     let counted = Arc::new(CountingDatabase::new(db));
     let clock = TestClock::at(at(0));
@@ -336,23 +337,28 @@ async fn session_lookups_cost_one_call_or_none(db: SqlDatabase) {
         ["find_user_with_credential", "create_session"]
     );
 
-    // Cookie cache on: a hit needs no database at all.
+    // Cookie cache on: a hit needs no session lookup; the first one reads
+    // the revocation log, the next ones within half a lag read nothing.
     let auth = build(with_cookie_cache(), counted.clone(), &clock);
     let mut browser = Browser::new();
     browser.sign_in(&auth, "alice@example.com").await;
     assert!(browser.cookies.get(SESSION_DATA).is_some());
     counted.take();
-    for _ in 0..3 {
+    for hit in 0..3 {
         assert_eq!(
             browser.get_session(&auth).await["user"]["email"],
             "alice@example.com"
         );
-        assert_eq!(counted.take(), Vec::<&str>::new());
+        let expected: &[&str] = if hit == 0 { &["read_revocations"] } else { &[] };
+        assert_eq!(counted.take(), expected, "hit {hit}");
     }
     // Past the cache's max age (300 s): one call, and the cache is rewritten.
     clock.advance(Duration::from_secs(301));
     browser.get_session(&auth).await;
     assert_eq!(counted.take(), ["find_session"]);
+    // A hit: the log was last read 301 s ago, so it is read again.
+    browser.get_session(&auth).await;
+    assert_eq!(counted.take(), ["read_revocations"]);
     browser.get_session(&auth).await;
     assert_eq!(counted.take(), Vec::<&str>::new());
 }
@@ -411,4 +417,85 @@ async fn a_closed_pool_answers_503_and_never_leaks_details() {
         "{}",
         res.text
     );
+}
+
+/// `/get-session` with a copy of `cookies`, untouched by what the answer
+/// sets.
+async fn get_session_with(auth: &Auth, cookies: &ClientCookies) -> Value {
+    Browser {
+        cookies: cookies.clone(),
+    }
+    .get_session(auth)
+    .await
+}
+
+/// Two processes over one database, cookie cache on: a sign-out on A
+/// reaches B's cookie-cache hits within `session.revocationLag` (1 s)
+/// through `tessera_revocation`. A third process without the lag, as
+/// better-auth behaves, still takes the cached session: the control that
+/// shows the first answer comes from the log.
+async fn a_sign_out_reaches_the_other_process_within_the_lag(a: SqlDatabase, b: SqlDatabase) {
+    let clock = TestClock::at(at(0));
+    let counted_b = Arc::new(CountingDatabase::new(b.clone()));
+    let process_a = build(with_cookie_cache(), Arc::new(a), &clock);
+    let process_b = build(with_cookie_cache(), counted_b.clone(), &clock);
+    let mut lagless = with_cookie_cache();
+    lagless.session.revocation_lag = None;
+    let process_c = build(lagless, Arc::new(b), &clock);
+
+    let mut browser = Browser::new();
+    browser.sign_up(&process_a, "alice@example.com").await;
+    // What a client (or an attacker) holding the cookies keeps presenting.
+    let stolen = browser.cookies.clone();
+    assert_eq!(
+        get_session_with(&process_b, &stolen).await["user"]["email"],
+        "alice@example.com"
+    );
+    assert!(
+        !counted_b.take().contains(&"find_session"),
+        "B answered from the cookie cache"
+    );
+    assert_eq!(
+        get_session_with(&process_c, &stolen).await["user"]["email"],
+        "alice@example.com"
+    );
+
+    clock.advance(Duration::from_millis(100));
+    browser.post(&process_a, "/sign-out", json!({})).await;
+    clock.advance(Duration::from_millis(1_000));
+
+    assert_eq!(
+        get_session_with(&process_b, &stolen).await,
+        Value::Null,
+        "revoked on B within the lag"
+    );
+    assert!(counted_b.take().contains(&"read_revocations"));
+    assert_eq!(
+        get_session_with(&process_c, &stolen).await["user"]["email"],
+        "alice@example.com",
+        "without the lag the cache outlives the sign-out, as in better-auth"
+    );
+}
+
+#[tokio::test]
+async fn sqlite_a_sign_out_reaches_the_other_process_within_the_lag() {
+    let fixture = sqlite().await;
+    // Each process with its own pool on the same file.
+    let other = SqlDatabase::open_sqlite(&fixture.label).await.unwrap();
+    a_sign_out_reaches_the_other_process_within_the_lag(fixture.sql.clone().unwrap(), other).await;
+}
+
+#[tokio::test]
+async fn postgres_a_sign_out_reaches_the_other_process_within_the_lag() {
+    let Some((schema, options)) = postgres_schema().await else {
+        return;
+    };
+    // Each process with its own pool on the same schema.
+    let a = SqlDatabase::connect_postgres(options.clone())
+        .await
+        .unwrap();
+    let b = SqlDatabase::connect_postgres(options).await.unwrap();
+    let _cleanup = postgres_fixture(schema, a.clone());
+    a.migrate().await.unwrap();
+    a_sign_out_reaches_the_other_process_within_the_lag(a, b).await;
 }

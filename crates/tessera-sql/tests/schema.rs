@@ -52,12 +52,42 @@ fn ddl_is_what_better_auth_itself_runs() {
     }
 }
 
+/// better-auth's four tables are better-auth's (migration 1, checked
+/// above); every later migration creates only Tessera's own `tessera_*`
+/// tables and indexes and never names one of better-auth's.
+#[test]
+fn later_migrations_touch_only_tesseras_own_tables() {
+    let theirs = [
+        r#""user""#,
+        r#""session""#,
+        r#""account""#,
+        r#""verification""#,
+    ];
+    for migration in &MIGRATIONS[1..] {
+        for dialect in [Dialect::Sqlite, Dialect::Postgres] {
+            for statement in migration.statements(dialect) {
+                assert!(
+                    statement.starts_with(r#"create table if not exists "tessera_"#)
+                        || statement.starts_with(r#"create index if not exists "tessera_"#),
+                    "{}: {statement}",
+                    migration.version
+                );
+                assert!(
+                    theirs.iter().all(|t| !statement.contains(t)),
+                    "{}: {statement}",
+                    migration.version
+                );
+            }
+        }
+    }
+}
+
 async fn migrations_are_idempotent(db: &SqlDatabase) {
     // The fixture migrated once already.
     let again = db.migrate().await.unwrap();
     assert!(again.applied.is_empty(), "{again:?}");
     assert_eq!(again.version, MIGRATIONS.last().unwrap().version);
-    let sql = r#"select "version", "name" from "tessera_migrations""#;
+    let sql = r#"select "version", "name" from "tessera_migrations" order by "version""#;
     let rows: Vec<(i64, String)> = match (db.sqlite_pool(), db.postgres_pool()) {
         (Some(pool), _) => sqlx::query(sql)
             .fetch_all(pool)
@@ -75,7 +105,12 @@ async fn migrations_are_idempotent(db: &SqlDatabase) {
             .collect(),
         _ => unreachable!(),
     };
-    assert_eq!(rows, [(1, MIGRATIONS[0].name.to_owned())]);
+    let all: Vec<(i64, String)> = MIGRATIONS
+        .iter()
+        .map(|m| (m.version, m.name.to_owned()))
+        .collect();
+    assert_eq!(rows, all);
+    assert_eq!(all.iter().map(|(v, _)| *v).collect::<Vec<_>>(), [1, 2]);
 }
 
 #[tokio::test]
@@ -102,7 +137,11 @@ async fn concurrent_migrations_on_one_sqlite_file_both_succeed() {
     );
     let (ra, rb) = tokio::join!(a.migrate(), b.migrate());
     let (ra, rb) = (ra.unwrap(), rb.unwrap());
-    assert_eq!(ra.applied.len() + rb.applied.len(), 1, "applied once");
+    assert_eq!(
+        ra.applied.len() + rb.applied.len(),
+        MIGRATIONS.len(),
+        "applied once"
+    );
 }
 
 #[tokio::test]
@@ -117,7 +156,11 @@ async fn concurrent_migrations_on_one_postgres_schema_both_succeed() {
     let _cleanup = postgres_fixture(schema, a.clone());
     let (ra, rb) = tokio::join!(a.migrate(), b.migrate());
     let (ra, rb) = (ra.unwrap(), rb.unwrap());
-    assert_eq!(ra.applied.len() + rb.applied.len(), 1, "applied once");
+    assert_eq!(
+        ra.applied.len() + rb.applied.len(),
+        MIGRATIONS.len(),
+        "applied once"
+    );
 }
 
 /// `information_schema.columns` as `shared/refserver/README.md` records it
@@ -232,10 +275,29 @@ async fn postgres_tables_match_better_auths() {
         return;
     };
     let pool = fixture.sql.as_ref().unwrap().postgres_pool().unwrap();
+    // better-auth's four, and Tessera's own two (left out below).
+    let tables: Vec<String> = sqlx::query_scalar(
+        "select table_name::text from information_schema.tables \
+         where table_schema = current_schema() order by table_name",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        tables,
+        [
+            "account",
+            "session",
+            "tessera_migrations",
+            "tessera_revocation",
+            "user",
+            "verification"
+        ]
+    );
     let columns: Vec<(String, String, String, String, String)> = sqlx::query(
         "select table_name::text, column_name::text, data_type::text, is_nullable::text, \
          coalesce(column_default, '')::text from information_schema.columns \
-         where table_schema = current_schema() and table_name <> 'tessera_migrations' \
+         where table_schema = current_schema() and table_name not like 'tessera\\_%' \
          order by table_name, ordinal_position",
     )
     .fetch_all(pool)
@@ -260,7 +322,7 @@ async fn postgres_tables_match_better_auths() {
 
     let indexes: Vec<String> = sqlx::query_scalar(
         "select indexname::text from pg_indexes where schemaname = current_schema() \
-         and tablename <> 'tessera_migrations' order by indexname",
+         and tablename not like 'tessera\\_%' order by indexname",
     )
     .fetch_all(pool)
     .await

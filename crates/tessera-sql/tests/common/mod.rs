@@ -7,14 +7,16 @@
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use rand::distributions::Alphanumeric;
 use rand::Rng;
 use tessera::store::{
-    Account, Database, MemoryDatabase, Session, SessionUpdate, SessionWithUser, StoreError, User,
-    Verification,
+    Account, Database, MemoryDatabase, RevocationPage, Session, SessionUpdate, SessionWithUser,
+    StoreError, User, Verification,
 };
+use tessera::Timestamp;
 use tessera_sql::sqlx::postgres::PgConnectOptions;
 use tessera_sql::sqlx::{Connection, Executor, PgConnection};
 use tessera_sql::SqlDatabase;
@@ -293,5 +295,27 @@ impl<D: Database> Database for CountingDatabase<D> {
     async fn delete_verification(&self, identifier: &str) -> Result<(), StoreError> {
         self.record("delete_verification");
         self.inner.delete_verification(identifier).await
+    }
+    // A flag read when `Auth` is built, not a database call.
+    fn has_revocation_log(&self) -> bool {
+        self.inner.has_revocation_log()
+    }
+    async fn append_revocation(
+        &self,
+        entry: &str,
+        now: Timestamp,
+        retain: Duration,
+    ) -> Result<u64, StoreError> {
+        self.record("append_revocation");
+        self.inner.append_revocation(entry, now, retain).await
+    }
+    async fn read_revocations(
+        &self,
+        after: u64,
+        missing: &[u64],
+        limit: usize,
+    ) -> Result<RevocationPage, StoreError> {
+        self.record("read_revocations");
+        self.inner.read_revocations(after, missing, limit).await
     }
 }
