@@ -20,6 +20,8 @@ read from the environment only:
   TESSERA_SESSION_FRESH_AGE     freshness window, seconds (default 86400)
   TESSERA_REVOCATION_LAG        seconds (default 1) within which a revocation reaches every
                                 process sharing the store, cache hits included; none: as better-auth
+  TESSERA_REDIS_WAIT_REPLICAS   confirm a Redis write once this many replicas have it (default 0),
+                                so a failover loses nothing confirmed
   TESSERA_RATE_LIMIT            true | false (default: on in production)
   TESSERA_SIGN_IN_THROTTLE      off | failures/seconds (default 5/900): failed sign-ins per account
   TESSERA_TRUSTED_PROXIES       comma-separated IPs/CIDRs whose forwarded headers are believed
@@ -105,7 +107,7 @@ pub struct ServeArgs {
     /// Create or update the schema at start-up: true | false [default: true]
     #[arg(long, env = "TESSERA_MIGRATE", value_name = "BOOL")]
     pub migrate: Option<String>,
-    /// unset | memory | redis://[user:password@]host[:port][/db]: sessions in Redis
+    /// unset | memory | redis://[user:password@]host[:port][/db] | redis+cluster://host:port,…: sessions in Redis
     /// (better-auth's key layout; Redis 6.2+, no TLS)
     #[arg(
         long,

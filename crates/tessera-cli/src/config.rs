@@ -100,6 +100,9 @@ pub struct RedisChoice {
     /// default, gives better-auth's bare key names; `better-auth:` matches
     /// `@better-auth/redis-storage`'s default).
     pub prefix: String,
+    /// `TESSERA_REDIS_WAIT_REPLICAS`: confirm a write only once this many
+    /// replicas have it (0, the default: Redis's asynchronous replication).
+    pub wait_replicas: u32,
 }
 
 impl fmt::Debug for RedisChoice {
@@ -107,6 +110,7 @@ impl fmt::Debug for RedisChoice {
         f.debug_struct("RedisChoice")
             .field("url", &without_credentials(&self.url))
             .field("prefix", &self.prefix)
+            .field("wait_replicas", &self.wait_replicas)
             .finish()
     }
 }
@@ -208,6 +212,7 @@ impl ServeConfig {
             secondary_storage: secondary_storage(
                 get("TESSERA_SECONDARY_STORAGE"),
                 get("TESSERA_REDIS_PREFIX"),
+                get("TESSERA_REDIS_WAIT_REPLICAS"),
             )?,
             oauth: tessera::oauth::env::providers(names, get)?,
         })
@@ -312,6 +317,7 @@ fn boolean(name: &'static str, value: Option<String>, default: bool) -> Result<b
 fn secondary_storage(
     value: Option<String>,
     prefix: Option<String>,
+    wait_replicas: Option<String>,
 ) -> Result<SecondaryStorageChoice, ConfigError> {
     const NAME: &str = "TESSERA_SECONDARY_STORAGE";
     let choice = match value {
@@ -321,11 +327,14 @@ fn secondary_storage(
             let scheme = scheme_of(v);
             match scheme.as_deref() {
                 _ if v.eq_ignore_ascii_case("memory") => SecondaryStorageChoice::Memory,
-                Some("redis" | "redis+unix") => SecondaryStorageChoice::Redis(RedisChoice {
-                    url: v.to_owned(),
-                    prefix: String::new(),
-                }),
-                Some("rediss") => {
+                Some("redis" | "redis+unix" | "redis+cluster") => {
+                    SecondaryStorageChoice::Redis(RedisChoice {
+                        url: v.to_owned(),
+                        prefix: String::new(),
+                        wait_replicas: 0,
+                    })
+                }
+                Some("rediss" | "rediss+cluster") => {
                     return Err(ConfigError::Invalid {
                         name: NAME,
                         value: redacted(v, scheme.as_deref()),
@@ -338,26 +347,39 @@ fn secondary_storage(
                     return Err(ConfigError::Invalid {
                         name: NAME,
                         value: redacted(v, scheme.as_deref()),
-                        reason: "expected memory or redis://…".to_owned(),
+                        reason: "expected memory, redis://… or redis+cluster://host:port,…"
+                            .to_owned(),
                     })
                 }
             }
         }
     };
-    match (choice, prefix) {
-        (SecondaryStorageChoice::Redis(redis), Some(prefix)) => {
-            Ok(SecondaryStorageChoice::Redis(RedisChoice {
-                prefix,
-                ..redis
-            }))
+    let SecondaryStorageChoice::Redis(mut redis) = choice else {
+        for (name, given) in [
+            ("TESSERA_REDIS_PREFIX", prefix),
+            ("TESSERA_REDIS_WAIT_REPLICAS", wait_replicas),
+        ] {
+            if let Some(value) = given {
+                return Err(ConfigError::Invalid {
+                    name,
+                    value,
+                    reason: "only used with TESSERA_SECONDARY_STORAGE=redis://…".to_owned(),
+                });
+            }
         }
-        (_, Some(prefix)) => Err(ConfigError::Invalid {
-            name: "TESSERA_REDIS_PREFIX",
-            value: prefix,
-            reason: "only used with TESSERA_SECONDARY_STORAGE=redis://…".to_owned(),
-        }),
-        (choice, None) => Ok(choice),
+        return Ok(choice);
+    };
+    if let Some(prefix) = prefix {
+        redis.prefix = prefix;
     }
+    if let Some(n) = wait_replicas {
+        redis.wait_replicas = n.trim().parse().map_err(|_| ConfigError::Invalid {
+            name: "TESSERA_REDIS_WAIT_REPLICAS",
+            value: n.clone(),
+            reason: "expected a whole number of replicas (0: do not wait)".to_owned(),
+        })?;
+    }
+    Ok(SecondaryStorageChoice::Redis(redis))
 }
 
 /// `TESSERA_HASH_THREADS`: how many passwords may be hashed at once
@@ -652,6 +674,7 @@ mod tests {
             SecondaryStorageChoice::Redis(RedisChoice {
                 url: "redis://127.0.0.1:6379".to_owned(),
                 prefix: String::new(),
+                wait_replicas: 0,
             })
         );
         assert_eq!(
@@ -667,6 +690,34 @@ mod tests {
         };
         assert_eq!(redis.url, "redis://cache/2");
         assert_eq!(redis.prefix, "better-auth:");
+    }
+
+    #[test]
+    fn a_redis_cluster_and_replica_waits_are_read() {
+        let c = config(&[
+            (
+                "TESSERA_SECONDARY_STORAGE",
+                "redis+cluster://u:hunter2@10.0.0.1:7000,10.0.0.2:7000",
+            ),
+            ("TESSERA_REDIS_WAIT_REPLICAS", "1"),
+        ]);
+        let SecondaryStorageChoice::Redis(redis) = &c.secondary_storage else {
+            panic!("{:?}", c.secondary_storage);
+        };
+        assert_eq!(redis.wait_replicas, 1);
+        let shown = format!("{} {:?}", c.secondary_storage, c);
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(
+            shown.contains("redis+cluster://10.0.0.1:7000,10.0.0.2:7000"),
+            "{shown}"
+        );
+        let err = error(&[
+            ("TESSERA_SECONDARY_STORAGE", "redis://cache"),
+            ("TESSERA_REDIS_WAIT_REPLICAS", "some"),
+        ]);
+        assert!(err.starts_with("TESSERA_REDIS_WAIT_REPLICAS="), "{err}");
+        let err = error(&[("TESSERA_REDIS_WAIT_REPLICAS", "1")]);
+        assert!(err.contains("only used with"), "{err}");
     }
 
     #[test]

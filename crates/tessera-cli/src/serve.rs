@@ -7,7 +7,10 @@ use std::sync::Arc;
 use tessera::cache::{CacheVersion, SessionCache};
 use tessera::store::MemorySecondaryStorage;
 use tessera::{Auth, BuildError, Environment};
-use tessera_redis::RedisStorage;
+use tessera_redis::{RedisOptions, RedisStorage};
+
+/// How long a write waits for `TESSERA_REDIS_WAIT_REPLICAS` replicas.
+const REPLICA_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
 use tokio::net::TcpListener;
 
 use crate::config::{ConfigError, SecondaryStorageChoice, SecretSource, ServeConfig};
@@ -153,7 +156,10 @@ pub async fn run(get: impl Fn(&str) -> Option<String>) -> Result<(), ServeError>
         SecondaryStorageChoice::Redis(redis) => {
             // Connected now, so a wrong address fails start-up, not the
             // first request.
-            let storage = RedisStorage::connect(&redis.url, redis.prefix.clone())
+            let options = RedisOptions::new()
+                .prefix(redis.prefix.clone())
+                .wait_for_replicas(redis.wait_replicas, REPLICA_WAIT);
+            let storage = RedisStorage::connect_with(&redis.url, options)
                 .await
                 .map_err(ServeError::SecondaryStorage)?;
             let described = format!(

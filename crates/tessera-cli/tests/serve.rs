@@ -1212,6 +1212,72 @@ async fn processes_sharing_redis_share_sessions() {
     drop(keys);
 }
 
+/// Two processes on a Redis Cluster (three masters with replicas, started
+/// here), the cookie cache on: sessions are shared, a revocation on one
+/// reaches the other's cache hits within the lag, and writes wait for a
+/// replica.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn processes_sharing_a_redis_cluster_share_sessions_and_revocations() {
+    let Some(cluster) = tessera_testkit::redis_cluster::ThrowawayCluster::start() else {
+        return;
+    };
+    let url = cluster.url();
+    let (port_a, port_b) = (free_port().to_string(), free_port().to_string());
+    let shared = [
+        ("BETTER_AUTH_SECRET", SECRET),
+        ("TESSERA_SECONDARY_STORAGE", url.as_str()),
+        ("TESSERA_REDIS_WAIT_REPLICAS", "1"),
+        ("TESSERA_COOKIE_CACHE", "jwe"),
+        ("TESSERA_REVOCATION_LAG", "0.5"),
+    ];
+    let mut vars_a = shared.to_vec();
+    vars_a.push(("PORT", port_a.as_str()));
+    let mut vars_b = shared.to_vec();
+    vars_b.push(("PORT", port_b.as_str()));
+    let (a, b) = tokio::join!(Server::start(&vars_a), Server::start(&vars_b));
+    assert!(
+        a.startup
+            .iter()
+            .any(|l| l.starts_with("secondary storage: Redis at redis+cluster://127.0.0.1:")),
+        "{:?}",
+        a.startup
+    );
+    assert!(
+        a.startup.iter().any(|l| l.contains("within 0.5 s")),
+        "{:?}",
+        a.startup
+    );
+    let client = reqwest::Client::new();
+    let cookies = post_for_cookies(
+        &client,
+        &a,
+        "/sign-up/email",
+        credentials("cluster@example.com"),
+    )
+    .await;
+    assert_eq!(
+        session_email(&client, &b, &cookies).await.as_deref(),
+        Some("cluster@example.com")
+    );
+    let origin = a.base_url.split("/api/").next().unwrap().to_owned();
+    let res = client
+        .post(a.url("/sign-out"))
+        .header("origin", origin)
+        .header("cookie", &cookies)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    // Past the lag (real time here), B no longer takes the cached session.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(session_email(&client, &b, &cookies).await, None);
+    for server in [a, b] {
+        let (status, _) = server.terminate().await;
+        assert!(status.success());
+    }
+}
+
 #[tokio::test]
 async fn unreachable_redis_is_a_one_line_error() {
     let port = free_port();

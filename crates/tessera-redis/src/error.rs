@@ -42,6 +42,18 @@ pub struct UpdateConflict {
     pub attempts: u32,
 }
 
+/// A write that did not reach the replicas asked for
+/// ([`RedisOptions::wait_for_replicas`](crate::RedisOptions::wait_for_replicas))
+/// in time.
+#[derive(Debug, thiserror::Error)]
+#[error("the write reached {acknowledged} of the {wanted} replicas asked for in time")]
+pub struct NotReplicated {
+    /// Replicas asked for.
+    pub wanted: u32,
+    /// Replicas that acknowledged it.
+    pub acknowledged: i64,
+}
+
 /// A storage call that took longer than the operation timeout.
 #[derive(Debug, thiserror::Error)]
 #[error("Redis did not complete the operation within {0:?}")]

@@ -15,6 +15,22 @@
 //! | `get_and_delete` | `GETDEL` (Redis 6.2 or later) |
 //! | `increment` | a Lua `INCR`, `EXPIRE` only on creation |
 //! | `update` | `WATCH` / `GET` / `MULTI` `SET`-or-`DEL` `EXEC`, retried on conflict, on a dedicated connection |
+//! | `get_session_record` | a Lua script reading the record and its user's watermark |
+//! | `append_revocation` / `read_revocations` | a Lua `XADD … MINID ~` on the stream `{tessera-revocations}` / `XRANGE` |
+//!
+//! **Redis Cluster.** `redis+cluster://host:port,host:port,…` connects to a
+//! cluster through any of its nodes. Keys keep better-auth's names and each
+//! goes to the node serving its slot. What cannot span slots changes form:
+//!
+//! - `update` becomes a compare-and-set script on the key's node, retried
+//!   on conflict;
+//! - `get_session_record` reads the record, then the watermark (two round
+//!   trips);
+//! - the revocation log is one key, so it lives in one slot.
+//!
+//! While a replica takes over a failed master, commands are retried for up
+//! to two seconds. [`RedisOptions::wait_for_replicas`] makes a write count
+//! as done only once a replica has it, so a failover cannot lose it.
 //!
 //! `update` is atomic even against other processes, unlike better-auth's
 //! own get-then-set of the session lists. When Redis cannot be reached,
@@ -61,6 +77,6 @@ mod options;
 mod storage;
 mod watch;
 
-pub use error::{ConnectError, OperationTimedOut, UpdateConflict};
+pub use error::{ConnectError, NotReplicated, OperationTimedOut, UpdateConflict};
 pub use options::{RedisOptions, BETTER_AUTH_REDIS_STORAGE_PREFIX};
 pub use storage::RedisStorage;

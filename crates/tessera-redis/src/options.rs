@@ -28,6 +28,8 @@ pub struct RedisOptions {
     pub(crate) reconnect_attempts: usize,
     pub(crate) update_connections: usize,
     pub(crate) update_attempts: u32,
+    pub(crate) wait_replicas: u32,
+    pub(crate) wait_timeout: Duration,
 }
 
 impl Default for RedisOptions {
@@ -40,6 +42,8 @@ impl Default for RedisOptions {
             reconnect_attempts: 3,
             update_connections: 16,
             update_attempts: 100,
+            wait_replicas: 0,
+            wait_timeout: Duration::from_millis(500),
         }
     }
 }
@@ -106,6 +110,19 @@ impl RedisOptions {
     /// take turns.
     pub fn update_attempts(mut self, attempts: u32) -> Self {
         self.update_attempts = attempts.max(1);
+        self
+    }
+
+    /// Confirm a write only once `replicas` replicas of its master have it
+    /// (`WAIT replicas timeout` after the write, on the master's
+    /// connection), so a failover cannot lose what a client was told. A
+    /// write that `timeout` does not see replicated fails as unavailable
+    /// (the API answers 503; the client retries). Rate-limit counters are
+    /// not waited for. Default 0: Redis's own asynchronous replication,
+    /// which a failover can lose the last writes of.
+    pub fn wait_for_replicas(mut self, replicas: u32, timeout: Duration) -> Self {
+        self.wait_replicas = replicas;
+        self.wait_timeout = timeout;
         self
     }
 }

@@ -9,10 +9,18 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
-use redis::{AsyncConnectionConfig, Client, Cmd, ConnectionAddr, FromRedisValue, Script, Value};
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
+use redis::{
+    AsyncConnectionConfig, Client, Cmd, ConnectionAddr, FromRedisValue, Script, ScriptInvocation,
+    Value,
+};
 use tessera::store::{RevocationPage, SecondaryStorage, StoreError, UpdateFn, Watermark};
 
-use crate::error::{is_dropped, store_error, ConnectError, OperationTimedOut};
+use crate::error::{
+    is_dropped, store_error, ConnectError, NotReplicated, OperationTimedOut, UpdateConflict,
+};
 use crate::options::RedisOptions;
 use crate::watch::WatchConnections;
 
@@ -27,8 +35,9 @@ return n
 /// A session record and its user's revocation watermark in one round trip
 /// (a cache-miss lookup): `KEYS[1]` the record, `ARGV[1]` the key prefix.
 /// The watermark key is derived from the record (`session.userId`, a
-/// string), so it cannot be declared in `KEYS`: like the rest of this
-/// crate, it assumes one Redis, not a cluster.
+/// string), so it cannot be declared in `KEYS`: on one Redis only. On a
+/// cluster, where the watermark lives in another slot, the lookup reads
+/// the record, then the watermark.
 const SESSION_RECORD: &str = r"
 local value = redis.call('GET', KEYS[1])
 if not value then return false end
@@ -52,6 +61,27 @@ redis.call('PEXPIRE', KEYS[1], keep)
 return id
 ";
 
+/// One compare-and-set (a cluster's atomic update): `KEYS[1]` is written
+/// only if it still holds what was read — `ARGV[1]` `absent`, or `present`
+/// with the value `ARGV[2]`. Then `ARGV[3]` `set` writes `ARGV[4]` (with
+/// `EX ARGV[5]` when not 0) or `del` deletes it. Returns 1 when written.
+const COMPARE_AND_SET: &str = r"
+local current = redis.call('GET', KEYS[1])
+if ARGV[1] == 'absent' then
+  if current then return 0 end
+elseif current ~= ARGV[2] then
+  return 0
+end
+if ARGV[3] == 'del' then
+  redis.call('DEL', KEYS[1])
+elseif tonumber(ARGV[5]) > 0 then
+  redis.call('SET', KEYS[1], ARGV[4], 'EX', ARGV[5])
+else
+  redis.call('SET', KEYS[1], ARGV[4])
+end
+return 1
+";
+
 /// The revocation log's stream. The braces are a Redis Cluster hash tag
 /// (one key, one slot either way).
 const REVOCATION_STREAM: &str = "{tessera-revocations}";
@@ -60,6 +90,36 @@ const REVOCATION_STREAM: &str = "{tessera-revocations}";
 /// (`<ms>-<seq>`): the number is `ms << 20 | seq`, which orders as the ids
 /// do for a million entries per millisecond until the year 2527.
 const SEQ_BITS: u32 = 20;
+
+/// How often a cluster command that met a node that is gone is sent again,
+/// [`FAILOVER_PAUSE`] apart, while the cluster promotes a replica and the
+/// connection learns the new slot map (all within the operation timeout).
+const FAILOVER_RETRIES: u32 = 20;
+/// The pause between two tries of [`FAILOVER_RETRIES`].
+const FAILOVER_PAUSE: Duration = Duration::from_millis(100);
+
+/// Whether a cluster command may be sent again after `e`. A node that
+/// answered that it does not serve the slot now, or that the cluster is
+/// reconfiguring (`MOVED`, `ASK`, `TRYAGAIN`, `CLUSTERDOWN`, `MASTERDOWN`,
+/// `READONLY` from a demoted master), did not run it; nor did a node that
+/// refused the connection. Other unreachable-node errors (a connection
+/// lost mid-command) are retried only for idempotent commands.
+fn retryable(e: &redis::RedisError, idempotent: bool) -> bool {
+    use redis::{ErrorKind, ServerErrorKind};
+    let not_run = e.is_connection_refusal()
+        || matches!(
+            e.kind(),
+            ErrorKind::Server(
+                ServerErrorKind::Moved
+                    | ServerErrorKind::Ask
+                    | ServerErrorKind::TryAgain
+                    | ServerErrorKind::ClusterDown
+                    | ServerErrorKind::MasterDown
+                    | ServerErrorKind::ReadOnly
+            )
+        );
+    not_run || (idempotent && crate::error::is_unavailable(e))
+}
 
 /// A stream id as a log number.
 fn number_of(id: &str) -> Option<u64> {
@@ -86,13 +146,27 @@ pub struct RedisStorage {
 }
 
 struct Inner {
-    manager: ConnectionManager,
-    watch: WatchConnections,
+    conn: Conn,
     increment: Script,
     session_record: Script,
     append_revocation: Script,
+    compare_and_set: Script,
     options: RedisOptions,
     address: String,
+}
+
+/// Where commands go.
+enum Conn {
+    /// One server: a reconnecting multiplexed connection; atomic updates
+    /// `WATCH` on dedicated connections.
+    Single {
+        manager: ConnectionManager,
+        watch: Box<WatchConnections>,
+    },
+    /// A Redis Cluster: each command goes to the node serving its key's
+    /// slot (`MOVED`/`ASK` followed, the slot map refreshed after a
+    /// failover); atomic updates are compare-and-set scripts on that node.
+    Cluster(ClusterConnection),
 }
 
 impl fmt::Debug for RedisStorage {
@@ -115,10 +189,19 @@ impl RedisStorage {
 
     /// Connects to `url` with `options`. Fails when the server cannot be
     /// reached now, refuses the credentials, or is older than Redis 6.2.
+    ///
+    /// `redis+cluster://host:port,host:port,…` connects to a Redis Cluster
+    /// through any of the nodes named (the others are found from them).
     pub async fn connect_with(url: &str, options: RedisOptions) -> Result<Self, ConnectError> {
         let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
-        if matches!(scheme.as_deref(), Some("rediss" | "valkeys")) {
+        if matches!(
+            scheme.as_deref(),
+            Some("rediss" | "valkeys" | "rediss+cluster")
+        ) {
             return Err(ConnectError::TlsNotSupported);
+        }
+        if scheme.as_deref() == Some("redis+cluster") {
+            return RedisStorage::connect_cluster(url, options).await;
         }
         let client = Client::open(url).map_err(ConnectError::InvalidUrl)?;
         let address = address_of(&client);
@@ -159,17 +242,68 @@ impl RedisStorage {
             options.update_attempts,
             probe,
         );
-        Ok(RedisStorage {
-            inner: Arc::new(Inner {
+        Ok(RedisStorage::with(
+            Conn::Single {
                 manager,
-                watch,
+                watch: Box::new(watch),
+            },
+            options,
+            address,
+        ))
+    }
+
+    /// Connects to a Redis Cluster (`redis+cluster://…`).
+    async fn connect_cluster(url: &str, options: RedisOptions) -> Result<Self, ConnectError> {
+        let nodes = cluster_nodes(url)?;
+        let address = format!(
+            "redis+cluster://{}",
+            nodes
+                .iter()
+                .map(|n| n.split_once('@').map_or(n.as_str(), |(_, h)| h))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        let connect_error = |source| ConnectError::Connect {
+            address: address.clone(),
+            source,
+        };
+        let client = ClusterClient::builder(nodes.iter().map(|n| format!("redis://{n}")))
+            .connection_timeout(options.connect_timeout)
+            .response_timeout(options.response_timeout)
+            .retries(u32::try_from(options.reconnect_attempts).unwrap_or(u32::MAX))
+            .build()
+            .map_err(ConnectError::InvalidUrl)?;
+        let mut cluster = client.get_async_connection().await.map_err(connect_error)?;
+        let mut info = redis::cmd("INFO");
+        info.arg("server");
+        let reply = cluster
+            .route_command(info, RoutingInfo::SingleNode(SingleNodeRoutingInfo::Random))
+            .await
+            .map_err(connect_error)?;
+        let info = String::from_redis_value(reply).map_err(|e| connect_error(e.into()))?;
+        if let Some(version) = too_old(&info) {
+            return Err(ConnectError::Unsupported { address, version });
+        }
+        Ok(RedisStorage::with(Conn::Cluster(cluster), options, address))
+    }
+
+    fn with(conn: Conn, options: RedisOptions, address: String) -> Self {
+        RedisStorage {
+            inner: Arc::new(Inner {
+                conn,
                 increment: Script::new(INCREMENT),
                 session_record: Script::new(SESSION_RECORD),
                 append_revocation: Script::new(APPEND_REVOCATION),
+                compare_and_set: Script::new(COMPARE_AND_SET),
                 options,
                 address,
             }),
-        })
+        }
+    }
+
+    /// Whether this storage talks to a Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        matches!(self.inner.conn, Conn::Cluster(_))
     }
 
     /// `redis://host:port` (with `/db` when not 0): where this storage
@@ -190,8 +324,12 @@ impl RedisStorage {
 
     /// A dedicated connection to the same server, for tools and tests
     /// that need raw commands (`TTL`, `SCAN`); keys are not prefixed.
+    /// [`StoreError::Unsupported`] on a cluster, which has no one server.
     pub async fn raw_connection(&self) -> Result<MultiplexedConnection, StoreError> {
-        self.inner.watch.open().await.map_err(store_error)
+        match &self.inner.conn {
+            Conn::Single { watch, .. } => watch.open().await.map_err(store_error),
+            Conn::Cluster(_) => Err(StoreError::Unsupported("a raw connection to a cluster")),
+        }
     }
 
     fn key<'k>(&self, key: &'k str) -> Cow<'k, str> {
@@ -201,6 +339,84 @@ impl RedisStorage {
         } else {
             Cow::Owned(format!("{prefix}{key}"))
         }
+    }
+
+    /// With [`RedisOptions::wait_for_replicas`], waits until the write to
+    /// `key` (already prefixed) just made reached that many replicas of its
+    /// master; a no-op otherwise.
+    async fn replicated(&self, key: &str) -> Result<(), StoreError> {
+        let options = &self.inner.options;
+        if options.wait_replicas == 0 {
+            return Ok(());
+        }
+        let timeout_ms = u64::try_from(options.wait_timeout.as_millis()).unwrap_or(u64::MAX);
+        let mut wait = redis::cmd("WAIT");
+        wait.arg(options.wait_replicas).arg(timeout_ms.max(1));
+        let acknowledged: i64 = match &self.inner.conn {
+            Conn::Single { .. } => self.query(&wait, false).await?,
+            Conn::Cluster(cluster) => {
+                // The master serving the key's slot: the connection the
+                // write went over.
+                let route = Route::with_key(key.as_bytes(), SlotAddr::Master);
+                let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(route));
+                let reply = self
+                    .bounded(async {
+                        cluster
+                            .clone()
+                            .route_command(wait, routing)
+                            .await
+                            .map_err(store_error)
+                    })
+                    .await?;
+                i64::from_redis_value(reply).map_err(|e| store_error(e.into()))?
+            }
+        };
+        if acknowledged < i64::from(options.wait_replicas) {
+            return Err(StoreError::Unavailable(Box::new(NotReplicated {
+                wanted: options.wait_replicas,
+                acknowledged,
+            })));
+        }
+        Ok(())
+    }
+
+    /// `update` on a cluster: read the key, compute, then write only if the
+    /// key still holds what was read ([`COMPARE_AND_SET`], one script on
+    /// the key's node), retried with a short random pause when another
+    /// writer got in between.
+    async fn compare_and_set(&self, key: &str, f: &UpdateFn<'_>) -> Result<(), StoreError> {
+        let attempts = self.inner.options.update_attempts.max(1);
+        for attempt in 1..=attempts {
+            let mut get = redis::cmd("GET");
+            get.arg(key);
+            let current: Option<String> = self.query(&get, true).await?;
+            let next = f(current.as_deref());
+            if current.is_none() && next.is_none() {
+                return Ok(());
+            }
+            let mut invocation = self.inner.compare_and_set.prepare_invoke();
+            invocation
+                .key(key)
+                .arg(if current.is_none() {
+                    "absent"
+                } else {
+                    "present"
+                })
+                .arg(current.as_deref().unwrap_or(""));
+            match &next {
+                Some((value, ttl)) => invocation
+                    .arg("set")
+                    .arg(value)
+                    .arg(ttl.map_or(0, ttl_secs)),
+                None => invocation.arg("del").arg("").arg(0),
+            };
+            let written: i64 = self.invoke(&invocation).await?;
+            if written == 1 {
+                return Ok(());
+            }
+            tokio::time::sleep(crate::watch::backoff(attempt)).await;
+        }
+        Err(StoreError::Backend(Box::new(UpdateConflict { attempts })))
     }
 
     /// Runs `call` within the operation timeout.
@@ -216,13 +432,61 @@ impl RedisStorage {
 
     /// One command on the shared connection. An idempotent command that
     /// met a connection lost since its last use (a restarted server) is
-    /// sent once more: the manager reconnects for it.
+    /// sent once more: the manager reconnects for it. On a cluster, a
+    /// command that met a node that is gone is sent again while a replica
+    /// takes over ([`FAILOVER_RETRIES`]).
     async fn query<T: FromRedisValue>(&self, cmd: &Cmd, idempotent: bool) -> Result<T, StoreError> {
         self.bounded(async {
-            let mut conn = self.inner.manager.clone();
-            match cmd.query_async(&mut conn).await {
-                Err(e) if idempotent && is_dropped(&e) => cmd.query_async(&mut conn).await,
-                other => other,
+            match &self.inner.conn {
+                Conn::Single { manager, .. } => {
+                    let mut conn = manager.clone();
+                    match cmd.query_async(&mut conn).await {
+                        Err(e) if idempotent && is_dropped(&e) => cmd.query_async(&mut conn).await,
+                        other => other,
+                    }
+                }
+                Conn::Cluster(cluster) => {
+                    let mut conn = cluster.clone();
+                    let mut failures = 0;
+                    loop {
+                        match cmd.query_async(&mut conn).await {
+                            Err(e) if failures < FAILOVER_RETRIES && retryable(&e, idempotent) => {
+                                failures += 1;
+                                tokio::time::sleep(FAILOVER_PAUSE).await;
+                            }
+                            other => break other,
+                        }
+                    }
+                }
+            }
+            .map_err(store_error)
+        })
+        .await
+    }
+
+    /// One script on the shared connection (`EVALSHA`, falling back to
+    /// `EVAL` once per server), within the operation timeout. On a cluster
+    /// a script is sent again only when refused before reaching a node.
+    async fn invoke<T: FromRedisValue>(
+        &self,
+        invocation: &ScriptInvocation<'_>,
+    ) -> Result<T, StoreError> {
+        self.bounded(async {
+            match &self.inner.conn {
+                Conn::Single { manager, .. } => invocation.invoke_async(&mut manager.clone()).await,
+                Conn::Cluster(cluster) => {
+                    let mut conn = cluster.clone();
+                    let mut failures = 0;
+                    loop {
+                        match invocation.invoke_async(&mut conn).await {
+                            Err(e) if failures < FAILOVER_RETRIES && retryable(&e, false) => {
+                                failures += 1;
+                                tokio::time::sleep(FAILOVER_PAUSE).await;
+                            }
+                            other => break other,
+                        }
+                    }
+                }
             }
             .map_err(store_error)
         })
@@ -257,14 +521,18 @@ impl SecondaryStorage for RedisStorage {
     }
 
     async fn set(&self, key: &str, value: &str, ttl: Option<Duration>) -> Result<(), StoreError> {
-        let cmd = set_command(&self.key(key), value, ttl, false);
-        self.query::<Value>(&cmd, true).await.map(drop)
+        let key = self.key(key);
+        let cmd = set_command(&key, value, ttl, false);
+        self.query::<Value>(&cmd, true).await?;
+        self.replicated(&key).await
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        let key = self.key(key);
         let mut cmd = redis::cmd("DEL");
-        cmd.arg(&*self.key(key));
-        self.query::<Value>(&cmd, true).await.map(drop)
+        cmd.arg(&*key);
+        self.query::<Value>(&cmd, true).await?;
+        self.replicated(&key).await
     }
 
     async fn set_if_exists(
@@ -273,30 +541,30 @@ impl SecondaryStorage for RedisStorage {
         value: &str,
         ttl: Option<Duration>,
     ) -> Result<bool, StoreError> {
-        let cmd = set_command(&self.key(key), value, ttl, true);
+        let key = self.key(key);
+        let cmd = set_command(&key, value, ttl, true);
         // `OK` when written, nil when the key did not exist.
         let reply: Value = self.query(&cmd, true).await?;
-        Ok(!matches!(reply, Value::Nil))
+        let written = !matches!(reply, Value::Nil);
+        if written {
+            self.replicated(&key).await?;
+        }
+        Ok(written)
     }
 
     async fn get_session_record(
         &self,
         token: &str,
     ) -> Result<Option<(String, Watermark)>, StoreError> {
+        if self.is_cluster() {
+            // The watermark's key is in another slot: the lookup reads it
+            // after the record, a second round trip.
+            return Ok(self.get(token).await?.map(|v| (v, Watermark::Unread)));
+        }
         let key = self.key(token);
-        // `EVALSHA`, falling back to `EVAL` once per connection lifetime.
-        let reply: Option<Vec<Option<String>>> = self
-            .bounded(async {
-                let mut conn = self.inner.manager.clone();
-                self.inner
-                    .session_record
-                    .key(&*key)
-                    .arg(&self.inner.options.prefix)
-                    .invoke_async(&mut conn)
-                    .await
-                    .map_err(store_error)
-            })
-            .await?;
+        let mut invocation = self.inner.session_record.prepare_invoke();
+        invocation.key(&*key).arg(&self.inner.options.prefix);
+        let reply: Option<Vec<Option<String>>> = self.invoke(&invocation).await?;
         let Some(parts) = reply else {
             return Ok(None);
         };
@@ -330,19 +598,10 @@ impl SecondaryStorage for RedisStorage {
     async fn append_revocation(&self, entry: &str, retain: Duration) -> Result<u64, StoreError> {
         let key = self.key(REVOCATION_STREAM);
         let keep_ms = u64::try_from(retain.as_millis()).unwrap_or(u64::MAX).max(1);
-        let id: String = self
-            .bounded(async {
-                let mut conn = self.inner.manager.clone();
-                self.inner
-                    .append_revocation
-                    .key(&*key)
-                    .arg(entry)
-                    .arg(keep_ms)
-                    .invoke_async(&mut conn)
-                    .await
-                    .map_err(store_error)
-            })
-            .await?;
+        let mut invocation = self.inner.append_revocation.prepare_invoke();
+        invocation.key(&*key).arg(entry).arg(keep_ms);
+        let id: String = self.invoke(&invocation).await?;
+        self.replicated(&key).await?;
         number_of(&id).ok_or_else(|| unreadable_id(&id))
     }
 
@@ -381,31 +640,68 @@ impl SecondaryStorage for RedisStorage {
     }
 
     async fn get_and_delete(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let key = self.key(key);
         let mut cmd = redis::cmd("GETDEL");
-        cmd.arg(&*self.key(key));
+        cmd.arg(&*key);
         // Not re-sent: a lost reply may mean the value was already taken.
-        self.query(&cmd, false).await
+        let taken: Option<String> = self.query(&cmd, false).await?;
+        if taken.is_some() {
+            self.replicated(&key).await?;
+        }
+        Ok(taken)
     }
 
     async fn increment(&self, key: &str, ttl: Duration) -> Result<u64, StoreError> {
         let key = self.key(key);
-        self.bounded(async {
-            let mut conn = self.inner.manager.clone();
-            self.inner
-                .increment
-                .key(&*key)
-                .arg(ttl_secs(ttl))
-                .invoke_async(&mut conn)
-                .await
-                .map_err(store_error)
-        })
-        .await
+        let mut invocation = self.inner.increment.prepare_invoke();
+        invocation.key(&*key).arg(ttl_secs(ttl));
+        self.invoke(&invocation).await
     }
 
     async fn update(&self, key: &str, f: &UpdateFn<'_>) -> Result<(), StoreError> {
         let key = self.key(key);
-        self.bounded(self.inner.watch.update(&key, f)).await
+        match &self.inner.conn {
+            Conn::Single { watch, .. } => self.bounded(watch.update(&key, f)).await?,
+            Conn::Cluster(_) => self.bounded(self.compare_and_set(&key, f)).await?,
+        }
+        self.replicated(&key).await
     }
+}
+
+/// The nodes of `redis+cluster://[user:password@]host:port,host:port,…`
+/// as `[user:password@]host:port`, the credentials given to each.
+fn cluster_nodes(url: &str) -> Result<Vec<String>, ConnectError> {
+    let invalid = |what: &str| {
+        ConnectError::InvalidUrl(redis::RedisError::from((
+            redis::ErrorKind::InvalidClientConfig,
+            "invalid Redis Cluster URL",
+            what.to_owned(),
+        )))
+    };
+    let rest = url
+        .split_once("://")
+        .map(|(_, rest)| rest)
+        .ok_or_else(|| invalid("expected redis+cluster://host:port,host:port"))?;
+    let rest = rest.trim_end_matches('/');
+    let (credentials, hosts) = match rest.rsplit_once('@') {
+        Some((c, h)) => (Some(c), h),
+        None => (None, rest),
+    };
+    let nodes: Vec<String> = hosts
+        .split(',')
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .map(|h| match credentials {
+            Some(c) => format!("{c}@{h}"),
+            None => h.to_owned(),
+        })
+        .collect();
+    if nodes.is_empty() || hosts.contains('/') {
+        return Err(invalid(
+            "expected redis+cluster://host:port,host:port (no database number: a cluster has one)",
+        ));
+    }
+    Ok(nodes)
 }
 
 fn unreadable_id(id: &str) -> StoreError {
@@ -485,6 +781,20 @@ mod tests {
         assert_eq!(number_of("1-1048576"), None, "a sequence past 20 bits");
         assert_eq!(number_of("x-1"), None);
         assert_eq!(number_of("17"), None);
+    }
+
+    #[test]
+    fn cluster_urls_name_every_node_with_the_credentials() {
+        assert_eq!(
+            cluster_nodes("redis+cluster://127.0.0.1:7000,127.0.0.1:7001/").unwrap(),
+            ["127.0.0.1:7000", "127.0.0.1:7001"]
+        );
+        assert_eq!(
+            cluster_nodes("redis+cluster://u:p@a:1, b:2").unwrap(),
+            ["u:p@a:1", "u:p@b:2"]
+        );
+        assert!(cluster_nodes("redis+cluster://").is_err());
+        assert!(cluster_nodes("redis+cluster://a:1/2").is_err());
     }
 
     #[test]

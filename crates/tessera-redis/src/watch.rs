@@ -116,7 +116,7 @@ impl WatchConnections {
 /// A random pause after the `n`th conflict, up to 1, 2, 4 then 8 ms: fewer
 /// wasted round trips while another writer is busy with the key, and no
 /// two retrying writers stay in step.
-fn backoff(n: u32) -> Duration {
+pub(crate) fn backoff(n: u32) -> Duration {
     let cap: u64 = 1 << n.min(3);
     Duration::from_micros(rand::thread_rng().gen_range(0..=cap * 1000))
 }

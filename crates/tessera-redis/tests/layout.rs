@@ -138,7 +138,10 @@ async fn sign_out_removes_the_token_and_the_emptied_list() {
     let out = browser.post("/sign-out", serde_json::json!({})).await;
     assert_eq!(out.status, 200, "{}", out.text);
     assert!(space.shared_keys().is_empty(), "{:?}", space.keys());
-    assert!(space.has_revocation_log(), "only Tessera's revocation log is left");
+    assert!(
+        space.has_revocation_log(),
+        "only Tessera's revocation log is left"
+    );
 }
 
 #[tokio::test]

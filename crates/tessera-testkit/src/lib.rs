@@ -63,6 +63,7 @@ pub mod exchange;
 pub mod json;
 pub mod oidc;
 pub mod records;
+pub mod redis_cluster;
 pub mod refserver;
 pub mod service;
 pub mod storage;
