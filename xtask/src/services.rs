@@ -75,7 +75,7 @@ fn redis() -> Probe {
         name: "Redis",
         found,
         missing,
-        suites: "tessera-redis, storage_conformance redis_with_*, tessera-cli serve on Redis",
+        suites: "tessera-redis, storage_conformance redis_with_* and redis_cluster_with_memory (on the cluster .ci/redis-cluster starts), tessera-cli serve on Redis",
         needed: true,
     }
 }

@@ -124,6 +124,15 @@ pub fn redis_url() -> String {
     env_or("REDIS_URL", "redis://127.0.0.1:6379")
 }
 
+/// `REDIS_CLUSTER_URL`, or the cluster `.ci/redis-cluster` starts:
+/// `redis+cluster://127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002`.
+pub fn redis_cluster_url() -> String {
+    env_or(
+        "REDIS_CLUSTER_URL",
+        "redis+cluster://127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002",
+    )
+}
+
 fn env_or(name: &str, default: &str) -> String {
     std::env::var(name)
         .ok()

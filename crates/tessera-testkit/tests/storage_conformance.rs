@@ -21,7 +21,7 @@ use tessera_redis::RedisStorage;
 use tessera_sql::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tessera_sql::sqlx::{Connection, Executor, PgConnection};
 use tessera_sql::SqlDatabase;
-use tessera_testkit::service::{postgres_url, redis_url, skip_or_fail, Service};
+use tessera_testkit::service::{postgres_url, redis_cluster_url, redis_url, skip_or_fail, Service};
 use tessera_testkit::storage::{Cleanup, StoreUnderTest};
 use tessera_testkit::storage_conformance;
 
@@ -196,14 +196,73 @@ fn delete_keys(url: &str, prefix: &str) {
         else {
             return;
         };
-        if !keys.is_empty() {
-            let _ = redis::cmd("DEL").arg(&keys).exec(&mut conn);
+        // One `DEL` for the batch; key by key where a cluster node refuses
+        // keys of several slots at once.
+        if !keys.is_empty() && redis::cmd("DEL").arg(&keys).exec(&mut conn).is_err() {
+            for key in &keys {
+                let _ = redis::cmd("DEL").arg(key).exec(&mut conn);
+            }
         }
         if next == 0 {
             return;
         }
         cursor = next;
     }
+}
+
+/// The shared Redis Cluster (`.ci/redis-cluster`) under a key prefix of its
+/// own, whose keys the returned cleanup deletes node by node; `None` after
+/// the skip banner.
+async fn redis_cluster_prefix() -> Option<(Arc<dyn SecondaryStorage>, Cleanup)> {
+    let url = redis_cluster_url();
+    let prefix = format!("{}:", unique("tessera-test:conformance"));
+    let storage = match RedisStorage::connect(&url, prefix.clone()).await {
+        Ok(storage) => storage,
+        Err(e) => {
+            return skip_or_fail(
+                Service::Redis,
+                &format!("no Redis Cluster ({e}); .ci/redis-cluster starts one"),
+            )
+        }
+    };
+    let nodes: Vec<String> = url
+        .trim_start_matches("redis+cluster://")
+        .split(',')
+        .map(|node| format!("redis://{node}"))
+        .collect();
+    let cleanup = Cleanup::new(move || {
+        // Every node: each master deletes its own keys (a replica refuses).
+        for node in cluster_nodes(&nodes) {
+            delete_keys(&node, &prefix);
+        }
+    });
+    Some((Arc::new(storage), cleanup))
+}
+
+/// Every node of the cluster the seeds belong to, as `redis://host:port`.
+fn cluster_nodes(seeds: &[String]) -> Vec<String> {
+    for seed in seeds {
+        let Ok(mut conn) = redis::Client::open(seed.as_str()).and_then(|c| c.get_connection())
+        else {
+            continue;
+        };
+        let Ok(nodes): Result<String, _> = redis::cmd("CLUSTER").arg("NODES").query(&mut conn)
+        else {
+            continue;
+        };
+        return nodes
+            .lines()
+            .filter_map(|l| l.split(' ').nth(1))
+            .filter_map(|a| a.split('@').next())
+            .map(|a| format!("redis://{a}"))
+            .collect();
+    }
+    Vec::new()
+}
+
+async fn redis_cluster_store() -> Option<StoreUnderTest> {
+    let (storage, cleanup) = redis_cluster_prefix().await?;
+    Some(StoreUnderTest::new(Arc::new(MemoryDatabase::new()), Some(storage)).with_cleanup(cleanup))
 }
 
 async fn redis_memory_store() -> Option<StoreUnderTest> {
@@ -231,3 +290,4 @@ storage_conformance!(sqlite, sqlite_store());
 storage_conformance!(postgres, postgres_store());
 storage_conformance!(redis_with_memory, redis_memory_store());
 storage_conformance!(redis_with_postgres, redis_postgres_store());
+storage_conformance!(redis_cluster_with_memory, redis_cluster_store());
