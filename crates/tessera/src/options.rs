@@ -1076,6 +1076,26 @@ mod tests {
     }
 
     #[test]
+    fn reads_the_revocation_lag() {
+        let lag = |v: &str| {
+            Options::from_vars(vars(&[("TESSERA_REVOCATION_LAG", v)]))
+                .map(|o| o.session.revocation_lag)
+        };
+        assert_eq!(
+            Options::new().session.revocation_lag,
+            Some(Duration::from_secs(1))
+        );
+        assert_eq!(lag("2").unwrap(), Some(Duration::from_secs(2)));
+        assert_eq!(lag(" 0.25 ").unwrap(), Some(Duration::from_millis(250)));
+        assert_eq!(lag("none").unwrap(), None);
+        assert_eq!(lag("OFF").unwrap(), None);
+        for bad in ["0", "-1", "NaN", "inf", "1s", "100000"] {
+            let err = lag(bad).unwrap_err().to_string();
+            assert!(err.contains("TESSERA_REVOCATION_LAG"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
     fn reads_cookie_cache_settings() {
         let o = Options::from_vars(vars(&[
             ("TESSERA_COOKIE_CACHE", "jwe"),

@@ -254,12 +254,15 @@ impl RevocationFollower {
     /// Whether a session from a cookie cache may be used at `now`.
     pub(crate) async fn check(&self, session: &Session, now: Timestamp) -> Verdict {
         let now_ms = now.as_millis();
+        // A clock that went back (age below 0) reads too: the age of the
+        // last read is not known then.
+        let age = |synced: i64| (synced != NEVER).then(|| now_ms.saturating_sub(synced));
         let synced = self.synced_at.load(Ordering::Acquire);
-        if synced == NEVER || now_ms.saturating_sub(synced) >= self.read_every_ms {
+        if age(synced).is_none_or(|a| !(0..self.read_every_ms).contains(&a)) {
             self.read(now).await;
         }
         let synced = self.synced_at.load(Ordering::Acquire);
-        if synced == NEVER || now_ms.saturating_sub(synced) > self.lag_ms {
+        if age(synced).is_none_or(|a| !(0..=self.lag_ms).contains(&a)) {
             return Verdict::Unknown;
         }
         let known = self.known.read().unwrap_or_else(PoisonError::into_inner);
@@ -284,7 +287,8 @@ impl RevocationFollower {
         let now_ms = now.as_millis();
         match self.read_pages(now_ms).await {
             Ok(true) => {
-                self.synced_at.fetch_max(now_ms, Ordering::AcqRel);
+                // One read at a time: this one is the newest.
+                self.synced_at.store(now_ms, Ordering::Release);
             }
             Ok(false) => {
                 tracing::warn!("the revocation log is longer than one read: continuing next time");
@@ -472,6 +476,21 @@ mod tests {
         flaky.down.store(false, Ordering::SeqCst);
         let back = Timestamp::from_millis(t0 + 1_500);
         assert_eq!(follower.check(&s, back).await, Verdict::Live);
+    }
+
+    #[tokio::test]
+    async fn a_clock_that_goes_back_reads_the_log_again() {
+        let storage: Arc<dyn SecondaryStorage> = Arc::new(MemorySecondaryStorage::default());
+        let (a, b) = followers(LogStore::Secondary(storage));
+        let t0 = 1_000_000;
+        let s = session("s", "u", t0 - 10_000);
+        assert_eq!(b.check(&s, Timestamp::from_millis(t0)).await, Verdict::Live);
+        // B's clock jumps an hour back; the revocation comes after.
+        let back = Timestamp::from_millis(t0 - 3_600_000);
+        a.publish_session(&s, Timestamp::from_millis(t0 + 10))
+            .await
+            .unwrap();
+        assert_eq!(b.check(&s, back).await, Verdict::Revoked);
     }
 
     #[tokio::test]
