@@ -133,33 +133,78 @@ async fn get_session(auth: &Auth, cookies: &ClientCookies) -> TestResponse {
     .await
 }
 
+async fn sign_in(auth: &Auth) -> ClientCookies {
+    let mut cookies = ClientCookies::new();
+    let req = TestRequest::post("/api/auth/sign-in/email")
+        .origin(ORIGIN)
+        .json(&json!({"email": "ada@example.com", "password": "password1234"}));
+    let res = send(auth, &mut cookies, req).await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    cookies
+}
+
+/// `POST path` on `auth` with a copy of `cookies`.
+async fn post(auth: &Auth, cookies: &ClientCookies, path: &str, body: Value) -> TestResponse {
+    let req = TestRequest::post(format!("/api/auth{path}"))
+        .origin(ORIGIN)
+        .json(&body);
+    send(auth, &mut cookies.clone(), req).await
+}
+
 #[tokio::test]
-async fn a_sign_out_on_one_process_reaches_the_others_cache_within_the_lag() {
-    let space = KeySpace::new("revocation-two-processes");
-    let clock = TestClock::at(Timestamp::from_millis(T0));
-    let (Some(a), Some(b)) = (
-        process(&space.url, &space.prefix, &clock).await,
-        process(&space.url, &space.prefix, &clock).await,
-    ) else {
-        return;
-    };
-    let cookies = sign_up(&a).await;
-    let hit = get_session(&b, &cookies).await;
-    assert!(
-        hit.body().is_object() && hit.set_cookies.is_empty(),
-        "a cache hit on B"
-    );
-    let out = send(
-        &a,
-        &mut cookies.clone(),
-        TestRequest::post("/api/auth/sign-out")
-            .origin(ORIGIN)
-            .json(&json!({})),
-    )
-    .await;
-    assert_eq!(out.status, 200, "{}", out.text);
-    clock.advance(Duration::from_millis(1_000));
-    assert_eq!(*get_session(&b, &cookies).await.body(), Value::Null);
+async fn every_kind_of_revocation_on_one_process_reaches_the_others_cache_within_the_lag() {
+    for kind in [
+        "sign-out",
+        "revoke-session",
+        "revoke-sessions",
+        "revoke-other-sessions",
+        "all of the user's sessions",
+    ] {
+        let space = KeySpace::new("revocation-two-processes");
+        let clock = TestClock::at(Timestamp::from_millis(T0));
+        let (Some(a), Some(b)) = (
+            process(&space.url, &space.prefix, &clock).await,
+            process(&space.url, &space.prefix, &clock).await,
+        ) else {
+            return;
+        };
+        let victim = sign_up(&a).await;
+        let other = sign_in(&a).await;
+        let hit = get_session(&b, &victim).await;
+        assert!(
+            hit.body().is_object() && hit.set_cookies.is_empty(),
+            "{kind}: a cache hit on B"
+        );
+        clock.advance(Duration::from_millis(100));
+        let done = match kind {
+            "sign-out" => Some(post(&a, &victim, "/sign-out", json!({})).await),
+            "revoke-session" => {
+                let token = get_session(&a, &victim).await.body()["session"]["token"].clone();
+                Some(post(&a, &other, "/revoke-session", json!({ "token": token })).await)
+            }
+            "revoke-sessions" => Some(post(&a, &other, "/revoke-sessions", json!({})).await),
+            "revoke-other-sessions" => {
+                Some(post(&a, &other, "/revoke-other-sessions", json!({})).await)
+            }
+            _ => {
+                let user = hit.body()["user"]["id"].as_str().unwrap().to_owned();
+                a.sessions()
+                    .delete_user_sessions(&user, a.clock().now())
+                    .await
+                    .unwrap();
+                None
+            }
+        };
+        if let Some(done) = done {
+            assert_eq!(done.status, 200, "{kind}: {}", done.text);
+        }
+        clock.advance(Duration::from_millis(1_000));
+        assert_eq!(
+            *get_session(&b, &victim).await.body(),
+            Value::Null,
+            "{kind}: B rejects the cached session within the lag"
+        );
+    }
 }
 
 #[tokio::test]
