@@ -434,7 +434,7 @@ async fn get_session_with(auth: &Auth, cookies: &ClientCookies) -> Value {
 /// through `tessera_revocation`. A third process without the lag, as
 /// better-auth behaves, still takes the cached session: the control that
 /// shows the first answer comes from the log.
-async fn a_sign_out_reaches_the_other_process_within_the_lag(a: SqlDatabase, b: SqlDatabase) {
+async fn revocations_reach_the_other_process_within_the_lag(a: SqlDatabase, b: SqlDatabase) {
     let clock = TestClock::at(at(0));
     let counted_b = Arc::new(CountingDatabase::new(b.clone()));
     let process_a = build(with_cookie_cache(), Arc::new(a), &clock);
@@ -475,18 +475,62 @@ async fn a_sign_out_reaches_the_other_process_within_the_lag(a: SqlDatabase, b: 
         "alice@example.com",
         "without the lag the cache outlives the sign-out, as in better-auth"
     );
+
+    // The other kinds of revocation, each for a user of its own with a
+    // second session that does the revoking.
+    for kind in [
+        "revoke-session",
+        "revoke-sessions",
+        "revoke-other-sessions",
+        "all of the user's sessions",
+    ] {
+        let email = format!("{}@example.com", kind.replace(' ', "-").replace('\'', ""));
+        let mut victim = Browser::new();
+        victim.sign_up(&process_a, &email).await;
+        let mut other = Browser::new();
+        other.sign_in(&process_a, &email).await;
+        let stolen = victim.cookies.clone();
+        let on_b = get_session_with(&process_b, &stolen).await;
+        assert_eq!(on_b["user"]["email"], email.as_str(), "{kind}");
+        clock.advance(Duration::from_millis(100));
+        match kind {
+            "revoke-session" => {
+                let token = on_b["session"]["token"].clone();
+                other
+                    .post(&process_a, "/revoke-session", json!({ "token": token }))
+                    .await;
+            }
+            "revoke-sessions" | "revoke-other-sessions" => {
+                other.post(&process_a, &format!("/{kind}"), json!({})).await;
+            }
+            _ => {
+                let user = on_b["user"]["id"].as_str().unwrap().to_owned();
+                process_a
+                    .sessions()
+                    .delete_user_sessions(&user, clock_now(&clock))
+                    .await
+                    .unwrap();
+            }
+        }
+        clock.advance(Duration::from_millis(1_000));
+        assert_eq!(
+            get_session_with(&process_b, &stolen).await,
+            Value::Null,
+            "{kind}: revoked on B within the lag"
+        );
+    }
 }
 
 #[tokio::test]
-async fn sqlite_a_sign_out_reaches_the_other_process_within_the_lag() {
+async fn sqlite_revocations_reach_the_other_process_within_the_lag() {
     let fixture = sqlite().await;
     // Each process with its own pool on the same file.
     let other = SqlDatabase::open_sqlite(&fixture.label).await.unwrap();
-    a_sign_out_reaches_the_other_process_within_the_lag(fixture.sql.clone().unwrap(), other).await;
+    revocations_reach_the_other_process_within_the_lag(fixture.sql.clone().unwrap(), other).await;
 }
 
 #[tokio::test]
-async fn postgres_a_sign_out_reaches_the_other_process_within_the_lag() {
+async fn postgres_revocations_reach_the_other_process_within_the_lag() {
     let Some((schema, options)) = postgres_schema().await else {
         return;
     };
@@ -497,5 +541,5 @@ async fn postgres_a_sign_out_reaches_the_other_process_within_the_lag() {
     let b = SqlDatabase::connect_postgres(options).await.unwrap();
     let _cleanup = postgres_fixture(schema, a.clone());
     a.migrate().await.unwrap();
-    a_sign_out_reaches_the_other_process_within_the_lag(a, b).await;
+    revocations_reach_the_other_process_within_the_lag(a, b).await;
 }
