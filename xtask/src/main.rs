@@ -2,6 +2,7 @@
 //! `cargo xtask bench` (criterion), `cargo xtask bench load` (wrk),
 //! `cargo xtask kernel-deps`, `cargo xtask fuzz` (cargo-fuzz).
 
+mod fault;
 mod fuzz;
 mod layers;
 mod load;
@@ -38,9 +39,10 @@ fn main() -> ExitCode {
         Some("kernel-deps") => kernel_deps(),
         Some("bench") => bench(&args[1..]),
         Some("fuzz") => fuzz::run(&args[1..]),
+        Some("fault") => fault::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  ci           fmt check, clippy -D warnings, kernel boundary, tests\n  test         probe PostgreSQL, Redis, Node and a browser, run the whole test suite, count\n               the tests that skipped for a missing service [-- <nextest arguments>]\n  kernel-deps  check the kernel's dependency tree and its layers (no import cycle)\n  bench        run the criterion benchmarks (extra args after `--` go to criterion)\n  bench load   whole servers under wrk: get-session per adapter, its ceiling, better-auth\n               [--duration 3s] [--rounds 5] [--shared] [--threads N] [--connections 16] [--frameworks hyper,axum,actix] [--no-refserver]\n  bench load stores   `tessera serve` on each store (stateless, SQLite, PostgreSQL, Redis): get-session misses and sign-in\n  bench load revocation   cache-hit get-session following the revocation log vs not, and its log reads\n  fuzz         build the cargo-fuzz targets in fuzz/ and run each, reporting executions per target\n               [--seconds N (default 20)] [--runs N] [target...]"
+                "usage: cargo xtask <command>\n\n  ci           fmt check, clippy -D warnings, kernel boundary, tests\n  test         probe PostgreSQL, Redis, Node and a browser, run the whole test suite, count\n               the tests that skipped for a missing service [-- <nextest arguments>]\n  kernel-deps  check the kernel's dependency tree and its layers (no import cycle)\n  bench        run the criterion benchmarks (extra args after `--` go to criterion)\n  bench load   whole servers under wrk: get-session per adapter, its ceiling, better-auth\n               [--duration 3s] [--rounds 5] [--shared] [--threads N] [--connections 16] [--frameworks hyper,axum,actix] [--no-refserver]\n  bench load stores   `tessera serve` on each store (stateless, SQLite, PostgreSQL, Redis): get-session misses and sign-in\n  bench load revocation   cache-hit get-session following the revocation log vs not, and its log reads\n  fuzz         build the cargo-fuzz targets in fuzz/ and run each, reporting executions per target\n               [--seconds N (default 20)] [--runs N] [target...]\n  fault        two `tessera serve` on PostgreSQL and a private Redis under load while Redis freezes,\n               PostgreSQL restarts, one process and Redis are killed: checks nothing is lost\n               [--seconds 40] [--clients 8]"
             );
             Err("unknown command".into())
         }

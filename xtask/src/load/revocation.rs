@@ -13,8 +13,8 @@ use std::time::Instant;
 
 use super::stores::{delete_keys, start, DEFAULT_REDIS_URL};
 use super::{
-    check_get_session, check_placement, check_wrk, conditions, cores, median, sign_up,
-    target_dir, thousands, wrk, LoadConfig, WrkResult, GET_SESSION,
+    check_get_session, check_placement, check_wrk, conditions, cores, median, sign_up, target_dir,
+    thousands, wrk, LoadConfig, WrkResult, GET_SESSION,
 };
 use crate::cargo;
 
@@ -46,7 +46,14 @@ fn measure_all(config: &LoadConfig, bin: &Path, work: &Path) -> Result<Vec<Row>,
     let mut rows = Vec::new();
     eprintln!("== stateless");
     let stateless = [("TESSERA_DATABASE_URL", "none".to_owned())];
-    rows.push(measure(config, bin, work, "stateless (`jwe`, no store)", &stateless, None)?);
+    rows.push(measure(
+        config,
+        bin,
+        work,
+        "stateless (`jwe`, no store)",
+        &stateless,
+        None,
+    )?);
 
     let url = std::env::var("REDIS_URL").unwrap_or_else(|_| DEFAULT_REDIS_URL.to_owned());
     if redis_cli(&url, &["ping"]).is_none_or(|out| out.trim() != "PONG") {
@@ -107,7 +114,12 @@ fn measure(
         if let (Some(url), Some(before)) = (redis, before) {
             reads += xrange_calls(url)?.saturating_sub(before);
         }
-        off_runs.push(wrk(config, &not_following.addr, GET_SESSION, Some(&cookie))?);
+        off_runs.push(wrk(
+            config,
+            &not_following.addr,
+            GET_SESSION,
+            Some(&cookie),
+        )?);
     }
     Ok(Row {
         setup,
