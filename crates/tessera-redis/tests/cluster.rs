@@ -11,14 +11,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{ORIGIN, SECRET};
+use common::ORIGIN;
 use serde_json::{json, Value};
-use tessera::cache::CacheStrategy;
-use tessera::store::{MemoryDatabase, SecondaryStorage, Watermark};
-use tessera::{Auth, Options, TestClock, Timestamp};
+use tessera::store::{SecondaryStorage, Watermark};
+use tessera::{Auth, TestClock, Timestamp};
 use tessera_redis::{RedisOptions, RedisStorage};
 use tessera_testkit::redis_cluster::ThrowawayCluster;
-use tessera_testkit::{send_auth, ClientCookies, TestRequest, TestResponse};
+use tessera_testkit::{ClientCookies, TestRequest, TestResponse};
 
 async fn storage(cluster: &ThrowawayCluster, options: RedisOptions) -> RedisStorage {
     let s = RedisStorage::connect_with(&cluster.url(), options)
@@ -118,34 +117,12 @@ async fn concurrent_updates_from_two_processes_lose_nothing_on_a_cluster() {
     assert_eq!(a.get("list").await.unwrap(), None);
 }
 
-fn cached_options() -> Options {
-    let mut o = Options::new()
-        .secret(SECRET)
-        .base_url(ORIGIN)
-        .rate_limit(false);
-    o.session.cookie_cache.enabled = Some(true);
-    o.session.cookie_cache.strategy = Some(CacheStrategy::Jwe);
-    o.session.cookie_cache.max_age = Some(300);
-    o
-}
-
 fn process(storage: RedisStorage, clock: &TestClock) -> Auth {
-    Auth::builder(cached_options())
-        .clock(Arc::new(clock.clone()))
-        .database(Arc::new(MemoryDatabase::new()))
-        .secondary_storage(Arc::new(storage))
-        .build()
-        .expect("valid configuration")
+    common::cached_process(storage, clock)
 }
 
 async fn send(auth: &Auth, cookies: &mut ClientCookies, req: TestRequest) -> TestResponse {
-    let req = match cookies.header() {
-        Some(c) => req.header("cookie", c),
-        None => req,
-    };
-    let res = send_auth(auth, ORIGIN, &req).await;
-    cookies.update(&res);
-    res
+    common::send_with(auth, cookies, req).await
 }
 
 async fn sign_up(auth: &Auth, email: &str) -> (String, ClientCookies) {

@@ -5,16 +5,14 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use common::{KeySpace, ThrowawayRedis, ORIGIN, SECRET};
+use common::{KeySpace, ThrowawayRedis, ORIGIN};
 use serde_json::{json, Value};
-use tessera::cache::CacheStrategy;
-use tessera::store::{MemoryDatabase, SecondaryStorage};
-use tessera::{Auth, Options, TestClock, Timestamp};
+use tessera::store::SecondaryStorage;
+use tessera::{Auth, TestClock, Timestamp};
 use tessera_redis::{RedisOptions, RedisStorage};
-use tessera_testkit::{send_auth, ClientCookies, TestRequest, TestResponse};
+use tessera_testkit::{ClientCookies, TestRequest, TestResponse};
 
 /// 2026-11-28T00:00:00.000Z
 const T0: i64 = 1_795_824_000_000;
@@ -86,31 +84,7 @@ async fn process(url: &str, prefix: &str, clock: &TestClock) -> Option<Auth> {
             )
         }
     };
-    let mut options = Options::new()
-        .secret(SECRET)
-        .base_url(ORIGIN)
-        .rate_limit(false);
-    options.session.cookie_cache.enabled = Some(true);
-    options.session.cookie_cache.strategy = Some(CacheStrategy::Jwe);
-    options.session.cookie_cache.max_age = Some(300);
-    Some(
-        Auth::builder(options)
-            .clock(Arc::new(clock.clone()))
-            .database(Arc::new(MemoryDatabase::new()))
-            .secondary_storage(Arc::new(storage))
-            .build()
-            .expect("valid configuration"),
-    )
-}
-
-async fn send(auth: &Auth, cookies: &mut ClientCookies, req: TestRequest) -> TestResponse {
-    let req = match cookies.header() {
-        Some(c) => req.header("cookie", c),
-        None => req,
-    };
-    let res = send_auth(auth, ORIGIN, &req).await;
-    cookies.update(&res);
-    res
+    Some(common::cached_process(storage, clock))
 }
 
 async fn sign_up(auth: &Auth) -> ClientCookies {
@@ -118,14 +92,14 @@ async fn sign_up(auth: &Auth) -> ClientCookies {
     let req = TestRequest::post("/api/auth/sign-up/email")
         .origin(ORIGIN)
         .json(&json!({"email": "ada@example.com", "password": "password1234", "name": "Ada"}));
-    let res = send(auth, &mut cookies, req).await;
+    let res = common::send_with(auth, &mut cookies, req).await;
     assert_eq!(res.status, 200, "{}", res.text);
     cookies
 }
 
 /// `/get-session` with a copy of `cookies`, as someone holding them would.
 async fn get_session(auth: &Auth, cookies: &ClientCookies) -> TestResponse {
-    send(
+    common::send_with(
         auth,
         &mut cookies.clone(),
         TestRequest::get("/api/auth/get-session"),
@@ -138,7 +112,7 @@ async fn sign_in(auth: &Auth) -> ClientCookies {
     let req = TestRequest::post("/api/auth/sign-in/email")
         .origin(ORIGIN)
         .json(&json!({"email": "ada@example.com", "password": "password1234"}));
-    let res = send(auth, &mut cookies, req).await;
+    let res = common::send_with(auth, &mut cookies, req).await;
     assert_eq!(res.status, 200, "{}", res.text);
     cookies
 }
@@ -148,7 +122,7 @@ async fn post(auth: &Auth, cookies: &ClientCookies, path: &str, body: Value) -> 
     let req = TestRequest::post(format!("/api/auth{path}"))
         .origin(ORIGIN)
         .json(&body);
-    send(auth, &mut cookies.clone(), req).await
+    common::send_with(auth, &mut cookies.clone(), req).await
 }
 
 #[tokio::test]

@@ -385,8 +385,8 @@ impl SecondaryStorage for Switchable {
     }
 }
 
-#[tokio::test]
-async fn a_store_away_longer_than_the_lag_fails_cache_hits_closed_then_service_resumes() {
+/// Two processes over [`Switchable`] secondary storage, up.
+fn over_switchable_storage() -> (Pair, Arc<Switchable>) {
     let clock = TestClock::at(Timestamp::from_millis(T0));
     let storage = Arc::new(Switchable {
         inner: MemorySecondaryStorage::with_clock(Arc::new(clock.clone())),
@@ -399,6 +399,12 @@ async fn a_store_away_longer_than_the_lag_fails_cache_hits_closed_then_service_r
         Arc::new(MemoryDatabase::new()),
         storage.clone(),
     );
+    (pair, storage)
+}
+
+#[tokio::test]
+async fn a_store_away_longer_than_the_lag_fails_cache_hits_closed_then_service_resumes() {
+    let (pair, storage) = over_switchable_storage();
     let jar = sign_up(&pair.a, "ada@example.com").await;
     assert!(get_session(&pair.b, &jar).await.body().is_object());
 
@@ -427,18 +433,7 @@ async fn a_store_away_longer_than_the_lag_fails_cache_hits_closed_then_service_r
 
 #[tokio::test]
 async fn a_revocation_the_store_cannot_take_is_an_error_and_revokes_nothing() {
-    let clock = TestClock::at(Timestamp::from_millis(T0));
-    let storage = Arc::new(Switchable {
-        inner: MemorySecondaryStorage::with_clock(Arc::new(clock.clone())),
-        down: AtomicBool::new(false),
-    });
-    let pair = Pair::over(
-        Shared::Secondary,
-        cached(),
-        clock,
-        Arc::new(MemoryDatabase::new()),
-        storage.clone(),
-    );
+    let (pair, storage) = over_switchable_storage();
     let jar = sign_up(&pair.a, "ada@example.com").await;
     storage.down.store(true, Ordering::SeqCst);
     let r = send(

@@ -332,3 +332,36 @@ impl Drop for ThrowawayRedis {
         self.kill();
     }
 }
+
+/// Options of a process with the `jwe` cookie cache on (five minutes).
+pub fn cached_options() -> Options {
+    let mut o = Options::new()
+        .secret(SECRET)
+        .base_url(ORIGIN)
+        .rate_limit(false);
+    o.session.cookie_cache.enabled = Some(true);
+    o.session.cookie_cache.strategy = Some(tessera::cache::CacheStrategy::Jwe);
+    o.session.cookie_cache.max_age = Some(300);
+    o
+}
+
+/// One process: Tessera with the cookie cache over `storage`, on `clock`.
+pub fn cached_process(storage: RedisStorage, clock: &tessera::TestClock) -> Auth {
+    Auth::builder(cached_options())
+        .clock(Arc::new(clock.clone()))
+        .database(Arc::new(MemoryDatabase::new()))
+        .secondary_storage(Arc::new(storage))
+        .build()
+        .expect("valid configuration")
+}
+
+/// Sends `req` to `auth` with `cookies`, and keeps what the answer sets.
+pub async fn send_with(auth: &Auth, cookies: &mut ClientCookies, req: TestRequest) -> TestResponse {
+    let req = match cookies.header() {
+        Some(c) => req.header("cookie", c),
+        None => req,
+    };
+    let res = send_auth(auth, ORIGIN, &req).await;
+    cookies.update(&res);
+    res
+}
