@@ -173,9 +173,12 @@ async fn query_flags_reach_the_core_resolution() {
     let h = Harness::stateful(opts);
     let mut browser = h.browser();
     browser.sign_up("flags@example.com").await;
+    // Gone from the database behind Tessera's back (not revoked through
+    // `Sessions`, which would publish it and refuse the cache at once).
     h.auth
         .sessions()
-        .delete(&browser.token(), h.now())
+        .database()
+        .delete_session(&browser.token())
         .await
         .unwrap();
     // The cache still vouches for the session ...
