@@ -169,6 +169,25 @@ enum Conn {
     Cluster(ClusterConnection),
 }
 
+/// Runs `$call` on `$conn`, a clone of the cluster connection, and runs it
+/// again while it fails with an error [`retryable`] (as `$idempotent`
+/// says), [`FAILOVER_PAUSE`] apart, at most [`FAILOVER_RETRIES`] times.
+macro_rules! through_failover {
+    ($cluster:expr, $idempotent:expr, |$conn:ident| $call:expr) => {{
+        let mut $conn = $cluster.clone();
+        let mut failures = 0;
+        loop {
+            match $call {
+                Err(e) if failures < FAILOVER_RETRIES && retryable(&e, $idempotent) => {
+                    failures += 1;
+                    tokio::time::sleep(FAILOVER_PAUSE).await;
+                }
+                other => break other,
+            }
+        }
+    }};
+}
+
 impl fmt::Debug for RedisStorage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisStorage")
@@ -446,17 +465,7 @@ impl RedisStorage {
                     }
                 }
                 Conn::Cluster(cluster) => {
-                    let mut conn = cluster.clone();
-                    let mut failures = 0;
-                    loop {
-                        match cmd.query_async(&mut conn).await {
-                            Err(e) if failures < FAILOVER_RETRIES && retryable(&e, idempotent) => {
-                                failures += 1;
-                                tokio::time::sleep(FAILOVER_PAUSE).await;
-                            }
-                            other => break other,
-                        }
-                    }
+                    through_failover!(cluster, idempotent, |conn| cmd.query_async(&mut conn).await)
                 }
             }
             .map_err(store_error)
@@ -475,17 +484,9 @@ impl RedisStorage {
             match &self.inner.conn {
                 Conn::Single { manager, .. } => invocation.invoke_async(&mut manager.clone()).await,
                 Conn::Cluster(cluster) => {
-                    let mut conn = cluster.clone();
-                    let mut failures = 0;
-                    loop {
-                        match invocation.invoke_async(&mut conn).await {
-                            Err(e) if failures < FAILOVER_RETRIES && retryable(&e, false) => {
-                                failures += 1;
-                                tokio::time::sleep(FAILOVER_PAUSE).await;
-                            }
-                            other => break other,
-                        }
-                    }
+                    through_failover!(cluster, false, |conn| invocation
+                        .invoke_async(&mut conn)
+                        .await)
                 }
             }
             .map_err(store_error)
