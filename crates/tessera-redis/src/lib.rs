@@ -29,7 +29,10 @@
 //! - the revocation log is one key, so it lives in one slot.
 //!
 //! While a replica takes over a failed master, commands are retried for up
-//! to two seconds. [`RedisOptions::wait_for_replicas`] makes a write count
+//! to two seconds. Every 250 ms a watcher reads the cluster's slot map
+//! (`CLUSTER SLOTS`, 4 calls a second per process). When the map changes,
+//! it reconnects through the masters the map names. That way a master that
+//! hangs instead of failing is left behind once its replica takes over. [`RedisOptions::wait_for_replicas`] makes a write count
 //! as done only once a replica has it, so a failover cannot lose it.
 //!
 //! `update` is atomic even against other processes, unlike better-auth's
@@ -72,6 +75,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod cluster;
 mod error;
 mod options;
 mod storage;

@@ -9,15 +9,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
-use redis::cluster::ClusterClient;
-use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
 use redis::{
-    AsyncConnectionConfig, Client, Cmd, ConnectionAddr, FromRedisValue, Script, ScriptInvocation,
-    Value,
+    AsyncConnectionConfig, Client, Cmd, ConnectionAddr, FromRedisValue, RedisError, Script,
+    ScriptInvocation, Value,
 };
 use tessera::store::{RevocationPage, SecondaryStorage, StoreError, UpdateFn, Watermark};
 
+use crate::cluster::ClusterHandle;
 use crate::error::{
     is_dropped, store_error, ConnectError, NotReplicated, OperationTimedOut, UpdateConflict,
 };
@@ -166,17 +165,18 @@ enum Conn {
     /// A Redis Cluster: each command goes to the node serving its key's
     /// slot (`MOVED`/`ASK` followed, the slot map refreshed after a
     /// failover); atomic updates are compare-and-set scripts on that node.
-    Cluster(ClusterConnection),
+    Cluster(Arc<ClusterHandle>),
 }
 
-/// Runs `$call` on `$conn`, a clone of the cluster connection, and runs it
+/// Runs `$call` on `$conn`, the cluster connection in place, and runs it
 /// again while it fails with an error [`retryable`] (as `$idempotent`
 /// says), [`FAILOVER_PAUSE`] apart, at most [`FAILOVER_RETRIES`] times.
 macro_rules! through_failover {
     ($cluster:expr, $idempotent:expr, |$conn:ident| $call:expr) => {{
-        let mut $conn = $cluster.clone();
         let mut failures = 0;
         loop {
+            // The connection in place now: after a failover, a new one.
+            let mut $conn = $cluster.connection();
             match $call {
                 Err(e) if failures < FAILOVER_RETRIES && retryable(&e, $idempotent) => {
                     failures += 1;
@@ -286,13 +286,10 @@ impl RedisStorage {
             address: address.clone(),
             source,
         };
-        let client = ClusterClient::builder(nodes.iter().map(|n| format!("redis://{n}")))
-            .connection_timeout(options.connect_timeout)
-            .response_timeout(options.response_timeout)
-            .retries(u32::try_from(options.reconnect_attempts).unwrap_or(u32::MAX))
-            .build()
-            .map_err(ConnectError::InvalidUrl)?;
-        let mut cluster = client.get_async_connection().await.map_err(connect_error)?;
+        let handle = ClusterHandle::connect(&nodes, &options)
+            .await
+            .map_err(connect_error)?;
+        let mut cluster = handle.connection();
         let mut info = redis::cmd("INFO");
         info.arg("server");
         let reply = cluster
@@ -303,7 +300,7 @@ impl RedisStorage {
         if let Some(version) = too_old(&info) {
             return Err(ConnectError::Unsupported { address, version });
         }
-        Ok(RedisStorage::with(Conn::Cluster(cluster), options, address))
+        Ok(RedisStorage::with(Conn::Cluster(handle), options, address))
     }
 
     fn with(conn: Conn, options: RedisOptions, address: String) -> Self {
@@ -371,25 +368,27 @@ impl RedisStorage {
         let timeout_ms = u64::try_from(options.wait_timeout.as_millis()).unwrap_or(u64::MAX);
         let mut wait = redis::cmd("WAIT");
         wait.arg(options.wait_replicas).arg(timeout_ms.max(1));
-        let acknowledged: i64 = match &self.inner.conn {
-            Conn::Single { .. } => self.query(&wait, false).await?,
-            Conn::Cluster(cluster) => {
-                // The master serving the key's slot: the connection the
-                // write went over.
-                let route = Route::with_key(key.as_bytes(), SlotAddr::Master);
-                let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(route));
-                let reply = self
-                    .bounded(async {
-                        cluster
-                            .clone()
-                            .route_command(wait, routing)
-                            .await
-                            .map_err(store_error)
-                    })
-                    .await?;
-                i64::from_redis_value(reply).map_err(|e| store_error(e.into()))?
-            }
-        };
+        // Whatever stops the `WAIT` (a master demoted meanwhile answers
+        // `ERR WAIT cannot be used with replica instances`) leaves the write
+        // unconfirmed: unavailable (503), never a backend error (500).
+        let unconfirmed = |e: RedisError| StoreError::Unavailable(Box::new(e));
+        let reply: Value = self
+            .bounded(async {
+                match &self.inner.conn {
+                    Conn::Single { manager, .. } => wait.query_async(&mut manager.clone()).await,
+                    Conn::Cluster(cluster) => {
+                        // The master serving the key's slot: the connection
+                        // the write went over.
+                        let route = Route::with_key(key.as_bytes(), SlotAddr::Master);
+                        let routing =
+                            RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(route));
+                        cluster.connection().route_command(wait, routing).await
+                    }
+                }
+                .map_err(unconfirmed)
+            })
+            .await?;
+        let acknowledged = i64::from_redis_value(reply).map_err(|e| unconfirmed(e.into()))?;
         if acknowledged < i64::from(options.wait_replicas) {
             return Err(StoreError::Unavailable(Box::new(NotReplicated {
                 wanted: options.wait_replicas,

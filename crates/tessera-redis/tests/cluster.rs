@@ -232,3 +232,40 @@ async fn a_master_failing_over_loses_no_confirmed_session() {
         sign_up(&auth, &format!("after-{i}@example.com")).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_master_is_left_behind_once_its_replica_takes_over() {
+    let Some(mut cluster) = ThrowawayCluster::start() else {
+        return;
+    };
+    let clock = TestClock::at(Timestamp::from_millis(1_795_824_000_000));
+    let options = RedisOptions::new().wait_for_replicas(1, Duration::from_secs(2));
+    let auth = process(storage(&cluster, options).await, &clock);
+    let mut sessions = Vec::new();
+    for i in 0..12 {
+        sessions.push(sign_up(&auth, &format!("user-{i}@example.com")).await);
+    }
+    // The master of the first session stops answering (a frozen process,
+    // a network black hole); its replica takes over.
+    let victim = cluster.master_of(&sessions[0].0);
+    cluster.freeze(victim);
+    let started = std::time::Instant::now();
+    for (token, cookies) in &sessions {
+        let res = stored_session(&auth, cookies).await;
+        assert_eq!(
+            res.body()["session"]["token"],
+            token.as_str(),
+            "{} after {:?}",
+            res.text,
+            started.elapsed()
+        );
+    }
+    // Within one response timeout (2 s) and a watch of the slot map.
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "took {:?}",
+        started.elapsed()
+    );
+    cluster.thaw(victim);
+    sign_up(&auth, "after@example.com").await;
+}

@@ -29,6 +29,8 @@ pub struct ThrowawayCluster {
     pub ports: Vec<u16>,
     dir: PathBuf,
     children: Vec<Option<Child>>,
+    /// Nodes stopped with `SIGSTOP` (they answer nothing).
+    frozen: Vec<bool>,
 }
 
 impl ThrowawayCluster {
@@ -52,6 +54,7 @@ impl ThrowawayCluster {
             ports: (0..NODES).map(|_| free_port()).collect(),
             dir,
             children: (0..NODES).map(|_| None).collect(),
+            frozen: vec![false; NODES],
         };
         for i in 0..NODES {
             cluster.spawn(i)?;
@@ -120,19 +123,22 @@ impl ThrowawayCluster {
         format!("redis+cluster://{}", seeds.join(","))
     }
 
+    /// The nodes running and answering.
     fn live_ports(&self) -> Vec<u16> {
         self.ports
             .iter()
             .zip(&self.children)
-            .filter(|(_, c)| c.is_some())
-            .map(|(p, _)| *p)
+            .zip(&self.frozen)
+            .filter(|((_, c), frozen)| c.is_some() && !**frozen)
+            .map(|((p, _), _)| *p)
             .collect()
     }
 
     /// `redis-cli -p port <command…>` output ("" when it fails).
     pub fn info(&self, port: u16, command: &str) -> String {
-        Command::new("redis-cli")
-            .args(["-p", &port.to_string()])
+        // Bounded: a node that hangs must not hang the test.
+        Command::new("timeout")
+            .args(["5", "redis-cli", "-p", &port.to_string()])
             .args(command.split(' '))
             .stdin(Stdio::null())
             .output()
@@ -228,6 +234,50 @@ impl ThrowawayCluster {
         .expect("a replica takes over");
     }
 
+    /// Stops the node on `port` with `SIGSTOP` (it hangs: connections are
+    /// accepted, nothing is answered) and waits until its replica has taken
+    /// over, as the other nodes see it.
+    pub fn freeze(&mut self, port: u16) {
+        let i = self
+            .ports
+            .iter()
+            .position(|p| *p == port)
+            .expect("a node of this cluster");
+        self.signal(i, "STOP");
+        self.frozen[i] = true;
+        self.wait_until(Duration::from_secs(30), |c| {
+            c.live_ports().iter().all(|p| {
+                c.info(*p, "cluster info").contains("cluster_state:ok")
+                    && c.info(*p, "cluster nodes")
+                        .lines()
+                        .any(|l| l.contains(&format!(":{port}@")) && l.contains("fail"))
+            })
+        })
+        .expect("a replica takes over from the frozen master");
+    }
+
+    /// Continues a node stopped by [`ThrowawayCluster::freeze`]; it rejoins
+    /// as a replica, and this waits until it has caught up.
+    pub fn thaw(&mut self, port: u16) {
+        let i = self
+            .ports
+            .iter()
+            .position(|p| *p == port)
+            .expect("a node of this cluster");
+        self.signal(i, "CONT");
+        self.frozen[i] = false;
+        self.wait_until(Duration::from_secs(30), ThrowawayCluster::replicas_in_sync)
+            .expect("the thawed node rejoins as a replica");
+    }
+
+    fn signal(&self, i: usize, signal: &str) {
+        if let Some(child) = &self.children[i] {
+            let _ = Command::new("kill")
+                .args([&format!("-{signal}"), &child.id().to_string()])
+                .status();
+        }
+    }
+
     /// Starts the node on `port` again; it rejoins as a replica of the
     /// master that took over, and this waits until it has caught up.
     pub fn rejoin(&mut self, port: u16) {
@@ -259,6 +309,12 @@ impl ThrowawayCluster {
 
 impl Drop for ThrowawayCluster {
     fn drop(&mut self) {
+        for i in 0..NODES {
+            if self.frozen[i] {
+                // A stopped process must be continued to die.
+                self.signal(i, "CONT");
+            }
+        }
         for child in self.children.iter_mut().filter_map(Option::take) {
             let mut child = child;
             let _ = child.kill();
