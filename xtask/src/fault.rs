@@ -13,7 +13,17 @@
 //! PostgreSQL is this machine's own server (`DATABASE_URL`, by default
 //! `postgres://postgres@127.0.0.1:5432/test`), restarted with
 //! `pg_ctlcluster`: the command is run by hand, never in CI.
+//!
+//! With `--cluster` the Redis is a private Redis Cluster instead
+//! (`fault/cluster.rs`: three masters with a replica each) and A and B
+//! confirm a write only once a replica has it
+//! (`TESSERA_REDIS_WAIT_REPLICAS=1`). The two Redis faults become a
+//! master frozen and a master killed: each lasts until its replica has
+//! taken over, then until the old master is back as a caught-up replica
+//! of the new one, while writes to its slots answer 503. Same checks: a
+//! failover loses nothing confirmed.
 
+mod cluster;
 mod http;
 mod processes;
 mod record;
@@ -24,18 +34,19 @@ mod workload;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use cluster::PrivateCluster;
 use processes::{PrivateRedis, Schema, TesseraProcess};
 use record::{Endpoint, Fault, FaultWindow, Target};
-use report::{Method, Records};
+use report::{Method, Records, RedisSetup};
 use timeline::{Step, Timeline};
-use workload::{ClientLog, Load};
+use workload::{ClientLog, Load, Session};
 
 use crate::cargo;
 
-const USAGE: &str = "usage: cargo xtask fault [--seconds 40] [--clients 8]";
+const USAGE: &str = "usage: cargo xtask fault [--seconds 40] [--clients 8] [--cluster]";
 const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 /// `TESSERA_REVOCATION_LAG`, and the bound of the revocation check.
 const REVOCATION_LAG: Duration = Duration::from_secs(1);
@@ -46,12 +57,23 @@ const MEASUREMENT_SLACK: Duration = Duration::from_millis(200);
 /// How long A and B get to exit on `SIGTERM` (the drain takes at most
 /// `tessera_hyper::DRAIN_TIMEOUT`).
 const TERMINATE_TIMEOUT: Duration = Duration::from_secs(20);
+/// `TESSERA_REDIS_PREFIX`: the probes find their keys' slots with it.
+const REDIS_PREFIX: &str = "tessera-fault:";
+/// `TESSERA_REDIS_WAIT_REPLICAS` with `--cluster`.
+const WAIT_REPLICAS: u32 = 1;
+/// How long a master that is back (`SIGCONT`, or started again) gets to
+/// rejoin as a caught-up replica.
+const REJOIN_TIMEOUT: Duration = Duration::from_secs(15);
+/// Probe users signed up, at most, to find one of each kind per master.
+const PROBE_USERS: usize = 60;
 
 /// What to run, from the command line.
 #[derive(Debug, PartialEq)]
 struct FaultConfig {
     seconds: u64,
     clients: usize,
+    /// A Redis Cluster instead of one Redis.
+    cluster: bool,
 }
 
 impl FaultConfig {
@@ -59,9 +81,14 @@ impl FaultConfig {
         let mut config = FaultConfig {
             seconds: timeline::DEFAULT_SECONDS,
             clients: 8,
+            cluster: false,
         };
         let mut args = args.iter();
         while let Some(flag) = args.next() {
+            if flag == "--cluster" {
+                config.cluster = true;
+                continue;
+            }
             let value = args
                 .next()
                 .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
@@ -96,8 +123,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
 }
 
-/// The run's temporary directory (Redis's append-only file, the logs),
-/// removed on drop.
+/// The run's temporary directory (Redis's append-only file or the
+/// cluster's files, the logs), removed on drop.
 struct WorkDir(PathBuf);
 
 impl WorkDir {
@@ -114,6 +141,90 @@ impl Drop for WorkDir {
     }
 }
 
+/// The Redis the run faults.
+enum Redis {
+    Single(PrivateRedis),
+    Cluster(Box<PrivateCluster>),
+}
+
+impl Redis {
+    fn url(&self) -> String {
+        match self {
+            Redis::Single(redis) => redis.url(),
+            Redis::Cluster(cluster) => cluster.url(),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Redis::Single(redis) => format!("Redis on {}", redis.port),
+            Redis::Cluster(cluster) => cluster.describe(),
+        }
+    }
+}
+
+/// The sessions and users the probes use: one of each per master with
+/// `--cluster`, the one probe session otherwise.
+struct Probes {
+    /// Read by the get-session and list-accounts probes.
+    sessions: Vec<Session>,
+    /// Signed in and out by the write probe (`--cluster` only).
+    emails: Vec<String>,
+    /// The other sessions signed up on the way: live, and checked.
+    spare: Vec<Session>,
+}
+
+impl Probes {
+    fn sign_up(load: &Load, redis: &Redis) -> Result<Probes, String> {
+        let Redis::Cluster(cluster) = redis else {
+            return Ok(Probes {
+                sessions: vec![workload::probe_session(load, Target::A)?],
+                emails: Vec::new(),
+                spare: Vec::new(),
+            });
+        };
+        let shards = cluster.shards();
+        let mut sessions: Vec<Option<Session>> = vec![None; shards];
+        let mut emails: Vec<Option<String>> = vec![None; shards];
+        let mut spare = Vec::new();
+        for n in 0..PROBE_USERS {
+            let user = workload::probe_user(load, Target::A, &format!("probe-{n}"))?;
+            let index = format!("{REDIS_PREFIX}{}", session_index_key(&user.id));
+            emails[cluster.shard_of_key(&index)].get_or_insert(user.email);
+            let read = &mut sessions
+                [cluster.shard_of_key(&format!("{REDIS_PREFIX}{}", user.session.token))];
+            if read.is_none() {
+                *read = Some(user.session);
+            } else {
+                spare.push(user.session);
+            }
+            if let (Some(sessions), Some(emails)) = (
+                sessions.iter().cloned().collect::<Option<Vec<_>>>(),
+                emails.iter().cloned().collect::<Option<Vec<_>>>(),
+            ) {
+                eprintln!(
+                    "{} probe users signed up for a probe session and a probe user's index on each of the {shards} masters",
+                    n + 1
+                );
+                return Ok(Probes {
+                    sessions,
+                    emails,
+                    spare,
+                });
+            }
+        }
+        Err(format!(
+            "{PROBE_USERS} probe users did not cover the cluster's {shards} masters"
+        ))
+    }
+}
+
+/// The key of a user's session index, as the kernel names it
+/// (`active-sessions-<userId>`, better-auth's).
+fn session_index_key(user_id: &str) -> String {
+    format!("active-sessions-{user_id}")
+}
+
 /// The services, the load and the faults, then the checks; returns the
 /// report and how many checks failed. Every process started here is
 /// stopped, and the schema dropped, when this returns, whatever happened.
@@ -125,11 +236,17 @@ fn run_in(
 ) -> Result<(String, usize), String> {
     let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| DEFAULT_DATABASE_URL.to_owned());
     let schema = Schema::create(&url, &format!("tessera_fault_{}", std::process::id()))?;
-    let mut redis = PrivateRedis::start(&work.join("redis"))?;
-    let env: Vec<(String, String)> = [
+    let mut redis = if config.cluster {
+        Redis::Cluster(Box::new(PrivateCluster::start(
+            &work.join("redis-cluster"),
+        )?))
+    } else {
+        Redis::Single(PrivateRedis::start(&work.join("redis"))?)
+    };
+    let mut env: Vec<(String, String)> = [
         ("TESSERA_DATABASE_URL", schema.scoped_url()),
         ("TESSERA_SECONDARY_STORAGE", redis.url()),
-        ("TESSERA_REDIS_PREFIX", "tessera-fault:".to_owned()),
+        ("TESSERA_REDIS_PREFIX", REDIS_PREFIX.to_owned()),
         ("TESSERA_COOKIE_CACHE", "jwe".to_owned()),
         (
             "TESSERA_REVOCATION_LAG",
@@ -139,23 +256,24 @@ fn run_in(
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
+    if config.cluster {
+        env.push((
+            "TESSERA_REDIS_WAIT_REPLICAS".to_owned(),
+            WAIT_REPLICAS.to_string(),
+        ));
+    }
     let mut a = TesseraProcess::start("A", bin, work, &env)?;
     let mut b = TesseraProcess::start("B", bin, work, &env)?;
     eprintln!(
-        "A on {}, B on {}, Redis on {}, PostgreSQL schema in {}",
+        "A on {}, B on {}, {}, PostgreSQL schema in {}",
         a.origin(),
         b.origin(),
-        redis.port,
+        redis.describe(),
         url
     );
 
-    let mut load = Load {
-        start: Instant::now(),
-        stop: AtomicBool::new(false),
-        addrs: [a.addr, b.addr],
-        run: format!("fault-{}", std::process::id()),
-    };
-    let probe_session = workload::probe_session(&load, Target::A)?;
+    let mut load = Load::new([a.addr, b.addr], format!("fault-{}", std::process::id()));
+    let probes = Probes::sign_up(&load, &redis)?;
     load.start = Instant::now();
 
     let (logs, injected) = std::thread::scope(|scope| {
@@ -166,8 +284,13 @@ fn run_in(
         }
         for target in Target::BOTH {
             for endpoint in [Endpoint::GetSessionFromStore, Endpoint::ListAccounts] {
-                let session = &probe_session;
-                threads.push(scope.spawn(move || workload::probe(load, target, endpoint, session)));
+                let sessions = &probes.sessions;
+                threads
+                    .push(scope.spawn(move || workload::probe(load, target, endpoint, sessions)));
+            }
+            if !probes.emails.is_empty() {
+                let emails = &probes.emails;
+                threads.push(scope.spawn(move || workload::write_probe(load, target, emails)));
             }
         }
         let injected = inject(load, timeline, &mut redis, &mut b, &url);
@@ -186,7 +309,8 @@ fn run_in(
         end,
         ..Records::default()
     };
-    let mut live = vec![probe_session];
+    let mut live = probes.sessions;
+    live.extend(probes.spare);
     let mut revoked = Vec::new();
     for log in logs? {
         records.exchanges.extend(log.exchanges);
@@ -227,14 +351,18 @@ fn run_in(
             outside.len()
         );
         for e in outside.iter().take(20) {
-            eprintln!(
-                "  {} to {}: sent {:.3} s, {} at {:.3} s",
-                e.endpoint.label(),
-                e.target.label(),
-                e.sent.as_secs_f64(),
-                e.outcome.describe(),
-                e.received.as_secs_f64()
-            );
+            eprintln!("  {}", describe(e));
+        }
+    }
+    for (fault, target, reads) in report::slow_recovery_reads(&records.exchanges, &records.faults) {
+        eprintln!(
+            "{} on {}: slow recovery (back at {:.3} s); its recovery reads since the fault began:",
+            fault.fault.label(),
+            target.label(),
+            fault.returned.as_secs_f64()
+        );
+        for e in reads.iter().take(40) {
+            eprintln!("  {}", describe(e));
         }
     }
 
@@ -243,14 +371,23 @@ fn run_in(
     let failed = checks.iter().filter(|c| !c.passed).count();
     let method = Method {
         command: format!(
-            "cargo xtask fault --seconds {} --clients {}",
-            config.seconds, config.clients
+            "cargo xtask fault --seconds {} --clients {}{}",
+            config.seconds,
+            config.clients,
+            if config.cluster { " --cluster" } else { "" }
         ),
         date: today(),
         cores: std::thread::available_parallelism().map_or(0, usize::from),
         clients: config.clients,
         postgres: processes::postgres_version(&url),
         redis: PrivateRedis::version(),
+        setup: if config.cluster {
+            RedisSetup::Cluster {
+                wait_replicas: WAIT_REPLICAS,
+            }
+        } else {
+            RedisSetup::Single
+        },
         allowed,
     };
     Ok((report::render(&records, &checks, &method), failed))
@@ -262,29 +399,24 @@ fn run_in(
 fn inject(
     load: &Load,
     timeline: &Timeline,
-    redis: &mut PrivateRedis,
+    redis: &mut Redis,
     b: &mut TesseraProcess,
     url: &str,
 ) -> Result<Vec<FaultWindow>, String> {
     let now = || load.start.elapsed();
     let mut faults = Vec::new();
     let mut began = Duration::ZERO;
-    for (at, step) in &timeline.steps {
+    let mut master_down = None;
+    // The cluster's shards a fault took a master of.
+    let mut spent = Vec::new();
+    for (i, (at, step)) in timeline.steps.iter().enumerate() {
         sleep_until(load.start + *at);
         eprintln!("{:>6.2} s  {step:?}", now().as_secs_f64());
         let (fault, detail) = match step {
-            Step::FreezeRedis | Step::KillProcess | Step::KillRedis => {
+            Step::KillProcess => {
                 began = now();
-                match step {
-                    Step::FreezeRedis => redis.signal("STOP")?,
-                    Step::KillProcess => b.kill(),
-                    _ => redis.kill(),
-                }
+                b.kill();
                 continue;
-            }
-            Step::ThawRedis => {
-                redis.signal("CONT")?;
-                (Fault::RedisFrozen, "SIGCONT".to_owned())
             }
             Step::RestartPostgres => {
                 began = now();
@@ -311,17 +443,55 @@ fn inject(
                     ),
                 )
             }
-            Step::StartRedis => {
-                let restarted = now();
-                redis.spawn()?;
-                (
-                    Fault::RedisKilled,
-                    format!(
-                        "started again at {:.2} s, answered PING (append-only file loaded) {} ms later",
-                        restarted.as_secs_f64(),
-                        (now() - restarted).as_millis()
-                    ),
-                )
+            Step::FreezeRedis | Step::ThawRedis | Step::KillRedis | Step::StartRedis => {
+                let redis = match &mut *redis {
+                    Redis::Single(redis) => redis,
+                    // A master's fault is two windows, each pushed here.
+                    Redis::Cluster(cluster) => {
+                        if matches!(step, Step::FreezeRedis | Step::KillRedis) {
+                            let next = timeline.steps.get(i + 1).map_or(timeline.end, |s| s.0);
+                            let (down, window) =
+                                take_master_down(load, cluster, *step, &spent, load.start + next)?;
+                            spent.push(down.shard);
+                            master_down = Some(down);
+                            faults.push(window);
+                        } else {
+                            let down = master_down
+                                .take()
+                                .ok_or("no master is down to bring back")?;
+                            faults.push(bring_master_back(load, cluster, down)?);
+                        }
+                        continue;
+                    }
+                };
+                match step {
+                    Step::FreezeRedis => {
+                        began = now();
+                        redis.signal("STOP")?;
+                        continue;
+                    }
+                    Step::KillRedis => {
+                        began = now();
+                        redis.kill();
+                        continue;
+                    }
+                    Step::ThawRedis => {
+                        redis.signal("CONT")?;
+                        (Fault::RedisFrozen, "SIGCONT".to_owned())
+                    }
+                    _ => {
+                        let restarted = now();
+                        redis.spawn()?;
+                        (
+                            Fault::RedisKilled,
+                            format!(
+                                "started again at {:.2} s, answered PING (append-only file loaded) {} ms later",
+                                restarted.as_secs_f64(),
+                                (now() - restarted).as_millis()
+                            ),
+                        )
+                    }
+                }
             }
         };
         let returned = now();
@@ -339,6 +509,132 @@ fn inject(
     }
     sleep_until(load.start + timeline.end);
     Ok(faults)
+}
+
+/// A master the run took down, until it is back as a replica.
+struct MasterDown {
+    /// [`Fault::MasterFrozen`] or [`Fault::MasterKilled`].
+    fault: Fault,
+    shard: usize,
+    port: u16,
+    /// Its replica, promoted in its place.
+    promoted: u16,
+    failed_over: Duration,
+}
+
+/// Freezes (`SIGSTOP`) or kills (`SIGKILL`) a master and waits, until
+/// `deadline` at most, for its replica to take over; the probes turn to
+/// its slots first. The master is the one serving the session a client
+/// saw confirmed last, unless an earlier fault took that master's slots
+/// down (`spent`): then the first master whose slots it spared.
+fn take_master_down(
+    load: &Load,
+    cluster: &mut PrivateCluster,
+    step: Step,
+    spent: &[usize],
+    deadline: Instant,
+) -> Result<(MasterDown, FaultWindow), String> {
+    let now = || load.start.elapsed();
+    let latest = load
+        .last_token()
+        .map(|token| cluster.shard_of_key(&format!("{REDIS_PREFIX}{token}")));
+    let (shard, why) = match latest {
+        Some(shard) if !spent.contains(&shard) => (shard, "serving the session confirmed last"),
+        _ => (
+            (0..cluster.shards())
+                .find(|s| !spent.contains(s))
+                .ok_or("every master has been faulted already")?,
+            if latest.is_some() {
+                "the session confirmed last is on slots faulted before"
+            } else {
+                "no session confirmed yet"
+            },
+        ),
+    };
+    load.focus.store(shard, Ordering::Relaxed);
+    let port = cluster.master_of(shard)?;
+    let began = now();
+    let (fault, signal) = if step == Step::FreezeRedis {
+        cluster.freeze(port)?;
+        (Fault::MasterFrozen, "SIGSTOP")
+    } else {
+        cluster.kill(port)?;
+        (Fault::MasterKilled, "SIGKILL")
+    };
+    let promoted = cluster.wait_for_failover(port, deadline)?;
+    let failed_over = now();
+    let detail = format!(
+        "{signal} to master {port} ({why}); its replica {promoted} promoted, with `cluster_state:ok` \
+         on every running node, {:.2} s later",
+        (failed_over - began).as_secs_f64()
+    );
+    eprintln!(
+        "{:>6.2} s  failed over: {detail}",
+        failed_over.as_secs_f64()
+    );
+    let window = FaultWindow {
+        fault,
+        began,
+        returned: failed_over,
+        detail,
+    };
+    let down = MasterDown {
+        fault,
+        shard,
+        port,
+        promoted,
+        failed_over,
+    };
+    Ok((down, window))
+}
+
+/// Wakes (`SIGCONT`) or starts again the master taken down and waits
+/// until it is a caught-up replica of the one promoted in its place; the
+/// window runs from the failover to then.
+fn bring_master_back(
+    load: &Load,
+    cluster: &mut PrivateCluster,
+    down: MasterDown,
+) -> Result<FaultWindow, String> {
+    let now = || load.start.elapsed();
+    let back = now();
+    let how = if down.fault == Fault::MasterFrozen {
+        cluster.thaw(down.port)?;
+        "SIGCONT"
+    } else {
+        cluster.restart(down.port)?;
+        "started again with its `nodes-<port>.conf`"
+    };
+    cluster.wait_for_rejoin(down.port, down.promoted, Instant::now() + REJOIN_TIMEOUT)?;
+    let rejoined = now();
+    let fault = down.fault.master_away().ok_or("not a master's fault")?;
+    let detail = format!(
+        "{} {how} at {:.2} s, a caught-up replica of {} {} ms later; until then writes to these slots \
+         could not reach a replica",
+        down.port,
+        back.as_secs_f64(),
+        down.promoted,
+        (rejoined - back).as_millis()
+    );
+    eprintln!("{:>6.2} s  rejoined: {detail}", rejoined.as_secs_f64());
+    Ok(FaultWindow {
+        fault,
+        began: down.failed_over,
+        returned: rejoined,
+        detail,
+    })
+}
+
+/// One exchange on one line, for stderr.
+fn describe(e: &record::Exchange) -> String {
+    format!(
+        "{} to {}: sent {:.3} s, {} at {:.3} s",
+        e.endpoint.label(),
+        e.target.label(),
+        e.sent.as_secs_f64(),
+        e.outcome.describe(),
+        e.received.as_secs_f64()
+    )
 }
 
 fn sleep_until(at: Instant) {
@@ -402,11 +698,18 @@ mod tests {
             FaultConfig::parse(&[]).unwrap(),
             FaultConfig {
                 seconds: 40,
-                clients: 8
+                clients: 8,
+                cluster: false
             }
         );
         let config = FaultConfig::parse(&args(&["--clients", "3", "--seconds", "60"])).unwrap();
-        assert_eq!((config.seconds, config.clients), (60, 3));
+        assert_eq!(
+            (config.seconds, config.clients, config.cluster),
+            (60, 3, false)
+        );
+        let config = FaultConfig::parse(&args(&["--cluster", "--seconds", "50"])).unwrap();
+        assert_eq!((config.seconds, config.cluster), (50, true));
+        assert!(FaultConfig::parse(&args(&["--seconds", "--cluster"])).is_err());
         assert!(FaultConfig::parse(&args(&["--clients", "0"])).is_err());
         assert!(FaultConfig::parse(&args(&["--seconds"])).is_err());
         assert!(FaultConfig::parse(&args(&["--rounds", "2"])).is_err());

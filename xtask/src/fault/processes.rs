@@ -23,7 +23,7 @@ pub(super) fn free_port() -> Result<u16, String> {
 }
 
 /// `kill -<signal> <pid>`: std has no signals but `kill`.
-fn signal(pid: u32, signal: &str) -> Result<(), String> {
+pub(super) fn signal(pid: u32, signal: &str) -> Result<(), String> {
     let status = Command::new("kill")
         .args([&format!("-{signal}"), &pid.to_string()])
         .status()

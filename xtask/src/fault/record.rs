@@ -53,10 +53,15 @@ pub(super) enum Endpoint {
     RevokeSession,
     SignOut,
     RevokeOtherSessions,
+    /// `POST /sign-in/email` of the write probe (`--cluster`): writes its
+    /// user's session index, on the master being faulted.
+    SignInProbe,
+    /// `POST /sign-out` of the write probe's new session.
+    SignOutProbe,
 }
 
 impl Endpoint {
-    pub(super) const ALL: [Endpoint; 8] = [
+    pub(super) const ALL: [Endpoint; 10] = [
         Endpoint::SignUp,
         Endpoint::SignIn,
         Endpoint::GetSession,
@@ -65,6 +70,8 @@ impl Endpoint {
         Endpoint::RevokeOtherSessions,
         Endpoint::GetSessionFromStore,
         Endpoint::ListAccounts,
+        Endpoint::SignInProbe,
+        Endpoint::SignOutProbe,
     ];
 
     pub(super) fn label(self) -> &'static str {
@@ -77,6 +84,8 @@ impl Endpoint {
             Endpoint::RevokeSession => "revoke-session",
             Endpoint::SignOut => "sign-out",
             Endpoint::RevokeOtherSessions => "revoke-other-sessions",
+            Endpoint::SignInProbe => "sign-in (write probe)",
+            Endpoint::SignOutProbe => "sign-out (write probe)",
         }
     }
 }
@@ -161,6 +170,17 @@ pub(super) enum Fault {
     ProcessKilled,
     /// `SIGKILL` to Redis, started again on its port from its append-only file.
     RedisKilled,
+    /// `--cluster`: `SIGSTOP` to a master, until its replica has taken over.
+    MasterFrozen,
+    /// Then, until the frozen master (`SIGCONT`) is a caught-up replica of
+    /// its successor: the new master has no replica, so writes to its
+    /// slots cannot be confirmed.
+    FrozenMasterAway,
+    /// `--cluster`: `SIGKILL` to a master, until its replica has taken over.
+    MasterKilled,
+    /// Then, until the killed master, started again, is a caught-up
+    /// replica of its successor.
+    KilledMasterAway,
 }
 
 impl Fault {
@@ -170,18 +190,39 @@ impl Fault {
             Fault::PostgresRestarted => "PostgreSQL restarted",
             Fault::ProcessKilled => "B killed (SIGKILL)",
             Fault::RedisKilled => "Redis killed (SIGKILL)",
+            Fault::MasterFrozen => "a master frozen (SIGSTOP), until failover",
+            Fault::FrozenMasterAway => {
+                "its slots without a replica, until the frozen master rejoins"
+            }
+            Fault::MasterKilled => "a master killed (SIGKILL), until failover",
+            Fault::KilledMasterAway => {
+                "its slots without a replica, until the killed master rejoins"
+            }
         }
     }
 
     /// The request that shows the faulted service is back: a session read
     /// from Redis, or a read from PostgreSQL (get-session reads only Redis,
-    /// where the sessions live).
+    /// where the sessions live). After a failover reads work again; writes
+    /// to the failed master's slots only once it rejoined as a replica.
     pub(super) fn recovery_endpoint(self) -> Endpoint {
         match self {
             Fault::PostgresRestarted => Endpoint::ListAccounts,
-            Fault::RedisFrozen | Fault::ProcessKilled | Fault::RedisKilled => {
-                Endpoint::GetSessionFromStore
-            }
+            Fault::RedisFrozen
+            | Fault::ProcessKilled
+            | Fault::RedisKilled
+            | Fault::MasterFrozen
+            | Fault::MasterKilled => Endpoint::GetSessionFromStore,
+            Fault::FrozenMasterAway | Fault::KilledMasterAway => Endpoint::SignInProbe,
+        }
+    }
+
+    /// The phase that follows a master's failover, until it rejoins.
+    pub(super) fn master_away(self) -> Option<Fault> {
+        match self {
+            Fault::MasterFrozen => Some(Fault::FrozenMasterAway),
+            Fault::MasterKilled => Some(Fault::KilledMasterAway),
+            _ => None,
         }
     }
 }
@@ -192,7 +233,8 @@ pub(super) struct FaultWindow {
     pub(super) fault: Fault,
     pub(super) began: Duration,
     /// When the service was back: `SIGCONT` sent, `pg_isready` answered,
-    /// B printed its listening line, Redis answered `PING`.
+    /// B printed its listening line, Redis answered `PING`; with
+    /// `--cluster`, the failover done, then the old master rejoined.
     pub(super) returned: Duration,
     /// What happened in between, for the report.
     pub(super) detail: String,

@@ -49,16 +49,20 @@ pub(super) struct Phase {
     pub(super) to: Option<Duration>,
 }
 
-/// The phases: steady stretches between the faults' outages, in order.
+/// The phases: steady stretches between the faults' outages, in order
+/// (none between two outages that abut, as a failover and the rejoin
+/// after it do).
 pub(super) fn phases(faults: &[FaultWindow]) -> Vec<Phase> {
     let mut out = Vec::new();
     let mut from = Duration::ZERO;
     for fault in faults {
-        out.push(Phase {
-            label: "steady",
-            from,
-            to: Some(fault.began),
-        });
+        if fault.began > from || out.is_empty() {
+            out.push(Phase {
+                label: "steady",
+                from,
+                to: Some(fault.began),
+            });
+        }
         out.push(Phase {
             label: fault.fault.label(),
             from: fault.began,
@@ -244,6 +248,38 @@ pub(super) fn recoveries(exchanges: &[Exchange], faults: &[FaultWindow]) -> Vec<
     out
 }
 
+/// For each recovery over the limit: the fault, the process, and that
+/// process's recovery reads answered from the fault's start until the
+/// first 2xx after its return, in order of answer. Not a check: for
+/// whoever reads a failed run.
+pub(super) fn slow_recovery_reads<'a>(
+    exchanges: &'a [Exchange],
+    faults: &'a [FaultWindow],
+) -> Vec<(&'a FaultWindow, Target, Vec<&'a Exchange>)> {
+    let slow = recoveries(exchanges, faults)
+        .into_iter()
+        .filter(|r| !r.in_time());
+    let mut out = Vec::new();
+    for recovery in slow {
+        let Some(fault) = faults.iter().find(|f| f.fault == recovery.fault) else {
+            continue;
+        };
+        let until = recovery.after.map(|a| fault.returned + a);
+        let mut reads: Vec<&Exchange> = exchanges
+            .iter()
+            .filter(|e| {
+                e.target == recovery.target
+                    && e.endpoint == fault.fault.recovery_endpoint()
+                    && e.received >= fault.began
+                    && until.is_none_or(|u| e.received <= u)
+            })
+            .collect();
+        reads.sort_by_key(|e| e.received);
+        out.push((fault, recovery.target, reads));
+    }
+    out
+}
+
 /// One check's verdict.
 #[derive(Debug)]
 pub(super) struct Check {
@@ -372,28 +408,84 @@ pub(super) struct Method {
     pub(super) clients: usize,
     pub(super) postgres: String,
     pub(super) redis: String,
+    pub(super) setup: RedisSetup,
     pub(super) allowed: Duration,
+}
+
+/// The Redis the run faulted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum RedisSetup {
+    /// One server with an append-only file.
+    Single,
+    /// Three masters with a replica each (`--cluster`); a write is
+    /// confirmed once this many replicas have it
+    /// (`TESSERA_REDIS_WAIT_REPLICAS`).
+    Cluster { wait_replicas: u32 },
 }
 
 /// The report: caption, requests per phase, faults and recoveries, checks.
 pub(super) fn render(records: &Records, checks: &[Check], method: &Method) -> String {
+    let (redis, probes) = match method.setup {
+        RedisSetup::Single => (
+            format!(
+                "one private Redis {} (append-only file, `appendfsync always`), with",
+                method.redis
+            ),
+            "Probes read a session from Redis (`get-session?disableCookieCache=true`) and the user's accounts from \
+             PostgreSQL (`list-accounts`) on each process every 50 ms; a service's recovery is the time from its return \
+             to the first 2xx of its probe on that process."
+                .to_owned(),
+        ),
+        RedisSetup::Cluster { wait_replicas } => (
+            format!(
+                "a private Redis Cluster {}: three masters with a replica each (six `redis-server` on loopback, \
+                 `--cluster-node-timeout 1000`, `--repl-diskless-sync-delay 0`, no persistence: replication is \
+                 the durability), with \
+                 `TESSERA_REDIS_WAIT_REPLICAS={wait_replicas}` ({}), with",
+                method.redis,
+                if wait_replicas == 0 {
+                    "a write is confirmed without waiting for any replica".to_owned()
+                } else {
+                    format!(
+                        "a write is confirmed only once {wait_replicas} replica of its master has it, \
+                         `WAIT {wait_replicas} 500`, else it answers 503"
+                    )
+                },
+            ),
+            format!(
+                "Probes on each process every 50 ms read a session from Redis (`get-session?disableCookieCache=true`) \
+             and the user's accounts from PostgreSQL (`list-accounts`), and a write probe signs a user in (which writes \
+             the user's session index to Redis) and the new session out. Before the load, probe users are signed up \
+             until each master's slots hold a probe session and a probe user's index; when a master is faulted the \
+             Redis probes switch to those on it. The master frozen is the one serving the session a client saw \
+             confirmed last; the master killed is chosen the same way among the other two masters' slots. Each \
+             master fault counts as two phases: until the failover (its replica promoted, and seen as a master with \
+             `cluster_state:ok` by every running node), then until the old master is a caught-up replica of the new \
+             one (after `SIGCONT`, or started again with its `nodes-<port>.conf`); meanwhile its slots have no \
+             replica{}. Recovery is the time from the failover to the first 2xx of the \
+             read probe, from the rejoin to the first 2xx sign-in of the write probe, and, for PostgreSQL and B, \
+             from the service's return to the first 2xx of its probe, on each process.",
+                if wait_replicas == 0 {
+                    ""
+                } else {
+                    ", so writes there answer 503"
+                }
+            ),
+        ),
+    };
     let mut out = format!(
         "`{}` on {}, a {}-core machine. Two `tessera serve` (release build, hyper), A and B, share one PostgreSQL {} \
-         (a schema of the run's own) and one private Redis {} (append-only file, `appendfsync always`), \
-         with the `jwe` cookie cache, revocation lag 1 s and rate limiting off. \
+         (a schema of the run's own) and {redis} the `jwe` cookie cache, revocation lag 1 s and rate limiting off. \
          {} clients, one thread each, loop: sign up a new user on one process, sign in a second session on the other, \
          read both, then revoke the second session three rounds in four (`revoke-session`, `sign-out`, \
          `revoke-other-sessions`, on either process) and read older live and revoked sessions on the other process. \
-         Probes read a session from Redis (`get-session?disableCookieCache=true`) and the user's accounts from \
-         PostgreSQL (`list-accounts`) on each process every 50 ms; a service's recovery is the time from its return \
-         to the first 2xx of its probe on that process. A revoked session counts as accepted late when a request sent \
+         {probes} A revoked session counts as accepted late when a request sent \
          more than {} ms (the lag plus 200 ms of measurement slack) after the revocation's 200 answered a session. \
          Requests are counted in the phase in which their answer (or failure) came; times are from the load's start.\n\n",
         method.command,
         method.date,
         method.cores,
         method.postgres,
-        method.redis,
         method.clients,
         method.allowed.as_millis(),
     );
@@ -435,6 +527,7 @@ pub(super) fn render(records: &Records, checks: &[Check], method: &Method) -> St
         };
         let read = match fault.fault.recovery_endpoint() {
             Endpoint::ListAccounts => "list-accounts (PostgreSQL)",
+            Endpoint::SignInProbe => "sign-in of the write probe (Redis)",
             _ => "get-session from Redis",
         };
         out.push_str(&format!(
@@ -853,6 +946,7 @@ mod tests {
             clients: 8,
             postgres: "15.8".to_owned(),
             redis: "7.0.15".to_owned(),
+            setup: RedisSetup::Single,
             allowed: ms(1_200),
         };
         let checks = checks(&records, method.allowed);
@@ -873,5 +967,99 @@ mod tests {
             "| get-session?disableCookieCache=true (probe) |  | 2 | 2 | 0 | 0 | 0 | 0 |"
         ));
         assert_eq!(text.matches("| PASS |").count(), 5);
+        assert!(text.contains(
+            "and one private Redis 7.0.15 (append-only file, `appendfsync always`), with the `jwe` cookie cache"
+        ));
+        assert!(!text.contains("Cluster"));
+    }
+
+    #[test]
+    fn a_master_fault_is_two_phases_with_a_read_and_a_write_recovery() {
+        let faults = vec![
+            window(Fault::MasterFrozen, 5_000, 7_400),
+            window(Fault::FrozenMasterAway, 7_400, 10_300),
+        ];
+        let labels: Vec<&str> = phases(&faults).iter().map(|p| p.label).collect();
+        assert_eq!(
+            labels,
+            [
+                "steady",
+                Fault::MasterFrozen.label(),
+                Fault::FrozenMasterAway.label(),
+                "steady"
+            ],
+            "no empty steady phase between the failover and the rejoin"
+        );
+        let exchanges = [
+            // Writes to the slots without a replica: 503, as they must.
+            exchange(Target::A, Endpoint::SignInProbe, 8_000, 8_600, status(503)),
+            exchange(
+                Target::A,
+                Endpoint::GetSessionFromStore,
+                7_420,
+                7_450,
+                status(200),
+            ),
+            exchange(
+                Target::B,
+                Endpoint::GetSessionFromStore,
+                7_400,
+                7_600,
+                status(200),
+            ),
+            exchange(
+                Target::A,
+                Endpoint::SignInProbe,
+                10_200,
+                10_400,
+                status(200),
+            ),
+            exchange(
+                Target::B,
+                Endpoint::SignInProbe,
+                10_300,
+                10_500,
+                status(200),
+            ),
+        ];
+        let after: Vec<Option<u64>> = recoveries(&exchanges, &faults)
+            .iter()
+            .map(|r| r.after.map(|a| a.as_millis() as u64))
+            .collect();
+        assert_eq!(after, [Some(50), Some(200), Some(100), Some(200)]);
+        assert!(unexpected(&exchanges, &faults).is_empty());
+    }
+
+    #[test]
+    fn a_cluster_run_says_so_in_its_caption() {
+        let mut records = passing_records();
+        records.faults = vec![
+            window(Fault::MasterKilled, 5_000, 7_400),
+            window(Fault::KilledMasterAway, 7_400, 10_300),
+        ];
+        records.exchanges.push(exchange(
+            Target::A,
+            Endpoint::SignInProbe,
+            10_300,
+            10_400,
+            status(200),
+        ));
+        let method = Method {
+            command: "cargo xtask fault --seconds 40 --clients 8 --cluster".to_owned(),
+            date: "2025-01-01".to_owned(),
+            cores: 2,
+            clients: 8,
+            postgres: "15.8".to_owned(),
+            redis: "7.0.15".to_owned(),
+            setup: RedisSetup::Cluster { wait_replicas: 1 },
+            allowed: ms(1_200),
+        };
+        let text = render(&records, &checks(&records, method.allowed), &method);
+        assert!(text.contains("a private Redis Cluster 7.0.15: three masters with a replica each"));
+        assert!(text
+            .contains("`TESSERA_REDIS_WAIT_REPLICAS=1` (a write is confirmed only once 1 replica"));
+        assert!(text.contains(
+            "| its slots without a replica, until the killed master rejoins | 7.40 s | 10.30 s |  | sign-in of the write probe (Redis) | 100 ms | never |"
+        ));
     }
 }

@@ -2,7 +2,8 @@
 //! at 5 s for 5 s, PostgreSQL restarted at 15 s, B killed at 22 s and
 //! started again at 24 s, Redis killed at 30 s and started again at 35 s.
 //! A longer run spreads the starts out in proportion; the outages keep
-//! their length.
+//! their length. With `--cluster` the Redis steps freeze and wake one
+//! master, and kill and start again another: the same times.
 
 use std::time::Duration;
 

@@ -4,7 +4,8 @@
 //! end.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::http::{self, Reply};
@@ -33,9 +34,41 @@ pub(super) struct Load {
     pub(super) addrs: [SocketAddr; 2],
     /// A name for this run's users.
     pub(super) run: String,
+    /// Which of their sessions (and users) the probes use: with
+    /// `--cluster`, the ones on the master being faulted.
+    pub(super) focus: AtomicUsize,
+    /// The token of the session a client saw confirmed last.
+    pub(super) last_token: Mutex<Option<String>>,
 }
 
 impl Load {
+    pub(super) fn new(addrs: [SocketAddr; 2], run: String) -> Load {
+        Load {
+            start: Instant::now(),
+            stop: AtomicBool::new(false),
+            addrs,
+            run,
+            focus: AtomicUsize::new(0),
+            last_token: Mutex::new(None),
+        }
+    }
+
+    /// The token of the session a client saw confirmed last, if any.
+    pub(super) fn last_token(&self) -> Option<String> {
+        self.last_token.lock().ok().and_then(|t| t.clone())
+    }
+
+    fn saw_confirmed(&self, session: &Session) {
+        if let Ok(mut last) = self.last_token.lock() {
+            *last = Some(session.token.clone());
+        }
+    }
+
+    /// `items[focus]`: the probes' choice.
+    fn focused<'i, T>(&self, items: &'i [T]) -> &'i T {
+        &items[self.focus.load(Ordering::Relaxed) % items.len()]
+    }
+
     fn now(&self) -> Duration {
         self.start.elapsed()
     }
@@ -54,7 +87,7 @@ impl Load {
 pub(super) struct Session {
     /// The `Cookie` header: the session token and the `jwe` cache.
     pub(super) cookie: String,
-    token: String,
+    pub(super) token: String,
     pub(super) created_on: Target,
 }
 
@@ -181,18 +214,19 @@ impl<'a> Client<'a> {
             None,
             Some(&body),
         );
-        Self::confirmed(target, answer)
+        let session = Self::confirmed(target, answer);
+        session.inspect(|s| self.load.saw_confirmed(s))
     }
 
     fn sign_in(&mut self, target: Target, email: &str) -> Option<Session> {
+        let session = self.sign_in_as(target, Endpoint::SignIn, email);
+        session.inspect(|s| self.load.saw_confirmed(s))
+    }
+
+    /// A sign-in recorded as `endpoint`.
+    fn sign_in_as(&mut self, target: Target, endpoint: Endpoint, email: &str) -> Option<Session> {
         let body = format!(r#"{{"email":"{email}","password":"{PASSWORD}"}}"#);
-        let answer = self.send(
-            target,
-            Endpoint::SignIn,
-            "/sign-in/email",
-            None,
-            Some(&body),
-        );
+        let answer = self.send(target, endpoint, "/sign-in/email", None, Some(&body));
         Self::confirmed(target, answer)
     }
 
@@ -345,13 +379,13 @@ pub(super) fn client(load: &Load, id: usize) -> ClientLog {
     client.log
 }
 
-/// Reads `endpoint` on `target` with `session`'s cookie every
-/// [`PROBE_INTERVAL`] until the load stops.
+/// Reads `endpoint` on `target` every [`PROBE_INTERVAL`] until the load
+/// stops, with the cookie of the focused one of `sessions`.
 pub(super) fn probe(
     load: &Load,
     target: Target,
     endpoint: Endpoint,
-    session: &Session,
+    sessions: &[Session],
 ) -> ClientLog {
     let path = match endpoint {
         Endpoint::ListAccounts => "/list-accounts",
@@ -359,22 +393,70 @@ pub(super) fn probe(
     };
     let mut client = Client::new(load, usize::MAX);
     while !load.stopped() {
+        let session = load.focused(sessions);
         client.send(target, endpoint, path, Some(&session.cookie), None);
         std::thread::sleep(PROBE_INTERVAL);
     }
     client.log
 }
 
-/// Signs up the probes' user on `target`, outside the record.
-pub(super) fn probe_session(load: &Load, target: Target) -> Result<Session, String> {
+/// The write probe (`--cluster`): every [`PROBE_INTERVAL`] until the load
+/// stops, signs in the focused one of `emails`' users on `target`, which
+/// writes that user's session index, then signs the new session out.
+pub(super) fn write_probe(load: &Load, target: Target, emails: &[String]) -> ClientLog {
     let mut client = Client::new(load, usize::MAX);
-    let email = format!("{}-probe@example.com", load.run);
-    client
-        .sign_up(target, &email)
-        .ok_or_else(|| match client.log.exchanges.last() {
+    while !load.stopped() {
+        let email = load.focused(emails);
+        if let Some(session) = client.sign_in_as(target, Endpoint::SignInProbe, email) {
+            client.send(
+                target,
+                Endpoint::SignOutProbe,
+                "/sign-out",
+                Some(&session.cookie),
+                Some("{}"),
+            );
+        }
+        std::thread::sleep(PROBE_INTERVAL);
+    }
+    client.log
+}
+
+/// A user the probes use, signed up outside the record.
+pub(super) struct ProbeUser {
+    pub(super) email: String,
+    pub(super) id: String,
+    /// The session of its sign-up.
+    pub(super) session: Session,
+}
+
+/// Signs up a probes' user named `name` on `target`, outside the record.
+pub(super) fn probe_user(load: &Load, target: Target, name: &str) -> Result<ProbeUser, String> {
+    let mut client = Client::new(load, usize::MAX);
+    let email = format!("{}-{name}@example.com", load.run);
+    let body = format!(r#"{{"email":"{email}","password":"{PASSWORD}","name":"Fault"}}"#);
+    let answer = client.send(
+        target,
+        Endpoint::SignUp,
+        "/sign-up/email",
+        None,
+        Some(&body),
+    );
+    let id = answer
+        .reply
+        .as_ref()
+        .and_then(|r| http::json_string(&r.body, "id"));
+    match (Client::confirmed(target, answer), id) {
+        (Some(session), Some(id)) => Ok(ProbeUser { email, id, session }),
+        _ => Err(match client.log.exchanges.last() {
             Some(e) => format!("the probes' sign-up answered {}", e.outcome.describe()),
             None => "the probes' sign-up sent nothing".to_owned(),
-        })
+        }),
+    }
+}
+
+/// Signs up the probes' user on `target`, outside the record.
+pub(super) fn probe_session(load: &Load, target: Target) -> Result<Session, String> {
+    probe_user(load, target, "probe").map(|user| user.session)
 }
 
 /// Every live session on both processes, read from the store
