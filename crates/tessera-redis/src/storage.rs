@@ -96,6 +96,19 @@ const SEQ_BITS: u32 = 20;
 const FAILOVER_RETRIES: u32 = 20;
 /// The pause between two tries of [`FAILOVER_RETRIES`].
 const FAILOVER_PAUSE: Duration = Duration::from_millis(100);
+/// How long one try of an idempotent cluster command may wait for its node:
+/// longer than any command of this crate takes on a live node, short
+/// enough that a hung master's slots come back soon after the cluster
+/// promotes its replica (the watcher in `cluster.rs` swaps the connection).
+const FAILOVER_ATTEMPT: Duration = Duration::from_millis(750);
+
+/// The error of a try that outlived [`FAILOVER_ATTEMPT`].
+fn attempt_timed_out() -> RedisError {
+    RedisError::from(std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        "no answer from the cluster node in time",
+    ))
+}
 
 /// Whether a cluster command may be sent again after `e`. A node that
 /// answered that it does not serve the slot now, or that the cluster is
@@ -177,7 +190,18 @@ macro_rules! through_failover {
         loop {
             // The connection in place now: after a failover, a new one.
             let mut $conn = $cluster.connection();
-            match $call {
+            let attempt = async { $call };
+            // An idempotent command waits at most `FAILOVER_ATTEMPT` for a
+            // node that may hang, then goes again on the connection then
+            // in place; a command that must not be repeated waits it out.
+            let outcome = if $idempotent {
+                tokio::time::timeout(FAILOVER_ATTEMPT, attempt)
+                    .await
+                    .unwrap_or_else(|_| Err(attempt_timed_out()))
+            } else {
+                attempt.await
+            };
+            match outcome {
                 Err(e) if failures < FAILOVER_RETRIES && retryable(&e, $idempotent) => {
                     failures += 1;
                     tokio::time::sleep(FAILOVER_PAUSE).await;
