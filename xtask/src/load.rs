@@ -678,10 +678,11 @@ fn check_get_session(addr: &str, cookie: &str) -> Result<usize, String> {
 // ---------------------------------------------------------------------------
 // A minimal HTTP/1.1 client: one request per connection.
 
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
+/// An HTTP/1.1 response, read whole (also `cargo xtask fault`'s).
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: String,
 }
 
 fn http_request(
@@ -712,7 +713,8 @@ fn http_request(
     parse_reply(&raw).ok_or_else(|| format!("{method} http://{addr}{path}: malformed response"))
 }
 
-fn parse_reply(raw: &[u8]) -> Option<Reply> {
+/// A raw HTTP/1.1 response (plain or chunked body) as a [`Reply`].
+pub(crate) fn parse_reply(raw: &[u8]) -> Option<Reply> {
     let split = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
     let head = std::str::from_utf8(&raw[..split]).ok()?;
     let mut lines = head.split("\r\n");
