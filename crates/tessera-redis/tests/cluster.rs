@@ -199,19 +199,28 @@ async fn two_processes_share_sessions_and_revocations_on_a_cluster() {
     assert_eq!(raw.get(&token).await.unwrap(), None);
 }
 
+/// A process whose writes are confirmed only once on the master and on its
+/// replica, and `n` users it signed up: their tokens and cookies.
+async fn with_confirmed_sessions(
+    cluster: &ThrowawayCluster,
+    n: usize,
+) -> (Auth, Vec<(String, ClientCookies)>) {
+    let clock = TestClock::at(Timestamp::from_millis(1_795_824_000_000));
+    let options = RedisOptions::new().wait_for_replicas(1, Duration::from_secs(2));
+    let auth = process(storage(cluster, options).await, &clock);
+    let mut sessions = Vec::new();
+    for i in 0..n {
+        sessions.push(sign_up(&auth, &format!("user-{i}@example.com")).await);
+    }
+    (auth, sessions)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_master_failing_over_loses_no_confirmed_session() {
     let Some(mut cluster) = ThrowawayCluster::start() else {
         return;
     };
-    let clock = TestClock::at(Timestamp::from_millis(1_795_824_000_000));
-    // Confirmed = on the master and on its replica.
-    let options = RedisOptions::new().wait_for_replicas(1, Duration::from_secs(2));
-    let auth = process(storage(&cluster, options).await, &clock);
-    let mut sessions = Vec::new();
-    for i in 0..20 {
-        sessions.push(sign_up(&auth, &format!("user-{i}@example.com")).await);
-    }
+    let (auth, sessions) = with_confirmed_sessions(&cluster, 20).await;
     // Kill the master holding the first session, at once: no grace for
     // its replica beyond what each confirmed write already waited for.
     let victim = cluster.master_of(&sessions[0].0);
@@ -238,13 +247,7 @@ async fn a_hung_master_is_left_behind_once_its_replica_takes_over() {
     let Some(mut cluster) = ThrowawayCluster::start() else {
         return;
     };
-    let clock = TestClock::at(Timestamp::from_millis(1_795_824_000_000));
-    let options = RedisOptions::new().wait_for_replicas(1, Duration::from_secs(2));
-    let auth = process(storage(&cluster, options).await, &clock);
-    let mut sessions = Vec::new();
-    for i in 0..12 {
-        sessions.push(sign_up(&auth, &format!("user-{i}@example.com")).await);
-    }
+    let (auth, sessions) = with_confirmed_sessions(&cluster, 12).await;
     // The master of the first session stops answering (a frozen process,
     // a network black hole); its replica takes over.
     let victim = cluster.master_of(&sessions[0].0);

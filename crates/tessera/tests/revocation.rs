@@ -435,26 +435,22 @@ async fn a_store_away_longer_than_the_lag_fails_cache_hits_closed_then_service_r
 async fn a_revocation_the_store_cannot_take_is_an_error_and_revokes_nothing() {
     let (pair, storage) = over_switchable_storage();
     let jar = sign_up(&pair.a, "ada@example.com").await;
+    let revoke_sessions = || async {
+        send(
+            &pair.a,
+            &mut jar.clone(),
+            Method::POST,
+            "/revoke-sessions",
+            Some(json!({})),
+        )
+        .await
+    };
     storage.down.store(true, Ordering::SeqCst);
-    let r = send(
-        &pair.a,
-        &mut jar.clone(),
-        Method::POST,
-        "/revoke-sessions",
-        Some(json!({})),
-    )
-    .await;
+    let r = revoke_sessions().await;
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{:?}", r.body());
     storage.down.store(false, Ordering::SeqCst);
     // The client retries, and the revocation reaches B.
-    let r = send(
-        &pair.a,
-        &mut jar.clone(),
-        Method::POST,
-        "/revoke-sessions",
-        Some(json!({})),
-    )
-    .await;
+    let r = revoke_sessions().await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body());
     pair.advance_ms(1_000);
     assert_eq!(*get_session(&pair.b, &jar).await.body(), Value::Null);

@@ -308,6 +308,21 @@ impl Sessions {
                 }
             }
         }
+        self.remove(token, now).await
+    }
+
+    /// Deletes a session already seen expired: nothing to publish, since
+    /// cache hits check expiry themselves, so no record to read first.
+    pub(crate) async fn delete_expired(
+        &self,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.remove(token, now).await
+    }
+
+    /// Removes a session from the stores, unpublished.
+    async fn remove(&self, token: &str, now: Timestamp) -> Result<(), StoreError> {
         if let Some(storage) = &self.secondary {
             // The key goes first, atomically: from here on no refresh can
             // write it back (`set_if_exists`), then the index forgets it.

@@ -230,7 +230,8 @@ impl SessionEngine {
             other => {
                 self.delete_session_cookies(jar, cookies, false);
                 if other.is_some() && !opts.read_only {
-                    if let Err(e) = self.sessions.delete(token, now).await {
+                    // Found expired: no revocation to publish.
+                    if let Err(e) = self.sessions.delete_expired(token, now).await {
                         tracing::warn!(error = %e, "could not delete an expired session");
                     }
                 }
