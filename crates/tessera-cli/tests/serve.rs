@@ -837,8 +837,15 @@ async fn post_for_cookies(
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 200, "{path}");
-    cookie_header(&res)
+    let cookies = cookie_header(&res);
+    let status = res.status();
+    assert_eq!(
+        status,
+        200,
+        "{path}: {}",
+        res.text().await.unwrap_or_default()
+    );
+    cookies
 }
 
 /// `GET /get-session` with `cookies`; the user's email, if any.
@@ -1218,7 +1225,7 @@ async fn processes_sharing_redis_share_sessions() {
 /// replica.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn processes_sharing_a_redis_cluster_share_sessions_and_revocations() {
-    let Some(cluster) = tessera_testkit::redis_cluster::ThrowawayCluster::start() else {
+    let Some(cluster) = tessera_testkit::redis_cluster::ThrowawayCluster::start_steady() else {
         return;
     };
     let url = cluster.url();

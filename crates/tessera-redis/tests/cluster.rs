@@ -34,7 +34,7 @@ async fn storage(cluster: &ThrowawayCluster, options: RedisOptions) -> RedisStor
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_call_works_on_a_cluster() {
-    let Some(cluster) = ThrowawayCluster::start() else {
+    let Some(cluster) = ThrowawayCluster::start_steady() else {
         return;
     };
     let s = storage(&cluster, RedisOptions::new().prefix("p:")).await;
@@ -82,7 +82,7 @@ async fn every_call_works_on_a_cluster() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_updates_from_two_processes_lose_nothing_on_a_cluster() {
-    let Some(cluster) = ThrowawayCluster::start() else {
+    let Some(cluster) = ThrowawayCluster::start_steady() else {
         return;
     };
     let a = Arc::new(storage(&cluster, RedisOptions::new()).await);
@@ -147,7 +147,7 @@ async fn stored_session(auth: &Auth, cookies: &ClientCookies) -> TestResponse {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_share_sessions_and_revocations_on_a_cluster() {
-    let Some(cluster) = ThrowawayCluster::start() else {
+    let Some(cluster) = ThrowawayCluster::start_steady() else {
         return;
     };
     let clock = TestClock::at(Timestamp::from_millis(1_795_824_000_000));

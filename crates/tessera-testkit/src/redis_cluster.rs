@@ -31,19 +31,44 @@ pub struct ThrowawayCluster {
     children: Vec<Option<Child>>,
     /// Nodes stopped with `SIGSTOP` (they answer nothing).
     frozen: Vec<bool>,
+    /// `cluster-node-timeout`: how long a silent node has before its
+    /// replica takes over.
+    node_timeout: Duration,
 }
 
+/// The node timeout of a cluster whose tests fail nodes over: short, so a
+/// replica takes over within seconds.
+const FAILOVER_NODE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The node timeout of a cluster whose tests never fail a node over: long
+/// enough that a loaded machine's pauses (a busy CI runner) are not taken
+/// for a failed master.
+const STEADY_NODE_TIMEOUT: Duration = Duration::from_secs(10);
+
 impl ThrowawayCluster {
-    /// Starts and joins the cluster, or `None` after the skip banner when
-    /// `redis-server` or `redis-cli` is missing.
+    /// Starts and joins a cluster for tests that fail nodes over
+    /// ([`ThrowawayCluster::fail_over`], [`ThrowawayCluster::freeze`]): a
+    /// silent master is replaced after one second. `None` after the skip
+    /// banner when `redis-server` or `redis-cli` is missing.
     pub fn start() -> Option<ThrowawayCluster> {
-        match ThrowawayCluster::try_start() {
+        ThrowawayCluster::start_with(FAILOVER_NODE_TIMEOUT)
+    }
+
+    /// Starts and joins a cluster for tests that need its topology to stay
+    /// put: a master is replaced only after ten seconds of silence, so a
+    /// loaded machine never fails one over in the middle of a test.
+    pub fn start_steady() -> Option<ThrowawayCluster> {
+        ThrowawayCluster::start_with(STEADY_NODE_TIMEOUT)
+    }
+
+    fn start_with(node_timeout: Duration) -> Option<ThrowawayCluster> {
+        match ThrowawayCluster::try_start(node_timeout) {
             Ok(cluster) => Some(cluster),
             Err(e) => skip_or_fail(Service::Redis, &e),
         }
     }
 
-    fn try_start() -> Result<ThrowawayCluster, String> {
+    fn try_start(node_timeout: Duration) -> Result<ThrowawayCluster, String> {
         let dir = std::env::temp_dir().join(format!(
             "tessera-cluster-{}-{}",
             std::process::id(),
@@ -55,6 +80,7 @@ impl ThrowawayCluster {
             dir,
             children: (0..NODES).map(|_| None).collect(),
             frozen: vec![false; NODES],
+            node_timeout,
         };
         for i in 0..NODES {
             cluster.spawn(i)?;
@@ -89,11 +115,12 @@ impl ThrowawayCluster {
 
     fn spawn(&mut self, i: usize) -> Result<(), String> {
         let port = self.ports[i].to_string();
+        let node_timeout = self.node_timeout.as_millis().to_string();
         let child = Command::new("redis-server")
             .args(["--port", &port, "--bind", "127.0.0.1"])
             .args(["--cluster-enabled", "yes"])
             .args(["--cluster-config-file", &format!("nodes-{port}.conf")])
-            .args(["--cluster-node-timeout", "1000"])
+            .args(["--cluster-node-timeout", &node_timeout])
             .args(["--save", "", "--appendonly", "no"])
             .arg("--dir")
             .arg(&self.dir)
