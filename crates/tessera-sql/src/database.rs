@@ -590,6 +590,26 @@ impl Database for SqlDatabase {
         })
     }
 
+    async fn consume_verification(
+        &self,
+        identifier: &str,
+    ) -> Result<Option<Verification>, StoreError> {
+        run!(self, pool => {
+            let rows = sqlx::query(CONSUME_VERIFICATION)
+                .bind(identifier)
+                .fetch_all(pool)
+                .await?;
+            let mut newest: Option<Verification> = None;
+            for row in &rows {
+                let v = value::verification(row, 0)?;
+                if newest.as_ref().is_none_or(|n| v.created_at > n.created_at) {
+                    newest = Some(v);
+                }
+            }
+            Ok(newest)
+        })
+    }
+
     /// The log is the `tessera_revocation` table (migration 2).
     fn has_revocation_log(&self) -> bool {
         true

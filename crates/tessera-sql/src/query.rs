@@ -164,6 +164,12 @@ pub(crate) const NEWEST_VERIFICATION: &str = concat!(
 );
 pub(crate) const DELETE_VERIFICATION: &str =
     r#"delete from "verification" where "identifier" = $1"#;
+/// Deletes an identifier's values and returns them: the statement is the
+/// atomic step, so of two concurrent consumers only one gets the rows.
+pub(crate) const CONSUME_VERIFICATION: &str = concat!(
+    r#"delete from "verification" where "identifier" = $1 returning "#,
+    verification_columns!("")
+);
 
 // The revocation log (`tessera_revocation`, Tessera's own table): `seq`
 // numbers entries, `expiresAt` is epoch milliseconds.

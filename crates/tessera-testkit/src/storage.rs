@@ -166,6 +166,7 @@ macro_rules! storage_conformance {
                 database_finds_sessions_in_the_requested_order,
                 deleting_a_user_deletes_their_sessions_and_accounts,
                 verifications_newest_first_and_deleted_by_identifier,
+                a_verification_is_consumed_once,
                 dates_keep_millisecond_precision,
                 session_create_find_refresh_revoke,
                 find_many_keeps_the_requested_order,
@@ -588,6 +589,46 @@ pub async fn verifications_newest_first_and_deleted_by_identifier(store: &StoreU
     assert_eq!(db.find_verification("auth-state:xyz").await.unwrap(), None);
     assert_eq!(
         db.find_verification("email:alice").await.unwrap(),
+        Some(other)
+    );
+}
+
+/// Consuming takes the newest value of an identifier and removes them
+/// all; of concurrent consumers exactly one gets it (a one-time token is
+/// spent once), and the other identifiers stay.
+pub async fn a_verification_is_consumed_once(store: &StoreUnderTest) {
+    let db = store.sessions.database();
+    let older = verification("c1", "reset-password:tok", 1_000);
+    let newer = verification("c2", "reset-password:tok", 2_000);
+    let other = verification("c3", "reset-password:other", 1_500);
+    for v in [&older, &newer, &other] {
+        db.create_verification(v).await.unwrap();
+    }
+    let racers: Vec<_> = (0..8)
+        .map(|_| {
+            let db = db.clone();
+            tokio::spawn(async move { db.consume_verification("reset-password:tok").await })
+        })
+        .collect();
+    let mut won = Vec::new();
+    for racer in racers {
+        if let Some(v) = racer.await.unwrap().unwrap() {
+            won.push(v);
+        }
+    }
+    assert_eq!(won, vec![newer]);
+    assert_eq!(
+        db.find_verification("reset-password:tok").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        db.consume_verification("reset-password:tok").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        db.consume_verification("reset-password:other")
+            .await
+            .unwrap(),
         Some(other)
     );
 }

@@ -45,6 +45,7 @@ mod clock;
 pub mod cookie;
 mod id;
 pub mod ip;
+pub mod mail;
 pub mod options;
 pub mod password;
 pub mod rate_limit;
@@ -147,6 +148,8 @@ pub struct AuthBuilder {
     plugins: Vec<Arc<dyn plugin::Plugin>>,
     oauth_providers: Vec<oauth::Provider>,
     http_client: Option<Arc<dyn oauth::HttpClient>>,
+    mailer: Option<Arc<dyn mail::Mailer>>,
+    mail_templates: Arc<dyn mail::MailTemplates>,
 }
 
 impl std::fmt::Debug for AuthBuilder {
@@ -155,6 +158,7 @@ impl std::fmt::Debug for AuthBuilder {
             .field("options", &self.options)
             .field("database", &self.database.is_some())
             .field("secondary", &self.secondary.is_some())
+            .field("mailer", &self.mailer.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -170,6 +174,8 @@ impl Auth {
             plugins: Vec::new(),
             oauth_providers: Vec::new(),
             http_client: None,
+            mailer: None,
+            mail_templates: Arc::new(mail::DefaultTemplates),
         }
     }
 
@@ -441,6 +447,22 @@ impl AuthBuilder {
         self
     }
 
+    /// Delivers the account lifecycle's mail (email verification, password
+    /// reset, change of email, account deletion) with `mailer`
+    /// (`tessera-smtp`'s, [`mail::LogMailer`] or your own). Without one,
+    /// those flows answer as better-auth answers without its mail callbacks.
+    pub fn mailer(mut self, mailer: Arc<dyn mail::Mailer>) -> Self {
+        self.mailer = Some(mailer);
+        self
+    }
+
+    /// Writes the lifecycle's messages with `templates` instead of
+    /// [`mail::DefaultTemplates`].
+    pub fn mail_templates(mut self, templates: Arc<dyn mail::MailTemplates>) -> Self {
+        self.mail_templates = templates;
+        self
+    }
+
     /// Uses `clock` for every notion of "now".
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
@@ -637,6 +659,10 @@ impl AuthBuilder {
                     account_throttle,
                     oauth,
                     base_url: base_origin.as_ref().map(|o| format!("{o}{base_path}")),
+                    mail: plugin::MailService {
+                        mailer: self.mailer,
+                        templates: self.mail_templates,
+                    },
                 },
                 trusted,
                 rate_limiter,

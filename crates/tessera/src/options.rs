@@ -144,8 +144,18 @@ pub struct EmailPasswordOptions {
     pub max_password_length: usize,
     /// Sign the user in after sign-up (default true).
     pub auto_sign_in: bool,
-    /// Refuse sign-in until the email is verified.
+    /// Refuse sign-in until the email is verified
+    /// (`TESSERA_REQUIRE_EMAIL_VERIFICATION`).
     pub require_email_verification: bool,
+    /// Offer password reset by mail (`/request-password-reset`) when a
+    /// mailer is configured (default true; `TESSERA_PASSWORD_RESET`).
+    pub password_reset: bool,
+    /// How long a reset link works, in seconds (default 3600, better-auth's
+    /// `resetPasswordTokenExpiresIn`).
+    pub reset_password_token_expires_in: u64,
+    /// A password reset ends every session of the user (default false;
+    /// `TESSERA_REVOKE_SESSIONS_ON_PASSWORD_RESET`).
+    pub revoke_sessions_on_password_reset: bool,
     /// How many passwords may be hashed at once, on as many threads (each
     /// hash takes 32 MiB and tens of milliseconds of a core); `None`, the
     /// default: one per available core. See [`HashPool`](crate::password::HashPool).
@@ -161,7 +171,102 @@ impl Default for EmailPasswordOptions {
             max_password_length: crate::password::MAX_PASSWORD_LENGTH,
             auto_sign_in: true,
             require_email_verification: false,
+            password_reset: true,
+            reset_password_token_expires_in: 3600,
+            revoke_sessions_on_password_reset: false,
             hash_threads: None,
+        }
+    }
+}
+
+/// Email verification (better-auth's `emailVerification`). Links are sent
+/// when a mailer is configured and [`EmailVerificationOptions::enabled`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EmailVerificationOptions {
+    /// Send verification links when a mailer is configured (default true;
+    /// `TESSERA_EMAIL_VERIFICATION`).
+    pub enabled: bool,
+    /// Send a link on sign-up; `None` (better-auth's default) follows
+    /// `require_email_verification` (`TESSERA_SEND_ON_SIGN_UP`).
+    pub send_on_sign_up: Option<bool>,
+    /// Send a new link when an unverified user signs in and is refused
+    /// (better-auth's `sendOnSignIn`, default false;
+    /// `TESSERA_SEND_ON_SIGN_IN`).
+    pub send_on_sign_in: bool,
+    /// Following a verification link signs the user in (default false;
+    /// `TESSERA_AUTO_SIGN_IN_AFTER_VERIFICATION`).
+    pub auto_sign_in_after_verification: bool,
+    /// How long a verification link works, in seconds (default 3600).
+    pub expires_in: u64,
+}
+
+impl Default for EmailVerificationOptions {
+    fn default() -> Self {
+        EmailVerificationOptions {
+            enabled: true,
+            send_on_sign_up: None,
+            send_on_sign_in: false,
+            auto_sign_in_after_verification: false,
+            expires_in: 3600,
+        }
+    }
+}
+
+/// Changes a user may make to their account (better-auth's `user`
+/// options).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UserOptions {
+    /// `/change-email`.
+    pub change_email: ChangeEmailOptions,
+    /// `/delete-user`.
+    pub delete_user: DeleteUserOptions,
+}
+
+/// `/change-email` (better-auth's `user.changeEmail`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ChangeEmailOptions {
+    /// Whether the endpoint works (default false; `TESSERA_CHANGE_EMAIL`).
+    pub enabled: bool,
+    /// An unverified user's address changes at once, without a link
+    /// (default false; `TESSERA_UPDATE_EMAIL_WITHOUT_VERIFICATION`).
+    pub update_email_without_verification: bool,
+    /// A verified user first confirms from the current address (better-auth's
+    /// `sendChangeEmailConfirmation`; default true, with a mailer).
+    pub send_change_email_confirmation: bool,
+}
+
+impl Default for ChangeEmailOptions {
+    fn default() -> Self {
+        ChangeEmailOptions {
+            enabled: false,
+            update_email_without_verification: false,
+            send_change_email_confirmation: true,
+        }
+    }
+}
+
+/// `/delete-user` (better-auth's `user.deleteUser`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DeleteUserOptions {
+    /// Whether the endpoint works (default false; `TESSERA_DELETE_USER`).
+    pub enabled: bool,
+    /// Deletion waits for a link sent by mail (better-auth's
+    /// `sendDeleteAccountVerification`; default true, with a mailer).
+    pub send_delete_account_verification: bool,
+    /// How long that link works, in seconds (default 86400).
+    pub delete_token_expires_in: u64,
+}
+
+impl Default for DeleteUserOptions {
+    fn default() -> Self {
+        DeleteUserOptions {
+            enabled: false,
+            send_delete_account_verification: true,
+            delete_token_expires_in: 86_400,
         }
     }
 }
@@ -549,6 +654,13 @@ pub struct Options {
     pub limits: RequestLimits,
     /// OAuth accounts: where the state lives, the account cookie, linking.
     pub account: AccountOptions,
+    /// Email verification.
+    pub email_verification: EmailVerificationOptions,
+    /// Changes of email and deletion of the account.
+    pub user: UserOptions,
+    /// The application's name, in mail (default `Tessera`;
+    /// `TESSERA_APP_NAME`).
+    pub app_name: String,
 }
 
 /// Where the OAuth `state` and PKCE verifier wait for the callback
@@ -643,6 +755,9 @@ impl Default for Options {
             user_additional_fields: Vec::new(),
             limits: RequestLimits::default(),
             account: AccountOptions::default(),
+            email_verification: EmailVerificationOptions::default(),
+            user: UserOptions::default(),
+            app_name: "Tessera".to_owned(),
         }
     }
 }
@@ -795,7 +910,16 @@ impl Options {
     ///   `TESSERA_MAX_COOKIES`: the [`RequestLimits`];
     /// - `TESSERA_OAUTH_STATE`: `cookie` or `database` (where the OAuth
     ///   state waits for the callback), `TESSERA_ACCOUNT_COOKIE`: `true` /
-    ///   `false` (the `account_data` cookie); see [`AccountOptions`].
+    ///   `false` (the `account_data` cookie); see [`AccountOptions`];
+    /// - the account lifecycle, `true` / `false`:
+    ///   `TESSERA_REQUIRE_EMAIL_VERIFICATION`, `TESSERA_PASSWORD_RESET`,
+    ///   `TESSERA_REVOKE_SESSIONS_ON_PASSWORD_RESET`,
+    ///   `TESSERA_EMAIL_VERIFICATION`, `TESSERA_SEND_ON_SIGN_UP`,
+    ///   `TESSERA_SEND_ON_SIGN_IN`, `TESSERA_AUTO_SIGN_IN_AFTER_VERIFICATION`,
+    ///   `TESSERA_CHANGE_EMAIL`, `TESSERA_UPDATE_EMAIL_WITHOUT_VERIFICATION`,
+    ///   `TESSERA_DELETE_USER`; `TESSERA_MIN_PASSWORD_LENGTH`,
+    ///   `TESSERA_MAX_PASSWORD_LENGTH` (UTF-16 code units); `TESSERA_APP_NAME`
+    ///   (named in mail).
     pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Self, EnvError> {
         let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
         let mut o = Options::new();
@@ -924,7 +1048,64 @@ impl Options {
         if let Some(v) = get("TESSERA_ACCOUNT_COOKIE") {
             o.account.store_account_cookie = Some(parse_bool("TESSERA_ACCOUNT_COOKIE", &v)?);
         }
+        o.read_lifecycle_vars(&get)?;
         Ok(o)
+    }
+
+    /// The account lifecycle's variables (see [`Options::from_vars`]).
+    fn read_lifecycle_vars(
+        &mut self,
+        get: &impl Fn(&str) -> Option<String>,
+    ) -> Result<(), EnvError> {
+        let ep = &mut self.email_and_password;
+        let ev = &mut self.email_verification;
+        let user = &mut self.user;
+        for (name, field) in [
+            (
+                "TESSERA_REQUIRE_EMAIL_VERIFICATION",
+                &mut ep.require_email_verification,
+            ),
+            ("TESSERA_PASSWORD_RESET", &mut ep.password_reset),
+            (
+                "TESSERA_REVOKE_SESSIONS_ON_PASSWORD_RESET",
+                &mut ep.revoke_sessions_on_password_reset,
+            ),
+            ("TESSERA_EMAIL_VERIFICATION", &mut ev.enabled),
+            ("TESSERA_SEND_ON_SIGN_IN", &mut ev.send_on_sign_in),
+            (
+                "TESSERA_AUTO_SIGN_IN_AFTER_VERIFICATION",
+                &mut ev.auto_sign_in_after_verification,
+            ),
+            ("TESSERA_CHANGE_EMAIL", &mut user.change_email.enabled),
+            (
+                "TESSERA_UPDATE_EMAIL_WITHOUT_VERIFICATION",
+                &mut user.change_email.update_email_without_verification,
+            ),
+            ("TESSERA_DELETE_USER", &mut user.delete_user.enabled),
+        ] {
+            if let Some(v) = get(name) {
+                *field = parse_bool(name, &v)?;
+            }
+        }
+        if let Some(v) = get("TESSERA_SEND_ON_SIGN_UP") {
+            ev.send_on_sign_up = Some(parse_bool("TESSERA_SEND_ON_SIGN_UP", &v)?);
+        }
+        for (name, field) in [
+            ("TESSERA_MIN_PASSWORD_LENGTH", &mut ep.min_password_length),
+            ("TESSERA_MAX_PASSWORD_LENGTH", &mut ep.max_password_length),
+        ] {
+            if let Some(v) = get(name) {
+                *field = v.trim().parse().map_err(|_| EnvError::Invalid {
+                    name: name.to_owned(),
+                    value: v.clone(),
+                    reason: "expected a whole number".to_owned(),
+                })?;
+            }
+        }
+        if let Some(v) = get("TESSERA_APP_NAME").filter(|v| !v.trim().is_empty()) {
+            self.app_name = v.trim().to_owned();
+        }
+        Ok(())
     }
 
     /// The secrets in force (the public default when none is configured).

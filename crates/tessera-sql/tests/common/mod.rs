@@ -296,6 +296,13 @@ impl<D: Database> Database for CountingDatabase<D> {
         self.record("delete_verification");
         self.inner.delete_verification(identifier).await
     }
+    async fn consume_verification(
+        &self,
+        identifier: &str,
+    ) -> Result<Option<Verification>, StoreError> {
+        self.record("consume_verification");
+        self.inner.consume_verification(identifier).await
+    }
     // A flag read when `Auth` is built, not a database call.
     fn has_revocation_log(&self) -> bool {
         self.inner.has_revocation_log()

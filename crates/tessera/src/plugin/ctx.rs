@@ -10,6 +10,7 @@ use super::Reply;
 use crate::cookie::{AuthCookies, CookieJar, RequestCookies};
 use crate::error::{codes, ApiError};
 use crate::ip::ClientAddr;
+use crate::mail::{Mail, MailKind, MailTemplates, Mailer};
 use crate::options::Options;
 use crate::password::HashPool;
 use crate::rate_limit::AccountThrottle;
@@ -28,6 +29,15 @@ pub(crate) struct Services {
     pub(crate) oauth: crate::oauth::OAuth,
     /// `<origin><basePath>` from the configured base URL, if any.
     pub(crate) base_url: Option<String>,
+    /// The account lifecycle's mail.
+    pub(crate) mail: MailService,
+}
+
+/// The configured mailer, if any, and the templates that write its
+/// messages.
+pub(crate) struct MailService {
+    pub(crate) mailer: Option<Arc<dyn Mailer>>,
+    pub(crate) templates: Arc<dyn MailTemplates>,
 }
 
 /// A session this request resolved or set, and for which reads it stands.
@@ -129,6 +139,43 @@ impl<'a> Ctx<'a> {
     /// The OAuth providers and what their flows share.
     pub fn oauth(&self) -> &crate::oauth::OAuth {
         &self.services.oauth
+    }
+
+    /// Whether a mailer is configured: the flows that send mail are on
+    /// (better-auth's mail callbacks are set).
+    pub fn has_mailer(&self) -> bool {
+        self.services.mail.mailer.is_some()
+    }
+
+    /// Writes the message of `kind` for `to` with the configured templates
+    /// and hands it to the mailer. A failure (or no mailer) is logged,
+    /// never answered: the response must not tell whether mail went out.
+    pub async fn send_mail(
+        &self,
+        kind: MailKind,
+        to: &str,
+        name: &str,
+        url: &str,
+        new_email: Option<&str>,
+    ) {
+        let Some(mailer) = &self.services.mail.mailer else {
+            tracing::error!(
+                kind = kind.as_str(),
+                "no mailer is configured: mail not sent"
+            );
+            return;
+        };
+        let message = self.services.mail.templates.render(&Mail {
+            kind,
+            app_name: &self.options().app_name,
+            to,
+            name,
+            url,
+            new_email,
+        });
+        if let Err(e) = mailer.send(message).await {
+            tracing::error!(error = %e, kind = kind.as_str(), "mail not handed over");
+        }
     }
 
     /// better-auth's `baseURL`: the configured origin and base path, else

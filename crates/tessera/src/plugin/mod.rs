@@ -19,7 +19,7 @@ use bytes::Bytes;
 use http::{Method, Request, Response};
 
 pub use ctx::Ctx;
-pub(crate) use ctx::Services;
+pub(crate) use ctx::{MailService, Services};
 pub use reply::Reply;
 pub use route::{BodyKind, BoxFuture, Endpoint, EndpointResult, Route};
 

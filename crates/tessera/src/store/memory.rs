@@ -294,6 +294,36 @@ impl Database for MemoryDatabase {
         Ok(())
     }
 
+    async fn consume_verification(
+        &self,
+        identifier: &str,
+    ) -> Result<Option<Verification>, StoreError> {
+        // Each value leaves the map once: of two concurrent callers, only
+        // the one whose `remove` took the newest value answers it.
+        let ids: Vec<String> = self
+            .verifications
+            .iter()
+            .filter(|v| v.identifier == identifier)
+            .map(|v| v.id.clone())
+            .collect();
+        let mut newest: Option<Verification> = None;
+        let mut took_newest = false;
+        for id in ids {
+            let Some(candidate) = self.verifications.get(&id).map(|v| v.clone()) else {
+                continue;
+            };
+            let removed = self.verifications.remove(&id).is_some();
+            if newest
+                .as_ref()
+                .is_none_or(|n| candidate.created_at > n.created_at)
+            {
+                newest = Some(candidate);
+                took_newest = removed;
+            }
+        }
+        Ok(newest.filter(|_| took_newest))
+    }
+
     fn has_revocation_log(&self) -> bool {
         true
     }

@@ -275,6 +275,16 @@ pub trait Database: Send + Sync + 'static {
         -> Result<Option<Verification>, StoreError>;
     /// Deletes verification values by identifier.
     async fn delete_verification(&self, identifier: &str) -> Result<(), StoreError>;
+    /// Takes the newest verification value for an identifier and deletes
+    /// every value of that identifier, atomically: of concurrent callers
+    /// exactly one gets it (better-auth's `consumeVerificationValue`), so a
+    /// one-time token (a password reset, a deletion) is spent once. An
+    /// expired value is deleted too and returned; the caller checks
+    /// `expires_at`.
+    async fn consume_verification(
+        &self,
+        identifier: &str,
+    ) -> Result<Option<Verification>, StoreError>;
 
     /// Whether this database keeps a revocation log
     /// ([`Database::append_revocation`]). Without one, and without
