@@ -43,6 +43,7 @@
 pub mod cache;
 mod clock;
 pub mod cookie;
+pub mod email_token;
 mod id;
 pub mod ip;
 pub mod mail;
@@ -546,6 +547,7 @@ impl AuthBuilder {
         // interceptors, cache-hit hooks and error codes, each selected once.
         let mut routes = api::routes::core_routes();
         routes.extend(api::oauth::oauth_routes());
+        routes.extend(api::lifecycle::lifecycle_routes());
         let mut hooks = Vec::new();
         let mut plugin_rules = Vec::new();
         let mut interceptors = Vec::new();

@@ -5,12 +5,14 @@
 
 pub(crate) mod accounts;
 mod body;
+pub(crate) mod lifecycle;
 pub(crate) mod limits;
 pub(crate) mod oauth;
 mod origin;
 mod router;
 pub(crate) mod routes;
 mod trusted;
+mod verification;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -129,7 +129,7 @@ pub(super) async fn store_state(
                 created_at: now,
                 updated_at: now,
             };
-            save_state_record(ctx, &record).await.map_err(|e| {
+            super::verification::save(ctx, &record).await.map_err(|e| {
                 tracing::error!(error = %e, "cannot store the OAuth state");
                 ApiError::internal("INTERNAL_SERVER_ERROR", "Unable to create verification", &e)
             })?;
@@ -139,71 +139,6 @@ pub(super) async fn store_state(
         }
     }
     Ok(())
-}
-
-/// The secondary storage key of a verification record (spec §5.2).
-fn verification_key(identifier: &str) -> String {
-    format!("verification:{identifier}")
-}
-
-/// better-auth's `createVerificationValue`: in secondary storage when there
-/// is one (`verification:<identifier>`, for its lifetime), so that any
-/// instance can finish the flow; in the database otherwise.
-async fn save_state_record(ctx: &Ctx<'_>, record: &Verification) -> Result<(), StoreError> {
-    match ctx.sessions().secondary_storage() {
-        Some(storage) => {
-            let json = serde_json::to_string(record).map_err(StoreError::backend)?;
-            let ttl = std::time::Duration::from_millis(STATE_TTL_MS.unsigned_abs());
-            storage
-                .set(&verification_key(&record.identifier), &json, Some(ttl))
-                .await
-        }
-        None => ctx.sessions().database().create_verification(record).await,
-    }
-}
-
-/// A state record's value and expiry, from where [`save_state_record`]
-/// put it.
-async fn find_state_record(
-    ctx: &Ctx<'_>,
-    identifier: &str,
-) -> Result<Option<(String, Timestamp)>, StoreError> {
-    match ctx.sessions().secondary_storage() {
-        Some(storage) => {
-            let Some(json) = storage.get(&verification_key(identifier)).await? else {
-                return Ok(None);
-            };
-            // Read leniently: a record better-auth wrote may lack fields
-            // this one has.
-            #[derive(serde::Deserialize)]
-            #[serde(rename_all = "camelCase")]
-            struct Stored {
-                value: String,
-                expires_at: Timestamp,
-            }
-            Ok(serde_json::from_str::<Stored>(&json)
-                .ok()
-                .map(|r| (r.value, r.expires_at)))
-        }
-        None => Ok(ctx
-            .sessions()
-            .database()
-            .find_verification(identifier)
-            .await?
-            .map(|r| (r.value, r.expires_at))),
-    }
-}
-
-async fn delete_state_record(ctx: &Ctx<'_>, identifier: &str) -> Result<(), StoreError> {
-    match ctx.sessions().secondary_storage() {
-        Some(storage) => storage.delete(&verification_key(identifier)).await,
-        None => {
-            ctx.sessions()
-                .database()
-                .delete_verification(identifier)
-                .await
-        }
-    }
 }
 
 /// A callback failure: better-auth's error redirect, `<errorURL>?error=<code>`.
@@ -277,7 +212,7 @@ async fn callback(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
 /// query (joined by `&` unless it already ends with one) and before its
 /// fragment, the URL serialised as `new URL(…)` does; a root-relative URL
 /// stays relative.
-fn append_query_params(input: &str, query: &str) -> String {
+pub(super) fn append_query_params(input: &str, query: &str) -> String {
     const REFERENCE: &str = "https://better-auth.invalid";
     let relative = input.starts_with('/');
     let parsed = if relative {
@@ -470,7 +405,7 @@ async fn parse_state(ctx: &mut Ctx<'_>, state: &str) -> Result<StateData, Callba
             let identifier = format!("auth-state:{state}");
             // An expired record is still read (better-auth's adapter finds
             // it): it is used up below and refused at the flow's error URL.
-            let record = find_state_record(ctx, &identifier)
+            let record = super::verification::find(ctx, &identifier)
                 .await
                 .map_err(|_| CallbackError::new("internal_server_error"))?;
             let Some((value, record_expires_at)) = record else {
@@ -504,7 +439,7 @@ async fn parse_state(ctx: &mut Ctx<'_>, state: &str) -> Result<StateData, Callba
             }
             ctx.jar.expire(&def);
             // Consumed: the same state cannot complete a second callback.
-            if let Err(e) = delete_state_record(ctx, &identifier).await {
+            if let Err(e) = super::verification::delete(ctx, &identifier).await {
                 tracing::error!(error = %e, "cannot delete the OAuth state");
             }
             if record_expires_at.as_millis() < now.as_millis() {

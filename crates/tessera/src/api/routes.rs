@@ -43,7 +43,7 @@ async fn sign_up_email(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     let email = v.email("email");
     let password = v.string("password");
     let image = v.nullable_string("image");
-    let _callback_url = v.opt_string("callbackURL");
+    let callback_url = v.opt_string("callbackURL");
     let remember_me = v.opt_bool("rememberMe");
     v.finish()?;
     let mut extra = serde_json::Map::new();
@@ -142,6 +142,14 @@ async fn sign_up_email(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
             return Err(codes::failed_to_create_user());
         }
     }
+    let send_on_sign_up = ctx
+        .options()
+        .email_verification
+        .send_on_sign_up
+        .unwrap_or(opts.require_email_verification);
+    if send_on_sign_up && ctx.has_mailer() && ctx.options().email_verification.enabled {
+        super::lifecycle::send_verification_link(ctx, &user, callback_url.as_deref()).await;
+    }
     if hide_existing {
         return Ok(without_session(&user));
     }
@@ -213,6 +221,10 @@ async fn sign_in_email(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
         }
     }
     if opts.require_email_verification && !user.email_verified {
+        let verification = &ctx.options().email_verification;
+        if verification.send_on_sign_in && verification.enabled && ctx.has_mailer() {
+            super::lifecycle::send_verification_link(ctx, &user, callback_url.as_deref()).await;
+        }
         return Err(codes::email_not_verified());
     }
     let session = ctx

@@ -1,0 +1,444 @@
+//! The account lifecycle in process, with a mailer that records what it is
+//! handed: email verification, password reset and change of password, as
+//! better-auth 1.7.25 answers them (`docs/account-lifecycle.md`).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::{json, Value};
+use tessera::mail::{MailError, MailKind, Mailer, Message};
+use tessera::store::MemoryDatabase;
+use tessera::{Auth, Options, TestClock, Timestamp};
+use tessera_testkit::{ClientCookies, Target, TestRequest, TestResponse};
+
+const ORIGIN: &str = "http://127.0.0.1:3000";
+const PASSWORD: &str = "password1234";
+
+/// Keeps every message it is handed.
+#[derive(Default)]
+struct Outbox(Mutex<Vec<Message>>);
+
+#[async_trait]
+impl Mailer for Outbox {
+    async fn send(&self, message: Message) -> Result<(), MailError> {
+        self.0.lock().unwrap().push(message);
+        Ok(())
+    }
+}
+
+impl Outbox {
+    fn take(&self) -> Vec<Message> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+struct App {
+    target: Target,
+    outbox: Arc<Outbox>,
+    clock: Arc<TestClock>,
+}
+
+fn app(configure: impl FnOnce(&mut Options), with_mailer: bool) -> App {
+    let mut options = Options::new()
+        .secret("lifecycle-test-secret-0123456789-abcdefghijklmnop")
+        .base_url(ORIGIN)
+        .rate_limit(false);
+    configure(&mut options);
+    let outbox = Arc::new(Outbox::default());
+    let clock = Arc::new(TestClock::at(Timestamp::from_millis(1_800_000_000_000)));
+    let mut builder = Auth::builder(options)
+        .database(Arc::new(MemoryDatabase::new()))
+        .clock(clock.clone());
+    if with_mailer {
+        builder = builder.mailer(outbox.clone());
+    }
+    App {
+        target: Target::auth(builder.build().unwrap(), ORIGIN),
+        outbox,
+        clock,
+    }
+}
+
+impl App {
+    async fn post(&self, path: &str, cookies: &ClientCookies, body: Value) -> TestResponse {
+        self.target
+            .send(
+                &TestRequest::post(format!("/api/auth{path}"))
+                    .origin(ORIGIN)
+                    .cookies(cookies)
+                    .json(&body),
+            )
+            .await
+    }
+
+    async fn get(&self, path_and_query: &str, cookies: &ClientCookies) -> TestResponse {
+        self.target
+            .send(&TestRequest::get(path_and_query.to_owned()).cookies(cookies))
+            .await
+    }
+
+    async fn sign_up(&self, email: &str) -> ClientCookies {
+        let mut cookies = ClientCookies::new();
+        let res = self
+            .post(
+                "/sign-up/email",
+                &cookies,
+                json!({"email": email, "password": PASSWORD, "name": "Ada"}),
+            )
+            .await;
+        assert_eq!(res.status, 200, "{}", res.text);
+        cookies.update(&res);
+        cookies
+    }
+
+    async fn sign_in(&self, email: &str, password: &str) -> TestResponse {
+        self.post(
+            "/sign-in/email",
+            &ClientCookies::new(),
+            json!({"email": email, "password": password}),
+        )
+        .await
+    }
+
+    async fn session(&self, cookies: &ClientCookies) -> Value {
+        self.get("/api/auth/get-session", cookies)
+            .await
+            .body()
+            .clone()
+    }
+}
+
+/// The path and query of a link in a mail (the links are absolute).
+fn path_of(link: &str) -> String {
+    link.strip_prefix(ORIGIN)
+        .expect("a link to the app")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn sign_up_sends_a_link_that_verifies_the_address() {
+    let app = app(|o| o.email_verification.send_on_sign_up = Some(true), true);
+    let cookies = app.sign_up("ada@example.com").await;
+    let mail = app.outbox.take();
+    assert_eq!(mail.len(), 1);
+    assert_eq!(mail[0].kind, MailKind::VerifyEmail);
+    assert_eq!(mail[0].to, "ada@example.com");
+    assert!(mail[0].link.contains("/api/auth/verify-email?token="));
+    assert!(mail[0].link.ends_with("&callbackURL=%2F"));
+    let res = app
+        .get(&path_of(&mail[0].link), &ClientCookies::new())
+        .await;
+    assert_eq!(res.status, 302, "{}", res.text);
+    assert_eq!(res.header("location"), Some("/"));
+    // A cached session still says false until its cache ends; the store says true.
+    let res = app
+        .get("/api/auth/get-session?disableCookieCache=true", &cookies)
+        .await;
+    assert_eq!(res.body()["user"]["emailVerified"], true);
+    // Following it again changes nothing and still redirects.
+    let res = app
+        .get(&path_of(&mail[0].link), &ClientCookies::new())
+        .await;
+    assert_eq!(res.status, 302);
+}
+
+#[tokio::test]
+async fn bad_and_expired_verification_links() {
+    let app = app(|o| o.email_verification.send_on_sign_up = Some(true), true);
+    app.sign_up("ada@example.com").await;
+    let link = app.outbox.take().remove(0).link;
+    let res = app
+        .get(
+            "/api/auth/verify-email?token=not-a-token",
+            &ClientCookies::new(),
+        )
+        .await;
+    assert_eq!((res.status, res.code()), (401, Some("INVALID_TOKEN")));
+    let res = app
+        .get(
+            "/api/auth/verify-email?token=x.y.z&callbackURL=%2Fdone%3Fa%3D1",
+            &ClientCookies::new(),
+        )
+        .await;
+    assert_eq!(res.status, 302);
+    assert_eq!(
+        res.header("location"),
+        Some("/done?a=1&error=INVALID_TOKEN")
+    );
+    app.clock.advance(Duration::from_secs(3600));
+    let res = app.get(&path_of(&link), &ClientCookies::new()).await;
+    assert_eq!(res.status, 302);
+    assert_eq!(res.header("location"), Some("/?error=TOKEN_EXPIRED"));
+}
+
+#[tokio::test]
+async fn unverified_sign_in_is_refused_and_sends_a_new_link() {
+    let app = app(
+        |o| {
+            o.email_and_password.require_email_verification = true;
+            o.email_verification.send_on_sign_in = true;
+        },
+        true,
+    );
+    app.sign_up("ada@example.com").await;
+    // requireEmailVerification sends on sign-up by default.
+    assert_eq!(app.outbox.take().len(), 1);
+    let res = app.sign_in("ada@example.com", PASSWORD).await;
+    assert_eq!((res.status, res.code()), (403, Some("EMAIL_NOT_VERIFIED")));
+    let mail = app.outbox.take();
+    assert_eq!(mail.len(), 1);
+    let res = app
+        .get(&path_of(&mail[0].link), &ClientCookies::new())
+        .await;
+    assert_eq!(res.status, 302);
+    assert_eq!(app.sign_in("ada@example.com", PASSWORD).await.status, 200);
+}
+
+#[tokio::test]
+async fn auto_sign_in_after_verification_sets_a_session() {
+    let app = app(
+        |o| {
+            o.email_and_password.require_email_verification = true;
+            o.email_verification.auto_sign_in_after_verification = true;
+        },
+        true,
+    );
+    app.sign_up("ada@example.com").await;
+    let link = app.outbox.take().remove(0).link;
+    let res = app.get(&path_of(&link), &ClientCookies::new()).await;
+    assert_eq!(res.status, 302);
+    let mut cookies = ClientCookies::new();
+    cookies.update(&res);
+    assert_eq!(app.session(&cookies).await["user"]["emailVerified"], true);
+}
+
+#[tokio::test]
+async fn send_verification_email_answers_alike_for_any_address() {
+    let app = app(|_| {}, true);
+    let cookies = app.sign_up("ada@example.com").await;
+    for email in ["ada@example.com", "nobody@example.com"] {
+        let res = app
+            .post(
+                "/send-verification-email",
+                &ClientCookies::new(),
+                json!({ "email": email }),
+            )
+            .await;
+        assert_eq!((res.status, res.body()), (200, &json!({"status": true})));
+    }
+    assert_eq!(app.outbox.take().len(), 1);
+    let res = app
+        .post(
+            "/send-verification-email",
+            &cookies,
+            json!({"email": "other@example.com"}),
+        )
+        .await;
+    assert_eq!((res.status, res.code()), (400, Some("EMAIL_MISMATCH")));
+}
+
+#[tokio::test]
+async fn without_a_mailer_the_mail_flows_are_off() {
+    let app = app(|_| {}, false);
+    let res = app
+        .post(
+            "/request-password-reset",
+            &ClientCookies::new(),
+            json!({"email": "ada@example.com"}),
+        )
+        .await;
+    assert_eq!(
+        (res.status, res.code()),
+        (400, Some("RESET_PASSWORD_DISABLED"))
+    );
+    let res = app
+        .post(
+            "/send-verification-email",
+            &ClientCookies::new(),
+            json!({"email": "ada@example.com"}),
+        )
+        .await;
+    assert_eq!(
+        (res.status, res.code()),
+        (400, Some("VERIFICATION_EMAIL_NOT_ENABLED"))
+    );
+}
+
+#[tokio::test]
+async fn a_password_reset_works_once_and_ends_the_sessions() {
+    let app = app(
+        |o| o.email_and_password.revoke_sessions_on_password_reset = true,
+        true,
+    );
+    let cookies = app.sign_up("ada@example.com").await;
+    let known = app
+        .post(
+            "/request-password-reset",
+            &ClientCookies::new(),
+            json!({"email": "ada@example.com", "redirectTo": "/reset"}),
+        )
+        .await;
+    let unknown = app
+        .post(
+            "/request-password-reset",
+            &ClientCookies::new(),
+            json!({"email": "nobody@example.com", "redirectTo": "/reset"}),
+        )
+        .await;
+    assert_eq!(known.status, 200);
+    assert_eq!((known.status, &known.text), (unknown.status, &unknown.text));
+    assert_eq!(
+        known.body()["message"],
+        "If this email exists in our system, check your email for the reset link"
+    );
+    let mail = app.outbox.take();
+    assert_eq!(mail.len(), 1);
+    assert_eq!(mail[0].kind, MailKind::ResetPassword);
+    let link = path_of(&mail[0].link);
+    assert!(link.ends_with("?callbackURL=%2Freset"), "{link}");
+    let token = link
+        .strip_prefix("/api/auth/reset-password/")
+        .and_then(|rest| rest.split('?').next())
+        .unwrap()
+        .to_owned();
+    let res = app.get(&link, &ClientCookies::new()).await;
+    assert_eq!(res.status, 302);
+    assert_eq!(
+        res.header("location").map(str::to_owned),
+        Some(format!("{ORIGIN}/reset?token={token}"))
+    );
+    let res = app
+        .post(
+            "/reset-password",
+            &ClientCookies::new(),
+            json!({"newPassword": "short", "token": token}),
+        )
+        .await;
+    assert_eq!((res.status, res.code()), (400, Some("PASSWORD_TOO_SHORT")));
+    let res = app
+        .post(
+            "/reset-password",
+            &ClientCookies::new(),
+            json!({"newPassword": "a-new-password", "token": token}),
+        )
+        .await;
+    assert_eq!((res.status, res.body()), (200, &json!({"status": true})));
+    let res = app
+        .post(
+            "/reset-password",
+            &ClientCookies::new(),
+            json!({"newPassword": "another-password", "token": token}),
+        )
+        .await;
+    assert_eq!((res.status, res.code()), (400, Some("INVALID_TOKEN")));
+    let res = app.get(&link, &ClientCookies::new()).await;
+    assert_eq!(
+        res.header("location"),
+        Some(format!("{ORIGIN}/reset?error=INVALID_TOKEN").as_str())
+    );
+    assert_eq!(app.sign_in("ada@example.com", PASSWORD).await.status, 401);
+    assert_eq!(
+        app.sign_in("ada@example.com", "a-new-password")
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        app.get("/api/auth/get-session?disableCookieCache=true", &cookies)
+            .await
+            .body(),
+        &Value::Null
+    );
+}
+
+#[tokio::test]
+async fn an_expired_reset_token_is_refused() {
+    let app = app(|_| {}, true);
+    app.sign_up("ada@example.com").await;
+    app.post(
+        "/request-password-reset",
+        &ClientCookies::new(),
+        json!({"email": "ada@example.com"}),
+    )
+    .await;
+    let link = path_of(&app.outbox.take().remove(0).link);
+    let token = link
+        .strip_prefix("/api/auth/reset-password/")
+        .and_then(|rest| rest.split('?').next())
+        .unwrap()
+        .to_owned();
+    app.clock.advance(Duration::from_secs(3601));
+    let res = app
+        .post(
+            "/reset-password",
+            &ClientCookies::new(),
+            json!({"newPassword": "a-new-password", "token": token}),
+        )
+        .await;
+    assert_eq!((res.status, res.code()), (400, Some("INVALID_TOKEN")));
+}
+
+#[tokio::test]
+async fn change_password_checks_the_current_one_and_can_end_other_sessions() {
+    let app = app(|_| {}, true);
+    let first = app.sign_up("ada@example.com").await;
+    let mut second = ClientCookies::new();
+    second.update(&app.sign_in("ada@example.com", PASSWORD).await);
+    let res = app
+        .post(
+            "/change-password",
+            &first,
+            json!({"currentPassword": "wrong-password", "newPassword": "a-new-password"}),
+        )
+        .await;
+    assert_eq!((res.status, res.code()), (400, Some("INVALID_PASSWORD")));
+    let res = app
+        .post(
+            "/change-password",
+            &first,
+            json!({"currentPassword": PASSWORD, "newPassword": "x".repeat(129)}),
+        )
+        .await;
+    assert_eq!((res.status, res.code()), (400, Some("PASSWORD_TOO_LONG")));
+    let res = app
+        .post(
+            "/change-password",
+            &first,
+            json!({
+                "currentPassword": PASSWORD,
+                "newPassword": "a-new-password",
+                "revokeOtherSessions": true,
+            }),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    assert!(res.body()["token"].is_string());
+    assert_eq!(res.body()["user"]["email"], "ada@example.com");
+    let mut first = first;
+    first.update(&res);
+    assert_eq!(
+        app.session(&first).await["user"]["email"],
+        "ada@example.com"
+    );
+    assert_eq!(
+        app.get("/api/auth/get-session?disableCookieCache=true", &second)
+            .await
+            .body(),
+        &Value::Null
+    );
+    assert_eq!(
+        app.sign_in("ada@example.com", "a-new-password")
+            .await
+            .status,
+        200
+    );
+    let res = app
+        .post(
+            "/change-password",
+            &ClientCookies::new(),
+            json!({"currentPassword": PASSWORD, "newPassword": "a-new-password"}),
+        )
+        .await;
+    assert_eq!(res.status, 401);
+}
