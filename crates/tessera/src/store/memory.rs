@@ -29,7 +29,8 @@ pub struct MemoryDatabase {
     /// Boxed: the map's table keeps about twice as many slots as entries,
     /// so a pointer per slot instead of a whole record halves its size.
     sessions: DashMap<String, Box<Session>>,
-    verifications: DashMap<String, Verification>,
+    /// Verification values by identifier (lookups are by identifier).
+    verifications: DashMap<String, Vec<Verification>>,
     /// The revocation log: entries by number with their expiry (ms).
     revocations: Mutex<RevocationLog>,
 }
@@ -273,7 +274,10 @@ impl Database for MemoryDatabase {
     }
 
     async fn create_verification(&self, v: &Verification) -> Result<(), StoreError> {
-        self.verifications.insert(v.id.clone(), v.clone());
+        self.verifications
+            .entry(v.identifier.clone())
+            .or_default()
+            .push(v.clone());
         Ok(())
     }
 
@@ -283,14 +287,12 @@ impl Database for MemoryDatabase {
     ) -> Result<Option<Verification>, StoreError> {
         Ok(self
             .verifications
-            .iter()
-            .filter(|v| v.identifier == identifier)
-            .max_by_key(|v| v.created_at)
-            .map(|v| v.clone()))
+            .get(identifier)
+            .and_then(|values| values.iter().max_by_key(|v| v.created_at).cloned()))
     }
 
     async fn delete_verification(&self, identifier: &str) -> Result<(), StoreError> {
-        self.verifications.retain(|_, v| v.identifier != identifier);
+        self.verifications.remove(identifier);
         Ok(())
     }
 
@@ -298,30 +300,12 @@ impl Database for MemoryDatabase {
         &self,
         identifier: &str,
     ) -> Result<Option<Verification>, StoreError> {
-        // Each value leaves the map once: of two concurrent callers, only
-        // the one whose `remove` took the newest value answers it.
-        let ids: Vec<String> = self
+        // One `remove` takes the identifier's values: of concurrent
+        // callers, only one gets them.
+        Ok(self
             .verifications
-            .iter()
-            .filter(|v| v.identifier == identifier)
-            .map(|v| v.id.clone())
-            .collect();
-        let mut newest: Option<Verification> = None;
-        let mut took_newest = false;
-        for id in ids {
-            let Some(candidate) = self.verifications.get(&id).map(|v| v.clone()) else {
-                continue;
-            };
-            let removed = self.verifications.remove(&id).is_some();
-            if newest
-                .as_ref()
-                .is_none_or(|n| candidate.created_at > n.created_at)
-            {
-                newest = Some(candidate);
-                took_newest = removed;
-            }
-        }
-        Ok(newest.filter(|_| took_newest))
+            .remove(identifier)
+            .and_then(|(_, values)| values.into_iter().max_by_key(|v| v.created_at)))
     }
 
     fn has_revocation_log(&self) -> bool {
