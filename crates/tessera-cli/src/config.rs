@@ -31,6 +31,96 @@ pub struct ServeConfig {
     pub secondary_storage: SecondaryStorageChoice,
     /// `TESSERA_OAUTH_<ID>_*`: OAuth providers, discovered at start.
     pub oauth: Vec<tessera::oauth::env::ProviderSpec>,
+    /// `TESSERA_SMTP_URL` and `TESSERA_MAIL_FROM`.
+    pub mail: MailChoice,
+}
+
+/// How the account lifecycle's mail leaves.
+#[derive(Clone, PartialEq, Eq)]
+pub enum MailChoice {
+    /// `TESSERA_SMTP_URL` (`smtp://user:pass@host:port`, `smtps://…`)
+    /// from `TESSERA_MAIL_FROM`.
+    Smtp {
+        /// The server's URL (with its credentials: never shown).
+        url: String,
+        /// The sender mailbox.
+        from: String,
+    },
+    /// No SMTP server, in development: each message's link goes to the
+    /// log at `info`.
+    Log,
+    /// No SMTP server in production: the flows that send mail are off.
+    None,
+}
+
+impl fmt::Debug for MailChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MailChoice::Smtp { url, from } => f
+                .debug_struct("Smtp")
+                .field("url", &without_credentials(url))
+                .field("from", from)
+                .finish(),
+            MailChoice::Log => f.write_str("Log"),
+            MailChoice::None => f.write_str("None"),
+        }
+    }
+}
+
+/// The variables that turn on a flow that sends mail.
+const MAIL_FLOW_VARIABLES: [&str; 4] = [
+    "TESSERA_REQUIRE_EMAIL_VERIFICATION",
+    "TESSERA_EMAIL_VERIFICATION",
+    "TESSERA_PASSWORD_RESET",
+    "TESSERA_SEND_ON_SIGN_UP",
+];
+
+/// `TESSERA_SMTP_URL` and `TESSERA_MAIL_FROM`; in production without a
+/// server, a flow turned on by its variable is refused (its mail would go
+/// nowhere).
+fn mail_choice(
+    get: &impl Fn(&str) -> Option<String>,
+    environment: tessera::Environment,
+) -> Result<MailChoice, ConfigError> {
+    match (get("TESSERA_SMTP_URL"), get("TESSERA_MAIL_FROM")) {
+        (Some(url), Some(from)) => {
+            let url = url.trim().to_owned();
+            if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
+                return Err(ConfigError::Invalid {
+                    name: "TESSERA_SMTP_URL",
+                    value: without_credentials(&url),
+                    reason: "expected smtp://[user:pass@]host[:port] or smtps://…".to_owned(),
+                });
+            }
+            Ok(MailChoice::Smtp {
+                url,
+                from: from.trim().to_owned(),
+            })
+        }
+        (Some(_), None) => Err(ConfigError::Missing {
+            name: "TESSERA_MAIL_FROM",
+            reason: "TESSERA_SMTP_URL needs a sender address".to_owned(),
+        }),
+        (None, Some(_)) => Err(ConfigError::Missing {
+            name: "TESSERA_SMTP_URL",
+            reason: "TESSERA_MAIL_FROM is set, but there is no server to send through".to_owned(),
+        }),
+        (None, None) if environment == tessera::Environment::Production => {
+            for name in MAIL_FLOW_VARIABLES {
+                if get(name).is_some_and(|v| boolean(name, Some(v), false).unwrap_or(false)) {
+                    return Err(ConfigError::Missing {
+                        name: "TESSERA_SMTP_URL",
+                        reason: format!(
+                            "{name} turns on a flow that sends mail, and in production there is \
+                             no mailer without an SMTP server"
+                        ),
+                    });
+                }
+            }
+            Ok(MailChoice::None)
+        }
+        (None, None) => Ok(MailChoice::Log),
+    }
 }
 
 /// Where the signing secret comes from.
@@ -203,7 +293,6 @@ impl ServeConfig {
         };
         Ok(ServeConfig {
             listen,
-            options,
             secret,
             base_url_from_listen,
             database: database_choice(&get)?,
@@ -215,6 +304,8 @@ impl ServeConfig {
                 get("TESSERA_REDIS_WAIT_REPLICAS"),
             )?,
             oauth: tessera::oauth::env::providers(names, get)?,
+            mail: mail_choice(&get, options.environment)?,
+            options,
         })
     }
 }
@@ -733,6 +824,51 @@ mod tests {
             without_credentials("redis://:p@ss@host:1/0"),
             "redis://host:1/0"
         );
+    }
+
+    #[test]
+    fn mail_goes_to_the_log_in_development_and_nowhere_in_production() {
+        assert_eq!(config(&[("NODE_ENV", "development")]).mail, MailChoice::Log);
+        // Unset NODE_ENV is production, as in better-auth.
+        assert_eq!(config(&[]).mail, MailChoice::None);
+        let production = [
+            ("NODE_ENV", "production"),
+            ("BETTER_AUTH_URL", "https://auth.example.com"),
+            ("BETTER_AUTH_SECRET", "a-long-random-secret-of-at-least-32"),
+        ];
+        assert_eq!(config(&production).mail, MailChoice::None);
+        let mut asked = production.to_vec();
+        asked.push(("TESSERA_REQUIRE_EMAIL_VERIFICATION", "true"));
+        let err = error(&asked);
+        assert!(
+            err.starts_with("TESSERA_SMTP_URL is not set: TESSERA_REQUIRE_EMAIL_VERIFICATION"),
+            "{err}"
+        );
+        let mut off = production.to_vec();
+        off.push(("TESSERA_PASSWORD_RESET", "false"));
+        assert_eq!(config(&off).mail, MailChoice::None);
+    }
+
+    #[test]
+    fn an_smtp_server_needs_a_sender_and_never_shows_its_password() {
+        let c = config(&[
+            (
+                "TESSERA_SMTP_URL",
+                "smtps://mailer:hunter2@smtp.example.com",
+            ),
+            ("TESSERA_MAIL_FROM", "Auth <auth@example.com>"),
+        ]);
+        assert!(matches!(c.mail, MailChoice::Smtp { .. }));
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        let err = error(&[("TESSERA_SMTP_URL", "smtp://mailer:hunter2@smtp.example.com")]);
+        assert!(err.starts_with("TESSERA_MAIL_FROM is not set"), "{err}");
+        let err = error(&[
+            ("TESSERA_SMTP_URL", "http://mailer:hunter2@smtp.example.com"),
+            ("TESSERA_MAIL_FROM", "auth@example.com"),
+        ]);
+        assert!(err.starts_with("TESSERA_SMTP_URL=\""), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
     }
 
     #[test]

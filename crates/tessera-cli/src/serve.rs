@@ -9,11 +9,13 @@ use tessera::store::MemorySecondaryStorage;
 use tessera::{Auth, BuildError, Environment};
 use tessera_redis::{RedisOptions, RedisStorage};
 
+/// How long shutdown waits for queued mail to go out.
+const MAIL_DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// How long a write waits for `TESSERA_REDIS_WAIT_REPLICAS` replicas.
 const REPLICA_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
 use tokio::net::TcpListener;
 
-use crate::config::{ConfigError, SecondaryStorageChoice, SecretSource, ServeConfig};
+use crate::config::{ConfigError, MailChoice, SecondaryStorageChoice, SecretSource, ServeConfig};
 use crate::database::{self, DatabaseError};
 use crate::secret_file::{self, SecretFileError, SecretFileOutcome};
 
@@ -61,6 +63,13 @@ pub enum ServeError {
     /// `TESSERA_DATABASE_URL`: the database cannot be opened or migrated.
     #[error(transparent)]
     Database(#[from] DatabaseError),
+    /// `TESSERA_SMTP_URL` or `TESSERA_MAIL_FROM` cannot be used (never
+    /// shows the URL's credentials).
+    #[error("TESSERA_SMTP_URL: {reason}")]
+    Mail {
+        /// Why, in one line.
+        reason: String,
+    },
     /// The shutdown signal handlers cannot be installed.
     #[error("cannot install the shutdown signal handlers: {0}")]
     Signal(io::Error),
@@ -171,6 +180,35 @@ pub async fn run(get: impl Fn(&str) -> Option<String>) -> Result<(), ServeError>
             described
         }
     };
+    let (smtp, mail_described) = match &config.mail {
+        MailChoice::Smtp { url, from } => {
+            let smtp_config =
+                tessera_smtp::SmtpConfig::from_url(url, from).map_err(|e| ServeError::Mail {
+                    reason: e.to_string(),
+                })?;
+            let described = format!(
+                "SMTP at {}:{} ({}), from {}",
+                smtp_config.host(),
+                smtp_config.port(),
+                smtp_config.tls_mode().as_str(),
+                smtp_config.from()
+            );
+            let smtp = Arc::new(tessera_smtp::SmtpMailer::start(smtp_config));
+            builder = builder.mailer(smtp.clone());
+            (Some(smtp), described)
+        }
+        MailChoice::Log => {
+            builder = builder.mailer(Arc::new(tessera::mail::LogMailer));
+            (
+                None,
+                "none configured: each message's link goes to the log (development)".to_owned(),
+            )
+        }
+        MailChoice::None => (
+            None,
+            "none configured: email verification and password reset are off".to_owned(),
+        ),
+    };
     let auth = builder
         .build()
         .map_err(|err| build_error(err, &asked_for_plugins))?;
@@ -181,6 +219,7 @@ pub async fn run(get: impl Fn(&str) -> Option<String>) -> Result<(), ServeError>
     }
     println!("secondary storage: {secondary_storage}");
     println!("oauth providers: {oauth_described}");
+    println!("mail: {mail_described}");
     println!("cookie cache: {}", describe_cache(auth.cookie_cache()));
     println!("revocation: {}", describe_revocation(&auth));
     println!("plugins: {}", list_or_none(&auth.plugin_ids()));
@@ -216,6 +255,12 @@ pub async fn run(get: impl Fn(&str) -> Option<String>) -> Result<(), ServeError>
     // write-ahead log into the file and PostgreSQL sees clean goodbyes.
     if let Some(sql) = &db.sql {
         sql.close().await;
+    }
+    // Mail queued by the last requests still goes out.
+    if let Some(smtp) = smtp {
+        if let Err(e) = smtp.shutdown(MAIL_DRAIN_TIMEOUT).await {
+            tracing::error!(error = %e, "mail left in the queue at shutdown");
+        }
     }
     println!("stopped");
     Ok(())

@@ -1604,3 +1604,118 @@ async fn hash_threads_size_the_password_hashing_pool() {
     let (status, _) = server.terminate().await;
     assert!(status.success());
 }
+
+/// The first `http` link of a mail's text.
+fn link_in(text: &str) -> String {
+    let start = text.find("http").expect("a link in the mail");
+    text[start..].split_whitespace().next().unwrap().to_owned()
+}
+
+/// Mail through a real SMTP server on loopback: sign-up sends a
+/// verification link that verifies the address; a reset link changes the
+/// password once and ends the other sessions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_goes_out_over_smtp_and_its_links_work() {
+    let Some(sink) = tessera_testkit::smtp::SmtpSink::start() else {
+        return;
+    };
+    let data = TempDir::new("mail");
+    let smtp_url = sink.url();
+    let server = Server::start(&[
+        ("TESSERA_DATA_DIR", data.path().to_str().unwrap()),
+        ("BETTER_AUTH_SECRET", SECRET),
+        ("TESSERA_SMTP_URL", smtp_url.as_str()),
+        ("TESSERA_MAIL_FROM", "Tessera <auth@example.com>"),
+        ("TESSERA_SEND_ON_SIGN_UP", "true"),
+        ("TESSERA_REVOKE_SESSIONS_ON_PASSWORD_RESET", "true"),
+    ])
+    .await;
+    assert!(
+        server
+            .startup
+            .iter()
+            .any(|l| l.starts_with("mail: SMTP at 127.0.0.1:")),
+        "{:?}",
+        server.startup
+    );
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let cookies = post_for_cookies(
+        &client,
+        &server,
+        "/sign-up/email",
+        credentials("mail@example.com"),
+    )
+    .await;
+    let mail = sink
+        .wait_for("mail@example.com", Duration::from_secs(10))
+        .await;
+    assert_eq!(mail.from, "auth@example.com");
+    assert!(mail
+        .html
+        .as_deref()
+        .unwrap_or_default()
+        .contains("verify-email?token="));
+    let link = link_in(mail.text.as_deref().unwrap());
+    let res = client.get(&link).send().await.unwrap();
+    assert_eq!(res.status(), 302);
+    let res = client
+        .get(server.url("/get-session?disableCookieCache=true"))
+        .header("cookie", &cookies)
+        .send()
+        .await
+        .unwrap();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["user"]["emailVerified"], true);
+
+    let origin = server.base_url.split("/api/").next().unwrap().to_owned();
+    let res = client
+        .post(server.url("/request-password-reset"))
+        .header("origin", &origin)
+        .json(&json!({"email": "mail@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let reset = loop {
+        let found = sink.messages().into_iter().find(|m| {
+            m.text
+                .as_deref()
+                .is_some_and(|t| t.contains("/reset-password/"))
+        });
+        if let Some(found) = found {
+            break found;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let link = link_in(reset.text.as_deref().unwrap());
+    let token = link
+        .split("/reset-password/")
+        .nth(1)
+        .and_then(|rest| rest.split('?').next())
+        .unwrap()
+        .to_owned();
+    let reset_body = json!({"newPassword": "a-new-password", "token": token});
+    for expected in [200, 400] {
+        let res = client
+            .post(server.url("/reset-password"))
+            .header("origin", &origin)
+            .json(&reset_body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), expected);
+    }
+    assert_eq!(session_email(&client, &server, &cookies).await, None);
+    post_for_cookies(
+        &client,
+        &server,
+        "/sign-in/email",
+        json!({"email": "mail@example.com", "password": "a-new-password"}),
+    )
+    .await;
+    let (status, _) = server.terminate().await;
+    assert!(status.success());
+}

@@ -66,6 +66,7 @@ pub mod records;
 pub mod redis_cluster;
 pub mod refserver;
 pub mod service;
+pub mod smtp;
 pub mod storage;
 pub mod uri;
 

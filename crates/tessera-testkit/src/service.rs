@@ -1,5 +1,5 @@
 //! The services some tests need — PostgreSQL, Redis, Node (for the
-//! reference better-auth) and a browser — and the one rule for their
+//! reference better-auth), a browser and an SMTP sink — and the one rule for their
 //! absence: [`skip_or_fail`].
 //!
 //! **Skip/fail rule.** A test whose service cannot be reached returns early
@@ -50,35 +50,42 @@ pub enum Service {
     Node,
     /// A headless browser (Chromium).
     Browser,
+    /// Python 3 with aiosmtpd, which runs the SMTP sink
+    /// ([`SmtpSink`](crate::smtp::SmtpSink)).
+    Smtp,
 }
 
 impl Service {
     /// Every service, in the order `cargo xtask test` probes them.
-    pub const ALL: [Service; 4] = [
+    pub const ALL: [Service; 5] = [
         Service::Postgres,
         Service::Redis,
         Service::Node,
         Service::Browser,
+        Service::Smtp,
     ];
 
-    /// The name people know it by: `PostgreSQL`, `Redis`, `Node`, `Browser`.
+    /// The name people know it by: `PostgreSQL`, `Redis`, `Node`, `Browser`,
+    /// `SMTP sink`.
     pub fn name(self) -> &'static str {
         match self {
             Service::Postgres => "PostgreSQL",
             Service::Redis => "Redis",
             Service::Node => "Node",
             Service::Browser => "Browser",
+            Service::Smtp => "SMTP sink",
         }
     }
 
     /// The identifier used in skip records: `postgres`, `redis`, `node`,
-    /// `browser`.
+    /// `browser`, `smtp`.
     pub fn id(self) -> &'static str {
         match self {
             Service::Postgres => "postgres",
             Service::Redis => "redis",
             Service::Node => "node",
             Service::Browser => "browser",
+            Service::Smtp => "smtp",
         }
     }
 
@@ -96,6 +103,7 @@ impl Service {
                 "install Node 20 and npm (the registry must be reachable for `npm ci`)"
             }
             Service::Browser => "install Chromium",
+            Service::Smtp => "install Python 3 and aiosmtpd (`pip install aiosmtpd`)",
         }
     }
 }
