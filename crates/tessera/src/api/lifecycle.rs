@@ -7,12 +7,12 @@
 use std::time::{Duration, Instant};
 
 use http::StatusCode;
-use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde::Serialize;
 
 use super::body::{is_valid_email, Validator};
 use super::oauth::append_query_params;
 use super::verification;
+use crate::cookie::encode_uri_component;
 use crate::email_token::{self, EmailToken, TokenError};
 use crate::error::{codes, ApiError};
 use crate::id::{generate_id, ID_LENGTH};
@@ -97,20 +97,18 @@ fn verification_on(ctx: &Ctx<'_>) -> bool {
 
 /// `encodeURIComponent(callbackURL ?? "/")`.
 fn encoded_callback(callback_url: Option<&str>) -> String {
-    utf8_percent_encode(callback_url.unwrap_or("/"), URI_COMPONENT).to_string()
+    encode_uri_component(callback_url.unwrap_or("/"))
 }
 
-/// `encodeURIComponent`'s set: everything but `A-Z a-z 0-9 - _ . ! ~ * ' ( )`.
-const URI_COMPONENT: &percent_encoding::AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'!')
-    .remove(b'~')
-    .remove(b'*')
-    .remove(b'\'')
-    .remove(b'(')
-    .remove(b')');
+/// `<baseURL>/verify-email?token=…&callbackURL=…`, the link every
+/// verification mail carries.
+fn verify_email_url(ctx: &Ctx<'_>, token: &str, callback_url: Option<&str>) -> String {
+    format!(
+        "{}/verify-email?token={token}&callbackURL={}",
+        ctx.base_url(),
+        encoded_callback(callback_url)
+    )
+}
 
 /// better-auth's `sendVerificationEmailFn`: a link that verifies `user`'s
 /// address, to that address.
@@ -122,11 +120,7 @@ pub(crate) async fn send_verification_link(ctx: &Ctx<'_>, user: &User, callback_
         ctx.now(),
         ctx.options().email_verification.expires_in,
     );
-    let url = format!(
-        "{}/verify-email?token={token}&callbackURL={}",
-        ctx.base_url(),
-        encoded_callback(callback_url)
-    );
+    let url = verify_email_url(ctx, &token, callback_url);
     ctx.send_mail(MailKind::VerifyEmail, &user.email, &user.name, &url, None)
         .await;
 }
@@ -297,11 +291,7 @@ async fn change_email_link(
             ctx.now(),
             ctx.options().email_verification.expires_in,
         );
-        let url = format!(
-            "{}/verify-email?token={token}&callbackURL={}",
-            ctx.base_url(),
-            encoded_callback(callback)
-        );
+        let url = verify_email_url(ctx, &token, callback);
         if verification_on(ctx) {
             ctx.send_mail(MailKind::VerifyEmail, &new_email, &user.name, &url, None)
                 .await;
@@ -379,7 +369,7 @@ async fn request_password_reset(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     verification::save(ctx, &record).await?;
     let callback = redirect_to
         .as_deref()
-        .map(|r| utf8_percent_encode(r, URI_COMPONENT).to_string())
+        .map(encode_uri_component)
         .unwrap_or_default();
     let url = format!(
         "{}/reset-password/{token}?callbackURL={callback}",
