@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::body::{is_valid_email, Validator};
 use super::oauth::append_query_params;
+use super::routes::hash_failed;
 use super::verification;
 use crate::cookie::encode_uri_component;
 use crate::email_token::{self, EmailToken, TokenError};
@@ -49,10 +50,6 @@ pub(crate) fn lifecycle_routes() -> Vec<Route> {
         Route::post("/reset-password", |ctx| Box::pin(reset_password(ctx))),
         Route::post("/change-password", |ctx| Box::pin(change_password(ctx))),
     ]
-}
-
-fn hash_failed(e: std::io::Error) -> ApiError {
-    ApiError::internal("INTERNAL_SERVER_ERROR", "Internal Server Error", &e)
 }
 
 mod errors {
@@ -100,6 +97,17 @@ fn encoded_callback(callback_url: Option<&str>) -> String {
     encode_uri_component(callback_url.unwrap_or("/"))
 }
 
+/// A verification token for `claims`, valid for
+/// `emailVerification.expiresIn`.
+fn sign_token(ctx: &Ctx<'_>, claims: &EmailToken) -> String {
+    email_token::sign(
+        &ctx.services.engine.secrets,
+        claims,
+        ctx.now(),
+        ctx.options().email_verification.expires_in,
+    )
+}
+
 /// `<baseURL>/verify-email?token=…&callbackURL=…`, the link every
 /// verification mail carries.
 fn verify_email_url(ctx: &Ctx<'_>, token: &str, callback_url: Option<&str>) -> String {
@@ -114,12 +122,7 @@ fn verify_email_url(ctx: &Ctx<'_>, token: &str, callback_url: Option<&str>) -> S
 /// address, to that address.
 pub(crate) async fn send_verification_link(ctx: &Ctx<'_>, user: &User, callback_url: Option<&str>) {
     let claims = EmailToken::verify_address(&user.email, &user.id);
-    let token = email_token::sign(
-        &ctx.services.engine.secrets,
-        &claims,
-        ctx.now(),
-        ctx.options().email_verification.expires_in,
-    );
+    let token = sign_token(ctx, &claims);
     let url = verify_email_url(ctx, &token, callback_url);
     ctx.send_mail(MailKind::VerifyEmail, &user.email, &user.name, &url, None)
         .await;
@@ -149,12 +152,7 @@ async fn send_verification_email(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
             }
             _ => {
                 // As better-auth: the token is made and dropped.
-                let _ = email_token::sign(
-                    &ctx.services.engine.secrets,
-                    &EmailToken::verify_address(&email, ""),
-                    ctx.now(),
-                    ctx.options().email_verification.expires_in,
-                );
+                let _ = sign_token(ctx, &EmailToken::verify_address(&email, ""));
             }
         }
         if let Some(rest) = VERIFICATION_FLOOR.checked_sub(start.elapsed()) {
@@ -285,12 +283,7 @@ async fn change_email_link(
             user_id: Some(user.id.clone()),
             request_type: Some("change-email-verification".to_owned()),
         };
-        let token = email_token::sign(
-            &ctx.services.engine.secrets,
-            &next,
-            ctx.now(),
-            ctx.options().email_verification.expires_in,
-        );
+        let token = sign_token(ctx, &next);
         let url = verify_email_url(ctx, &token, callback);
         if verification_on(ctx) {
             ctx.send_mail(MailKind::VerifyEmail, &new_email, &user.name, &url, None)

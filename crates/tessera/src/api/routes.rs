@@ -33,7 +33,8 @@ pub(crate) fn core_routes() -> Vec<Route> {
     ]
 }
 
-fn hash_failed(e: std::io::Error) -> ApiError {
+/// A password hash that could not run (its thread failed): a 500.
+pub(super) fn hash_failed(e: std::io::Error) -> ApiError {
     ApiError::internal("INTERNAL_SERVER_ERROR", "Internal Server Error", &e)
 }
 
