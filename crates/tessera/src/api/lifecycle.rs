@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::body::{is_valid_email, Validator};
 use super::oauth::append_query_params;
-use super::routes::hash_failed;
+use super::routes::{hash_failed, hash_new_password};
 use super::verification;
 use crate::cookie::encode_uri_component;
 use crate::email_token::{self, EmailToken, TokenError};
@@ -451,12 +451,7 @@ async fn reset_password(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     if db.find_user_by_id(&user_id).await?.is_none() {
         return Err(errors::user_not_found());
     }
-    let hash = ctx
-        .hash_pool()
-        .run(move || password::hash_password(&new_password))
-        .await
-        .map_err(hash_failed)?
-        .map_err(|_| codes::password_too_long())?;
+    let hash = hash_new_password(ctx, new_password).await?;
     // Spent first: of two resets with one token, one goes through.
     if verification::consume(ctx, &identifier).await?.is_none() {
         return Err(errors::invalid_token());
@@ -497,21 +492,12 @@ async fn set_credential_password(
             db.update_account(&account).await?;
         }
         None => {
-            db.create_account(&Account {
-                id: generate_id(ID_LENGTH),
-                account_id: user_id.to_owned(),
-                provider_id: CREDENTIAL_PROVIDER.to_owned(),
-                user_id: user_id.to_owned(),
-                access_token: None,
-                refresh_token: None,
-                id_token: None,
-                access_token_expires_at: None,
-                refresh_token_expires_at: None,
-                scope: None,
-                password: Some(hash),
-                created_at: now,
-                updated_at: now,
-            })
+            db.create_account(&Account::credential(
+                generate_id(ID_LENGTH),
+                user_id,
+                hash,
+                now,
+            ))
             .await?;
         }
     }
@@ -542,12 +528,7 @@ async fn change_password(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     };
     let stored = account.password.clone().unwrap_or_default();
     // Both hashes on the pool, in better-auth's order: the new one first.
-    let hash = ctx
-        .hash_pool()
-        .run(move || password::hash_password(&new_password))
-        .await
-        .map_err(hash_failed)?
-        .map_err(|_| codes::password_too_long())?;
+    let hash = hash_new_password(ctx, new_password).await?;
     let valid = ctx
         .hash_pool()
         .run(move || password::verify_password(&stored, &current_password))

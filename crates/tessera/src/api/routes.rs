@@ -10,9 +10,7 @@ use crate::id::{generate_id, ID_LENGTH};
 use crate::password;
 use crate::plugin::{Ctx, Reply, Route};
 use crate::session::ResolveOptions;
-use crate::store::{
-    Account, Session, SessionUpdate, SessionWithUser, StoreError, User, CREDENTIAL_PROVIDER,
-};
+use crate::store::{Account, Session, SessionUpdate, SessionWithUser, StoreError, User};
 
 /// better-auth's core endpoints, written as plugins write theirs.
 pub(crate) fn core_routes() -> Vec<Route> {
@@ -31,6 +29,15 @@ pub(crate) fn core_routes() -> Vec<Route> {
         Route::post("/update-session", |ctx| Box::pin(update_session(ctx))),
         Route::get("/ok", |ctx| Box::pin(ok(ctx))),
     ]
+}
+
+/// `password` hashed on the pool, for storing.
+pub(super) async fn hash_new_password(ctx: &Ctx<'_>, password: String) -> Result<String, ApiError> {
+    ctx.hash_pool()
+        .run(move || password::hash_password(&password))
+        .await
+        .map_err(hash_failed)?
+        .map_err(|_| codes::password_too_long())
 }
 
 /// A password hash that could not run (its thread failed): a 500.
@@ -88,12 +95,7 @@ async fn sign_up_email(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     }
     // One hash whether the email is taken or not, so both answers take as
     // long (better-auth hashes in both cases too).
-    let hash = ctx
-        .hash_pool()
-        .run(move || password::hash_password(&password))
-        .await
-        .map_err(hash_failed)?
-        .map_err(|_| codes::password_too_long())?;
+    let hash = hash_new_password(ctx, password).await?;
     let now = ctx.now();
     let user = User {
         name,
@@ -117,21 +119,7 @@ async fn sign_up_email(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     if exists {
         return Ok(without_session(&user));
     }
-    let account = Account {
-        id: generate_id(ID_LENGTH),
-        account_id: user.id.clone(),
-        provider_id: CREDENTIAL_PROVIDER.to_owned(),
-        user_id: user.id.clone(),
-        access_token: None,
-        refresh_token: None,
-        id_token: None,
-        access_token_expires_at: None,
-        refresh_token_expires_at: None,
-        scope: None,
-        password: Some(hash),
-        created_at: now,
-        updated_at: now,
-    };
+    let account = Account::credential(generate_id(ID_LENGTH), &user.id, hash, now);
     match db.create_user_with_account(&user, &account).await {
         Ok(()) => {}
         // Taken between the lookup and the insert.

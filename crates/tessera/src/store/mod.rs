@@ -123,6 +123,28 @@ pub struct Account {
 /// The provider id of email/password accounts.
 pub const CREDENTIAL_PROVIDER: &str = "credential";
 
+impl Account {
+    /// A new email/password account of `user_id` with the password `hash`
+    /// (better-auth's: provider `credential`, `accountId` the user's id).
+    pub fn credential(id: String, user_id: &str, hash: String, now: Timestamp) -> Self {
+        Account {
+            id,
+            account_id: user_id.to_owned(),
+            provider_id: CREDENTIAL_PROVIDER.to_owned(),
+            user_id: user_id.to_owned(),
+            access_token: None,
+            refresh_token: None,
+            id_token: None,
+            access_token_expires_at: None,
+            refresh_token_expires_at: None,
+            scope: None,
+            password: Some(hash),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
 /// A verification value (table `verification`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
