@@ -233,6 +233,36 @@ pub mod codes {
         /// [`RequestLimits`](crate::options::RequestLimits) (Node answers
         /// better-auth's clients 431 past its 16 KiB head limit).
         request_header_fields_too_large => REQUEST_HEADER_FIELDS_TOO_LARGE, "REQUEST_HEADER_FIELDS_TOO_LARGE", "Request header fields too large";
+        /// 400: `/send-verification-email` without a mailer.
+        verification_email_not_enabled => BAD_REQUEST, "VERIFICATION_EMAIL_NOT_ENABLED", "Verification email isn't enabled";
+        /// 400: `/send-verification-email` for another address than the session's.
+        email_mismatch => BAD_REQUEST, "EMAIL_MISMATCH", "Email mismatch";
+        /// 400: `/send-verification-email` for a verified address.
+        email_already_verified => BAD_REQUEST, "EMAIL_ALREADY_VERIFIED", "Email is already verified";
+        /// 400: `/request-password-reset` without a mailer.
+        reset_password_disabled => BAD_REQUEST, "RESET_PASSWORD_DISABLED", "Reset password isn't enabled";
+        /// 400: an unknown, spent or expired one-time token.
+        invalid_token => BAD_REQUEST, "INVALID_TOKEN", "Invalid token";
+        /// 400: the user of a reset token no longer exists.
+        user_not_found => BAD_REQUEST, "USER_NOT_FOUND", "User not found";
+        /// 400: a wrong current password.
+        invalid_password => BAD_REQUEST, "INVALID_PASSWORD", "Invalid password";
+        /// 400: a password check for a user without a password.
+        credential_account_not_found => BAD_REQUEST, "CREDENTIAL_ACCOUNT_NOT_FOUND", "Credential account not found";
+        /// 400: `/update-user` with an `email`.
+        email_can_not_be_updated => BAD_REQUEST, "EMAIL_CAN_NOT_BE_UPDATED", "Email can not be updated";
+        /// 400: `/change-email` while `user.changeEmail` is off.
+        change_email_disabled => BAD_REQUEST, "CHANGE_EMAIL_DISABLED", "Change email is disabled";
+        /// 400: `/delete-user` without a password, a token or a mailed link,
+        /// from a session older than `freshAge`.
+        session_expired => BAD_REQUEST, "SESSION_EXPIRED", "Session expired. Re-authenticate to perform this action.";
+        /// 404: a delete-account token that is unknown, spent, expired or
+        /// another user's.
+        delete_token_invalid => NOT_FOUND, "INVALID_TOKEN", "Invalid token";
+        /// 404: `/delete-user/callback` without a session.
+        failed_to_get_user_info => NOT_FOUND, "FAILED_TO_GET_USER_INFO", "Failed to get user info";
+        /// 404: `/delete-user/callback` while `user.deleteUser` is off.
+        not_found => NOT_FOUND, "NOT_FOUND", "Not found";
     }
 }
 

@@ -548,6 +548,7 @@ impl AuthBuilder {
         let mut routes = api::routes::core_routes();
         routes.extend(api::oauth::oauth_routes());
         routes.extend(api::lifecycle::lifecycle_routes());
+        routes.extend(api::user::user_routes());
         let mut hooks = Vec::new();
         let mut plugin_rules = Vec::new();
         let mut interceptors = Vec::new();

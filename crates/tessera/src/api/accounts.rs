@@ -790,12 +790,8 @@ async fn fresh_session(ctx: &mut Ctx<'_>) -> Result<SessionWithUser, ApiError> {
     let session = ctx
         .require_session(crate::ResolveOptions::default())
         .await?;
-    let fresh_age = ctx.options().session.fresh_age;
-    if fresh_age != 0 {
-        let age_ms = ctx.now().as_millis() - session.session.created_at.as_millis();
-        if age_ms >= i64::try_from(fresh_age.saturating_mul(1000)).unwrap_or(i64::MAX) {
-            return Err(codes::session_not_fresh());
-        }
+    if !super::routes::is_fresh(ctx, &session.session) {
+        return Err(codes::session_not_fresh());
     }
     Ok(session)
 }

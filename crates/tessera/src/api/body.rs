@@ -88,6 +88,21 @@ impl<'a> Validator<'a> {
         Self::start(body, true)
     }
 
+    /// Starts validating a body read as `z.record(z.string(), z.any())`
+    /// (`/update-user`): any object, its fields read one by one.
+    pub fn record(body: Option<&'a Value>) -> Result<Self, ApiError> {
+        match body {
+            Some(Value::Object(map)) => Ok(Validator {
+                body: Some(map),
+                issues: Vec::new(),
+            }),
+            other => Err(ApiError::validation(format!(
+                "[body] Invalid input: expected record, received {}",
+                received(other)
+            ))),
+        }
+    }
+
     fn start(body: Option<&'a Value>, record: bool) -> Result<Self, ApiError> {
         match body {
             Some(Value::Object(map)) => Ok(Validator {
@@ -235,6 +250,17 @@ impl<'a> Validator<'a> {
         } else {
             Err(ApiError::validation(self.issues.join("; ")))
         }
+    }
+}
+
+/// JavaScript truthiness of a JSON value (better-auth's `if (body.x)`).
+pub fn is_truthy(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(_) | Value::Object(_) => true,
     }
 }
 

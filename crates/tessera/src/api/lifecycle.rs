@@ -21,7 +21,7 @@ use crate::mail::MailKind;
 use crate::password;
 use crate::plugin::{Ctx, Reply, Route};
 use crate::session::ResolveOptions;
-use crate::store::{Account, SessionWithUser, User, Verification, CREDENTIAL_PROVIDER};
+use crate::store::{Account, SessionWithUser, StoreError, User, Verification, CREDENTIAL_PROVIDER};
 use crate::Timestamp;
 
 /// The answer to `/request-password-reset`, whether the address is known
@@ -52,30 +52,9 @@ pub(crate) fn lifecycle_routes() -> Vec<Route> {
     ]
 }
 
-mod errors {
-    use crate::error::ApiError;
-    use http::StatusCode;
-
-    macro_rules! bad_request {
-        ($($fn:ident => $code:literal, $msg:literal;)*) => {
-            $( pub(super) fn $fn() -> ApiError { ApiError::new(StatusCode::BAD_REQUEST, $code, $msg) } )*
-        };
-    }
-    bad_request! {
-        verification_email_not_enabled => "VERIFICATION_EMAIL_NOT_ENABLED", "Verification email isn't enabled";
-        email_mismatch => "EMAIL_MISMATCH", "Email mismatch";
-        email_already_verified => "EMAIL_ALREADY_VERIFIED", "Email is already verified";
-        reset_password_disabled => "RESET_PASSWORD_DISABLED", "Reset password isn't enabled";
-        invalid_token => "INVALID_TOKEN", "Invalid token";
-        user_not_found => "USER_NOT_FOUND", "User not found";
-        invalid_password => "INVALID_PASSWORD", "Invalid password";
-        credential_account_not_found => "CREDENTIAL_ACCOUNT_NOT_FOUND", "Credential account not found";
-    }
-}
-
 /// The password length rules (`minPasswordLength`, `maxPasswordLength`)
 /// for a new password.
-fn check_new_password(ctx: &Ctx<'_>, password: &str) -> Result<(), ApiError> {
+pub(super) fn check_new_password(ctx: &Ctx<'_>, password: &str) -> Result<(), ApiError> {
     let opts = &ctx.options().email_and_password;
     let len = password::password_length(password);
     if len < opts.min_password_length {
@@ -88,18 +67,18 @@ fn check_new_password(ctx: &Ctx<'_>, password: &str) -> Result<(), ApiError> {
 }
 
 /// Whether verification links can be sent.
-fn verification_on(ctx: &Ctx<'_>) -> bool {
+pub(super) fn verification_on(ctx: &Ctx<'_>) -> bool {
     ctx.has_mailer() && ctx.options().email_verification.enabled
 }
 
-/// `encodeURIComponent(callbackURL ?? "/")`.
+/// `encodeURIComponent(callbackURL || "/")`.
 fn encoded_callback(callback_url: Option<&str>) -> String {
-    encode_uri_component(callback_url.unwrap_or("/"))
+    encode_uri_component(callback_url.filter(|c| !c.is_empty()).unwrap_or("/"))
 }
 
 /// A verification token for `claims`, valid for
 /// `emailVerification.expiresIn`.
-fn sign_token(ctx: &Ctx<'_>, claims: &EmailToken) -> String {
+pub(super) fn sign_token(ctx: &Ctx<'_>, claims: &EmailToken) -> String {
     email_token::sign(
         &ctx.services.engine.secrets,
         claims,
@@ -110,7 +89,7 @@ fn sign_token(ctx: &Ctx<'_>, claims: &EmailToken) -> String {
 
 /// `<baseURL>/verify-email?token=…&callbackURL=…`, the link every
 /// verification mail carries.
-fn verify_email_url(ctx: &Ctx<'_>, token: &str, callback_url: Option<&str>) -> String {
+pub(super) fn verify_email_url(ctx: &Ctx<'_>, token: &str, callback_url: Option<&str>) -> String {
     format!(
         "{}/verify-email?token={token}&callbackURL={}",
         ctx.base_url(),
@@ -135,7 +114,7 @@ async fn send_verification_email(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     v.finish()?;
     if !verification_on(ctx) {
         tracing::error!("verification email isn't enabled: no mailer is configured");
-        return Err(errors::verification_email_not_enabled());
+        return Err(codes::verification_email_not_enabled());
     }
     let Some(current) = ctx.session(ResolveOptions::default()).await?.cloned() else {
         // No session: the same answer, after the same time, whether the
@@ -161,16 +140,16 @@ async fn send_verification_email(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
         return Ok(status_true());
     };
     if current.user.email.to_lowercase() != email.to_lowercase() {
-        return Err(errors::email_mismatch());
+        return Err(codes::email_mismatch());
     }
     if current.user.email_verified {
-        return Err(errors::email_already_verified());
+        return Err(codes::email_already_verified());
     }
     send_verification_link(ctx, &current.user, callback_url.as_deref()).await;
     Ok(status_true())
 }
 
-fn status_true() -> Reply {
+pub(super) fn status_true() -> Reply {
     Reply::json(&serde_json::json!({ "status": true }))
 }
 
@@ -221,7 +200,7 @@ async fn verify_email(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
         let mut verified = user.clone();
         verified.email_verified = true;
         verified.updated_at = ctx.now();
-        db.update_user(&verified).await?;
+        ctx.sessions().update_user(&verified, ctx.now()).await?;
         if ctx
             .options()
             .email_verification
@@ -252,9 +231,9 @@ async fn verify_email(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     ))
 }
 
-/// A `/verify-email` link of a change of address (`updateTo`). The change
-/// itself arrives with the change-email endpoint; until then such a link
-/// is refused as better-auth refuses one whose user it cannot bind.
+/// A `/verify-email` link of a change of address (`updateTo`), sent by
+/// `/change-email`: the confirmation from the current address sends the
+/// link to the new one, and that link makes the change.
 async fn change_email_link(
     ctx: &mut Ctx<'_>,
     claims: EmailToken,
@@ -301,7 +280,13 @@ async fn change_email_link(
     updated.email = new_email.to_lowercase();
     updated.email_verified = two_step && user.email_verified;
     updated.updated_at = ctx.now();
-    db.update_user(&updated).await?;
+    match ctx.sessions().update_user(&updated, ctx.now()).await {
+        // The new address was taken after the link was sent.
+        Err(StoreError::Conflict(_)) => {
+            return verify_failure(callback, "INVALID_TOKEN", "Invalid token")
+        }
+        other => other?,
+    };
     if !two_step && verification_on(ctx) {
         send_verification_link(ctx, &updated, callback).await;
     }
@@ -331,7 +316,7 @@ async fn request_password_reset(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     let opts = &ctx.options().email_and_password;
     if !ctx.has_mailer() || !opts.password_reset {
         tracing::error!("reset password isn't enabled: no mailer is configured");
-        return Err(errors::reset_password_disabled());
+        return Err(codes::reset_password_disabled());
     }
     let expires_in = i64::try_from(opts.reset_password_token_expires_in).unwrap_or(i64::MAX);
     let answer = || Reply::json(&serde_json::json!({ "status": true, "message": RESET_MESSAGE }));
@@ -440,21 +425,21 @@ async fn reset_password(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
                 .filter(|t| !t.is_empty())
                 .map(str::to_owned)
         })
-        .ok_or_else(errors::invalid_token)?;
+        .ok_or_else(codes::invalid_token)?;
     check_new_password(ctx, &new_password)?;
     let identifier = format!("reset-password:{token}");
     let user_id = match verification::find(ctx, &identifier).await? {
         Some((user_id, expires_at)) if expires_at >= ctx.now() => user_id,
-        _ => return Err(errors::invalid_token()),
+        _ => return Err(codes::invalid_token()),
     };
     let db = ctx.sessions().database().clone();
     if db.find_user_by_id(&user_id).await?.is_none() {
-        return Err(errors::user_not_found());
+        return Err(codes::user_not_found());
     }
     let hash = hash_new_password(ctx, new_password).await?;
     // Spent first: of two resets with one token, one goes through.
     if verification::consume(ctx, &identifier).await?.is_none() {
-        return Err(errors::invalid_token());
+        return Err(codes::invalid_token());
     }
     // Sessions end before the password changes: if the write fails, the
     // old password still stands and no stolen session outlives the reset.
@@ -524,7 +509,7 @@ async fn change_password(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
         .into_iter()
         .find(|a| a.provider_id == CREDENTIAL_PROVIDER && a.password.is_some());
     let Some(mut account) = account else {
-        return Err(errors::credential_account_not_found());
+        return Err(codes::credential_account_not_found());
     };
     let stored = account.password.clone().unwrap_or_default();
     // Both hashes on the pool, in better-auth's order: the new one first.
@@ -535,7 +520,7 @@ async fn change_password(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
         .await
         .map_err(hash_failed)?;
     if !matches!(valid, Ok(true)) {
-        return Err(errors::invalid_password());
+        return Err(codes::invalid_password());
     }
     if revoke_others {
         ctx.sessions()

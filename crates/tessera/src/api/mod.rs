@@ -12,6 +12,7 @@ mod origin;
 mod router;
 pub(crate) mod routes;
 mod trusted;
+pub(crate) mod user;
 mod verification;
 
 use std::future::Future;

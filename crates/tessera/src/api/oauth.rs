@@ -537,7 +537,10 @@ async fn handle_user_info(
         if info.email_verified && !user.email_verified && email == user.email {
             user.email_verified = true;
             user.updated_at = now;
-            db.update_user(&user).await.map_err(store_failed)?;
+            ctx.sessions()
+                .update_user(&user, now)
+                .await
+                .map_err(store_failed)?;
         }
         (user, account, false)
     } else {
@@ -568,7 +571,10 @@ async fn handle_user_info(
         user.name = info.name.clone().unwrap_or_default();
         user.image = info.image.clone();
         user.updated_at = now;
-        db.update_user(&user).await.map_err(store_failed)?;
+        ctx.sessions()
+            .update_user(&user, now)
+            .await
+            .map_err(store_failed)?;
         user
     } else {
         user

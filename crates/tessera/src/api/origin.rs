@@ -3,6 +3,7 @@
 use http::{HeaderMap, StatusCode};
 use serde_json::Value;
 
+use super::body::is_truthy;
 use super::trusted::TrustedOrigins;
 use crate::error::{codes, ApiError};
 
@@ -107,17 +108,6 @@ pub fn validate_callback_urls(
         }
     }
     Ok(())
-}
-
-/// JavaScript truthiness of a JSON value.
-fn is_truthy(value: &Value) -> bool {
-    match value {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Value::String(s) => !s.is_empty(),
-        Value::Array(_) | Value::Object(_) => true,
-    }
 }
 
 #[cfg(test)]

@@ -40,6 +40,14 @@ pub(super) async fn hash_new_password(ctx: &Ctx<'_>, password: String) -> Result
         .map_err(|_| codes::password_too_long())
 }
 
+/// Whether `session` is younger than `session.freshAge` (`0` turns the
+/// check off): better-auth's `freshSessionMiddleware` and `/delete-user`.
+pub(super) fn is_fresh(ctx: &Ctx<'_>, session: &Session) -> bool {
+    let fresh_age = ctx.options().session.fresh_age;
+    let age_ms = ctx.now().as_millis() - session.created_at.as_millis();
+    fresh_age == 0 || age_ms < i64::try_from(fresh_age.saturating_mul(1000)).unwrap_or(i64::MAX)
+}
+
 /// A password hash that could not run (its thread failed): a 500.
 pub(super) fn hash_failed(e: std::io::Error) -> ApiError {
     ApiError::internal("INTERNAL_SERVER_ERROR", "Internal Server Error", &e)
@@ -346,12 +354,8 @@ async fn provider_logout_url(
 
 async fn list_sessions(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     let current = ctx.require_session(ResolveOptions::default()).await?;
-    let fresh_age = ctx.options().session.fresh_age;
-    if fresh_age != 0 {
-        let age_ms = ctx.now().as_millis() - current.session.created_at.as_millis();
-        if age_ms >= i64::try_from(fresh_age.saturating_mul(1000)).unwrap_or(i64::MAX) {
-            return Err(codes::session_not_fresh());
-        }
+    if !is_fresh(ctx, &current.session) {
+        return Err(codes::session_not_fresh());
     }
     let sessions = ctx.sessions().list(&current.user.id, ctx.now()).await?;
     Ok(Reply::json(&sessions))

@@ -391,6 +391,50 @@ impl Sessions {
         self.db.delete_user_sessions(user_id).await
     }
 
+    /// Replaces a user row and the copy of it each of the user's session
+    /// records in secondary storage carries (better-auth's
+    /// `refreshUserSessions`), so the next read of any of those sessions
+    /// sees the change; returns whether the user existed. Cookie caches
+    /// keep their copy until they expire, as in better-auth.
+    pub async fn update_user(&self, user: &User, now: Timestamp) -> Result<bool, StoreError> {
+        if !self.db.update_user(user).await? {
+            return Ok(false);
+        }
+        let Some(storage) = &self.secondary else {
+            return Ok(true);
+        };
+        for entry in self.read_index(storage.as_ref(), &user.id).await? {
+            if entry.expires_at <= now.as_millis() {
+                continue;
+            }
+            let Some(raw) = storage.get(&entry.token).await? else {
+                continue;
+            };
+            let Ok(mut found) = serde_json::from_str::<SessionWithUser>(&raw) else {
+                continue;
+            };
+            found.user = user.clone();
+            // Only over a record still there: a revocation in between wins.
+            storage
+                .set_if_exists(
+                    &entry.token,
+                    &serde_json::to_string(&found).map_err(StoreError::backend)?,
+                    Some(ttl_until(found.session.expires_at, now)),
+                )
+                .await?;
+        }
+        Ok(true)
+    }
+
+    /// Deletes a user with their accounts and sessions. The sessions end
+    /// first, through [`Sessions::delete_user_sessions`] (published to the
+    /// revocation log when there is one), so that should the deletion
+    /// fail, no session of the user outlives the request.
+    pub async fn delete_user(&self, user_id: &str, now: Timestamp) -> Result<(), StoreError> {
+        self.delete_user_sessions(user_id, now).await?;
+        self.db.delete_user(user_id).await
+    }
+
     /// A user's live sessions (`expiresAt > now`), oldest first.
     pub async fn list(&self, user_id: &str, now: Timestamp) -> Result<Vec<Session>, StoreError> {
         let mut sessions = match &self.secondary {
