@@ -1620,6 +1620,7 @@ async fn mail_goes_out_over_smtp_and_its_links_work() {
         return;
     };
     let data = TempDir::new("mail");
+    let port = free_port().to_string();
     let smtp_url = sink.url();
     let server = Server::start(&[
         ("TESSERA_DATA_DIR", data.path().to_str().unwrap()),
@@ -1628,6 +1629,7 @@ async fn mail_goes_out_over_smtp_and_its_links_work() {
         ("TESSERA_MAIL_FROM", "Tessera <auth@example.com>"),
         ("TESSERA_SEND_ON_SIGN_UP", "true"),
         ("TESSERA_REVOKE_SESSIONS_ON_PASSWORD_RESET", "true"),
+        ("PORT", &port),
     ])
     .await;
     assert!(
@@ -1679,17 +1681,13 @@ async fn mail_goes_out_over_smtp_and_its_links_work() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    let reset = loop {
-        let found = sink.messages().into_iter().find(|m| {
-            m.text
-                .as_deref()
-                .is_some_and(|t| t.contains("/reset-password/"))
-        });
-        if let Some(found) = found {
-            break found;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let reset = sink
+        .wait_for_containing(
+            "mail@example.com",
+            "/reset-password/",
+            Duration::from_secs(10),
+        )
+        .await;
     let link = link_in(reset.text.as_deref().unwrap());
     let token = link
         .split("/reset-password/")
@@ -1716,6 +1714,132 @@ async fn mail_goes_out_over_smtp_and_its_links_work() {
         json!({"email": "mail@example.com", "password": "a-new-password"}),
     )
     .await;
+    let (status, _) = server.terminate().await;
+    assert!(status.success());
+}
+
+/// A change of address and a deletion, each confirmed by a link that
+/// arrives over a real SMTP server: the old address confirms, the new one
+/// verifies, and the mailed delete link ends the account.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn change_email_and_delete_user_are_confirmed_by_mail() {
+    let Some(sink) = tessera_testkit::smtp::SmtpSink::start() else {
+        return;
+    };
+    let data = TempDir::new("mail-user");
+    let port = free_port().to_string();
+    let smtp_url = sink.url();
+    let server = Server::start(&[
+        ("TESSERA_DATA_DIR", data.path().to_str().unwrap()),
+        ("BETTER_AUTH_SECRET", SECRET),
+        ("TESSERA_SMTP_URL", smtp_url.as_str()),
+        ("TESSERA_MAIL_FROM", "auth@example.com"),
+        ("TESSERA_SEND_ON_SIGN_UP", "true"),
+        ("TESSERA_CHANGE_EMAIL", "true"),
+        ("TESSERA_DELETE_USER", "true"),
+        ("PORT", &port),
+    ])
+    .await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let wait = Duration::from_secs(10);
+    let follow = |text: Option<String>| {
+        let link = link_in(text.as_deref().unwrap());
+        let client = client.clone();
+        async move { client.get(&link) }
+    };
+    let cookies = post_for_cookies(
+        &client,
+        &server,
+        "/sign-up/email",
+        credentials("old@example.com"),
+    )
+    .await;
+    let mail = sink
+        .wait_for_containing("old@example.com", "/verify-email", wait)
+        .await;
+    let res = follow(mail.text).await.send().await.unwrap();
+    assert_eq!(res.status(), 302);
+
+    let origin = server.base_url.split("/api/").next().unwrap().to_owned();
+    let post = |path: &str, body: Value| {
+        client
+            .post(server.url(path))
+            .header("origin", &origin)
+            .header("cookie", &cookies)
+            .json(&body)
+    };
+    let res = post("/change-email", json!({"newEmail": "new@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    // The old address confirms: that sends the new one its link.
+    let confirm = sink
+        .wait_for_containing("old@example.com", "new@example.com", wait)
+        .await;
+    let res = follow(confirm.text)
+        .await
+        .header("cookie", &cookies)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 302);
+    assert_eq!(
+        session_email(&client, &server, &cookies).await.as_deref(),
+        Some("old@example.com")
+    );
+    let verify = sink
+        .wait_for_containing("new@example.com", "/verify-email", wait)
+        .await;
+    let res = follow(verify.text)
+        .await
+        .header("cookie", &cookies)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 302);
+    let res = client
+        .get(server.url("/get-session?disableCookieCache=true"))
+        .header("cookie", &cookies)
+        .send()
+        .await
+        .unwrap();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["user"]["email"], "new@example.com");
+    assert_eq!(body["user"]["emailVerified"], true);
+
+    let res = post("/delete-user", json!({"callbackURL": "/bye"}))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(
+        body,
+        json!({"success": true, "message": "Verification email sent"})
+    );
+    let delete = sink
+        .wait_for_containing("new@example.com", "/delete-user/callback", wait)
+        .await;
+    let res = follow(delete.text)
+        .await
+        .header("cookie", &cookies)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 302);
+    assert_eq!(res.headers()["location"], "/bye");
+    assert_eq!(session_email(&client, &server, &cookies).await, None);
+    let res = client
+        .post(server.url("/sign-in/email"))
+        .header("origin", &origin)
+        .json(&credentials("new@example.com"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
     let (status, _) = server.terminate().await;
     assert!(status.success());
 }

@@ -263,19 +263,37 @@ impl SmtpSink {
     ///
     /// When no such message arrives in time (naming what did arrive).
     pub async fn wait_for(&self, to: &str, timeout: Duration) -> ReceivedMail {
+        self.wait_for_containing(to, "", timeout).await
+    }
+
+    /// The first mail to `to` whose plain-text body contains `needle` (a
+    /// path such as `/delete-user/callback`, to tell one flow's mail from
+    /// another's), waiting up to `timeout`; panics when none arrives.
+    pub async fn wait_for_containing(
+        &self,
+        to: &str,
+        needle: &str,
+        timeout: Duration,
+    ) -> ReceivedMail {
         let deadline = Instant::now() + timeout;
         loop {
             let messages = self.messages();
             if let Some(mail) = messages
                 .iter()
-                .find(|m| m.to.eq_ignore_ascii_case(to))
+                .find(|m| {
+                    m.to.eq_ignore_ascii_case(to)
+                        && m.text.as_deref().unwrap_or_default().contains(needle)
+                })
                 .cloned()
             {
                 return mail;
             }
             if Instant::now() >= deadline {
                 let seen: Vec<&str> = messages.iter().map(|m| m.to.as_str()).collect();
-                panic!("smtp sink: no mail to {to} within {timeout:?} (received: {seen:?})");
+                panic!(
+                    "smtp sink: no mail to {to} containing {needle:?} within {timeout:?} \
+                     (received: {seen:?})"
+                );
             }
             tokio::time::sleep(POLL_INTERVAL).await;
         }
