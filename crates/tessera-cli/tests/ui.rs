@@ -275,11 +275,222 @@ async fn the_script_talks_to_the_api_with_the_browsers_cookies() {
         "/revoke-session",
         "/multi-session/list-device-sessions",
         "/multi-session/set-active",
+        "/request-password-reset",
+        "/reset-password",
+        "/send-verification-email",
+        "/change-password",
     ] {
         assert!(js.contains(&format!("\"{path}\"")), "{path}");
     }
+    // The lifecycle bodies carry better-auth's field names.
+    for field in [
+        "redirectTo:",
+        "callbackURL:",
+        "newPassword:",
+        "currentPassword:",
+        "revokeOtherSessions:",
+    ] {
+        assert!(js.contains(field), "{field}");
+    }
     // Nothing from elsewhere.
     assert!(!js.contains("http://") && !js.contains("https://"));
+    // Text from the API, the user or the address bar goes in as text only.
+    for sink in [
+        "innerHTML",
+        "outerHTML",
+        "insertAdjacentHTML",
+        "document.write",
+    ] {
+        assert!(!js.contains(sink), "{sink}");
+    }
+}
+
+#[tokio::test]
+async fn the_page_offers_the_account_lifecycle_flows() {
+    let serve = Serve::start(free_port(), &[], &[]).await;
+    let html = serve.get("/").await.text().await.unwrap();
+    let dom = tl::parse(&html, tl::ParserOptions::default()).unwrap();
+    let by_id = |id: &str| {
+        dom.nodes()
+            .iter()
+            .filter_map(|n| n.as_tag())
+            .find(|t| attr(t, "id").as_deref() == Some(id))
+            .unwrap_or_else(|| panic!("no #{id}"))
+    };
+    let text_of = |tag: &tl::HTMLTag<'_>| tag.inner_text(dom.parser()).trim().to_owned();
+
+    // Each form: its fields by label, its button, its region's heading.
+    for (form, heading, fields, button) in [
+        (
+            "forgot-form",
+            "Forgot password",
+            &["Account email"][..],
+            "Send reset link",
+        ),
+        (
+            "reset-form",
+            "Set a new password",
+            &["New password"][..],
+            "Set new password",
+        ),
+        (
+            "change-password-form",
+            "Change password",
+            &[
+                "Current password",
+                "New password",
+                "Sign out other sessions",
+            ][..],
+            "Change password",
+        ),
+    ] {
+        let inside = |tag: &str| -> Vec<String> {
+            by_id(form)
+                .children()
+                .all(dom.parser())
+                .iter()
+                .filter_map(|n| n.as_tag())
+                .filter(|t| t.name().as_utf8_str() == tag)
+                .map(text_of)
+                .collect()
+        };
+        assert_eq!(inside("label"), fields, "#{form}");
+        assert_eq!(inside("button"), [button], "#{form}");
+        let mut headings = tags(&dom, "h2").into_iter().chain(tags(&dom, "h3"));
+        assert!(
+            headings.any(|h| text_of(h) == heading),
+            "a heading {heading:?}"
+        );
+    }
+    let autocomplete = |id: &str| attr(by_id(id), "autocomplete");
+    assert_eq!(
+        autocomplete("current-password").as_deref(),
+        Some("current-password")
+    );
+    for id in ["new-password", "reset-password"] {
+        assert_eq!(autocomplete(id).as_deref(), Some("new-password"), "#{id}");
+    }
+    assert_eq!(
+        text_of(by_id("send-verification")),
+        "Send verification email"
+    );
+    // The verified state, beside the user's email and name.
+    assert_eq!(by_id("user-verified").name().as_utf8_str(), "dd");
+    let toggle = by_id("forgot-toggle");
+    assert_eq!(text_of(toggle), "Forgot password?");
+    assert_eq!(attr(toggle, "aria-controls").as_deref(), Some("forgot"));
+    assert_eq!(attr(toggle, "aria-expanded").as_deref(), Some("false"));
+
+    // Each outcome is announced politely, the errors in the one alert.
+    for id in [
+        "notice",
+        "forgot-result",
+        "reset-result",
+        "verify-result",
+        "change-password-result",
+    ] {
+        let region = by_id(id);
+        assert_eq!(attr(region, "role").as_deref(), Some("status"), "#{id}");
+        assert_eq!(
+            attr(region, "aria-live").as_deref(),
+            Some("polite"),
+            "#{id}"
+        );
+        assert!(
+            attr(region, "hidden").is_none(),
+            "#{id} is rendered while empty"
+        );
+    }
+}
+
+/// The `view` a mailed link brings the reader back with, as `app.js`
+/// names it in `const <name> = "<view>";`.
+fn view_of(js: &str, name: &str) -> String {
+    let marker = format!("const {name} = \"");
+    let start = js
+        .find(&marker)
+        .unwrap_or_else(|| panic!("app.js has no {name}"));
+    js[start + marker.len()..]
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn the_pages_return_addresses_pass_the_apis_callback_check() {
+    let serve = Serve::start(free_port(), &[("NODE_ENV", "development")], &[]).await;
+    let js = serve.get("/ui/app.js").await.text().await.unwrap();
+    assert!(js.contains("window.location.pathname}?view="));
+    let reset = format!("/?view={}", view_of(&js, "RESET_VIEW"));
+    let verify = format!("/?view={}", view_of(&js, "VERIFY_EMAIL_VIEW"));
+    let client = reqwest::Client::new();
+    let post = |path: &str, body: Value| {
+        client
+            .post(format!("{}/api/auth{path}", serve.origin))
+            .json(&body)
+            .send()
+    };
+    let res = post(
+        "/request-password-reset",
+        serde_json::json!({ "email": "nobody@example.com", "redirectTo": reset }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(
+        body["message"],
+        "If this email exists in our system, check your email for the reset link"
+    );
+    let res = post(
+        "/send-verification-email",
+        serde_json::json!({ "email": "nobody@example.com", "callbackURL": verify }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.json::<Value>().await.unwrap()["status"], true);
+    // The same check refuses an address off this site.
+    let res = post(
+        "/request-password-reset",
+        serde_json::json!({ "email": "nobody@example.com", "redirectTo": "https://evil.example/" }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 403);
+}
+
+#[tokio::test]
+async fn without_a_mailer_the_lifecycle_answers_what_the_page_shows() {
+    // Production without TESSERA_SMTP_URL: no mailer, the flows are off.
+    let serve = Serve::start(free_port(), &[], &[]).await;
+    let client = reqwest::Client::new();
+    for (path, body, code, message) in [
+        (
+            "/request-password-reset",
+            serde_json::json!({ "email": "nobody@example.com", "redirectTo": "/?view=reset-password" }),
+            "RESET_PASSWORD_DISABLED",
+            "Reset password isn't enabled",
+        ),
+        (
+            "/send-verification-email",
+            serde_json::json!({ "email": "nobody@example.com", "callbackURL": "/?view=verify-email" }),
+            "VERIFICATION_EMAIL_NOT_ENABLED",
+            "Verification email isn't enabled",
+        ),
+    ] {
+        let res = client
+            .post(format!("{}/api/auth{path}", serve.origin))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 400, "{path}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["code"], code);
+        assert_eq!(body["message"], message);
+    }
 }
 
 #[tokio::test]

@@ -7,8 +7,14 @@ const $ = (id) => document.getElementById(id);
 let config = { basePath: "/api/auth", providers: [], multiSession: false };
 let current = null; // get-session's answer while signed in
 let adding = false; // "Add account" opened the form while signed in
+let shownUser; // the user id the page last showed (null: signed out)
+let resetToken = null; // the reset link's token while "Set a new password" is open
 
-/** An API error: the API's own message. */
+// The `view` a mailed link brings the reader back to this page with.
+const RESET_VIEW = "reset-password";
+const VERIFY_EMAIL_VIEW = "verify-email";
+
+/** An API error: the API's own message (else its code, else the status). */
 class ApiError extends Error {}
 
 /** Calls the auth API; resolves with the JSON body, rejects with ApiError. */
@@ -35,9 +41,10 @@ async function api(path, body) {
     }
   }
   if (!res.ok) {
+    const code = data && typeof data.code === "string" && data.code ? data.code : null;
     const message = data && typeof data.message === "string" && data.message
       ? data.message
-      : `${res.status} ${res.statusText}`.trim();
+      : code || `${res.status} ${res.statusText}`.trim();
     throw new ApiError(message);
   }
   return data;
@@ -47,6 +54,8 @@ function showError(message) {
   const el = $("error");
   el.textContent = message;
   el.hidden = false;
+  // The forms lower down report here too: keep the alert in sight.
+  el.scrollIntoView({ block: "nearest" });
 }
 
 function clearError() {
@@ -57,6 +66,48 @@ function clearError() {
 
 function setStatus(text) {
   $("status").textContent = text;
+}
+
+/** Puts `message` in the live region `id` ("" empties it). */
+function say(id, message) {
+  $(id).textContent = message;
+}
+
+/** Empties the outcome messages of the flows, when the user changes. */
+function clearNotices() {
+  for (const id of ["notice", "forgot-result", "verify-result", "change-password-result", "reset-result"]) {
+    say(id, "");
+  }
+  if (resetToken === null) {
+    $("reset").hidden = true;
+  }
+}
+
+/**
+ * This page's path with `view` set: where a mailed link brings the reader
+ * back. A relative path passes the API's callback check on any origin.
+ */
+function returnURL(view) {
+  return `${window.location.pathname}?view=${encodeURIComponent(view)}`;
+}
+
+/** What a mailed link's `?error=` code means, per view. */
+const LINK_ERRORS = {
+  [RESET_VIEW]: {
+    INVALID_TOKEN: "This reset link is invalid, has expired or was already used. Ask for a new one.",
+  },
+  [VERIFY_EMAIL_VIEW]: {
+    INVALID_TOKEN: "This verification link is invalid.",
+    TOKEN_EXPIRED: "This verification link has expired. Sign in and send a new one.",
+    USER_NOT_FOUND: "No account has the email address this link verifies.",
+  },
+};
+
+/** The words for a link's error `code`; the code is echoed only if it looks like one. */
+function linkError(view, code) {
+  const known = LINK_ERRORS[view][code];
+  if (known) return `${known} (${code})`;
+  return /^[A-Z_]{1,64}$/.test(code) ? `The link did not work (${code}).` : "The link did not work.";
 }
 
 /** Runs `action`, disabling `button` meanwhile and showing its error. */
@@ -165,13 +216,24 @@ function showForm(show) {
   $("add-account").setAttribute("aria-expanded", String(show && Boolean(current)));
 }
 
-/** Reads the session and shows what fits it. */
-async function refresh() {
-  current = await api("/get-session");
+/**
+ * Reads the session and shows what fits it; `fresh` reads past the cookie
+ * cache (after a change the cache cannot know of yet).
+ */
+async function refresh({ fresh = false } = {}) {
+  current = await api(fresh ? "/get-session?disableCookieCache=true" : "/get-session");
+  const user = current && current.session ? current.user.id : null;
+  if (user !== shownUser) {
+    clearNotices();
+    shownUser = user;
+  }
   if (current && current.session) {
     setStatus(`Signed in as ${current.user.email}.`);
     $("user-email").textContent = current.user.email;
     $("user-name").textContent = current.user.name;
+    const verified = current.user.emailVerified === true;
+    $("user-verified").textContent = verified ? "Yes" : "No";
+    $("verify").hidden = verified;
     $("session-json").textContent = JSON.stringify(current, null, 2);
     $("signed-in").hidden = false;
     showForm(adding);
@@ -218,8 +280,113 @@ async function submitCredentials(event) {
   });
 }
 
+function showForgot(show) {
+  $("forgot").hidden = !show;
+  $("forgot-toggle").setAttribute("aria-expanded", String(show));
+  if (show) {
+    if (!$("forgot-email").value) {
+      $("forgot-email").value = $("email").value.trim();
+    }
+    $("forgot-email").focus();
+  }
+}
+
+async function submitForgot(event) {
+  event.preventDefault();
+  say("forgot-result", "");
+  await run(event.submitter, async () => {
+    const res = await api("/request-password-reset", {
+      email: $("forgot-email").value.trim(),
+      redirectTo: returnURL(RESET_VIEW),
+    });
+    say("forgot-result", res && typeof res.message === "string" ? res.message : "Check your email for the reset link.");
+  });
+}
+
+async function submitReset(event) {
+  event.preventDefault();
+  say("reset-result", "");
+  await run(event.submitter, async () => {
+    await api("/reset-password", { newPassword: $("reset-password").value, token: resetToken });
+    $("reset-password").value = "";
+    resetToken = null;
+    $("reset-form").hidden = true;
+    // The reset may have ended this browser's session too.
+    await refresh();
+    say("reset-result", "Your password has been reset. Sign in with the new one.");
+  });
+}
+
+async function submitChangePassword(event) {
+  event.preventDefault();
+  say("change-password-result", "");
+  const revoke = $("revoke-other-sessions").checked;
+  await run(event.submitter, async () => {
+    await api("/change-password", {
+      currentPassword: $("current-password").value,
+      newPassword: $("new-password").value,
+      revokeOtherSessions: revoke,
+    });
+    $("current-password").value = "";
+    $("new-password").value = "";
+    $("revoke-other-sessions").checked = false;
+    // With the others revoked this browser holds a new session: show it.
+    await refresh();
+    say("change-password-result", revoke
+      ? "Your password has been changed and your other sessions are signed out."
+      : "Your password has been changed.");
+  });
+}
+
+async function sendVerification(event) {
+  const email = current.user.email;
+  say("verify-result", "");
+  await run(event.currentTarget, async () => {
+    await api("/send-verification-email", { email, callbackURL: returnURL(VERIFY_EMAIL_VIEW) });
+    say("verify-result", `A verification link has been sent to ${email}.`);
+  });
+}
+
+/**
+ * A mailed link's way back (`?view=…`, with the reset link's `token` or
+ * the API's `error`), read once and taken out of the address bar: the
+ * token is a credential and must not stay in the history.
+ */
+function takeReturn() {
+  const params = new URLSearchParams(window.location.search);
+  const view = params.get("view");
+  if (view !== RESET_VIEW && view !== VERIFY_EMAIL_VIEW) return null;
+  window.history.replaceState(null, "", window.location.pathname);
+  return { view, token: params.get("token"), error: params.get("error") };
+}
+
+/** Shows what a mailed link came back with (after the session is read). */
+function showReturn(back) {
+  if (back.view === RESET_VIEW) {
+    if (back.error || !back.token) {
+      showError(linkError(RESET_VIEW, back.error || "INVALID_TOKEN"));
+      if (!current) showForgot(true);
+      return;
+    }
+    resetToken = back.token;
+    $("reset").hidden = false;
+    $("reset-form").hidden = false;
+    $("reset-password").focus();
+  } else if (back.error) {
+    showError(linkError(VERIFY_EMAIL_VIEW, back.error));
+  } else if (!current || current.user.emailVerified === true) {
+    // Signed in as someone still unverified, the link was not theirs.
+    say("notice", "Your email address is verified.");
+  }
+}
+
 async function start() {
   $("credentials").addEventListener("submit", submitCredentials);
+  $("forgot-toggle").addEventListener("click", () => showForgot($("forgot").hidden));
+  $("forgot-form").addEventListener("submit", submitForgot);
+  $("reset-form").addEventListener("submit", submitReset);
+  $("change-password-form").addEventListener("submit", submitChangePassword);
+  $("send-verification").addEventListener("click", sendVerification);
   $("sign-out").addEventListener("click", (e) => run(e.currentTarget, async () => {
     await api("/sign-out", {});
     adding = false;
@@ -240,7 +407,9 @@ async function start() {
     if (!res.ok) throw new ApiError(`Cannot load the page's configuration (${res.status}).`);
     config = await res.json();
     renderProviders();
-    await refresh();
+    const back = takeReturn();
+    await refresh({ fresh: back !== null && back.view === VERIFY_EMAIL_VIEW && !back.error });
+    if (back) showReturn(back);
   });
 }
 
