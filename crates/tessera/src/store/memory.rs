@@ -1,7 +1,8 @@
 //! In-memory stores on `dashmap`: for tests, single-process deployments and
 //! better-auth's stateless mode, which still keeps an in-memory database.
 
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -31,9 +32,17 @@ pub struct MemoryDatabase {
     sessions: DashMap<String, Box<Session>>,
     /// Verification values by identifier (lookups are by identifier).
     verifications: DashMap<String, Vec<Verification>>,
+    /// Each verification value's expiry and identifier, soonest first:
+    /// what [`Database::create_verification`] sweeps, a few at a time.
+    verification_expiries: Mutex<BinaryHeap<Reverse<(Timestamp, String)>>>,
     /// The revocation log: entries by number with their expiry (ms).
     revocations: Mutex<RevocationLog>,
 }
+
+/// How many expired verification values one `create_verification` drops
+/// at most. More than one: each create adds one value, so an expired
+/// backlog shrinks while values keep being created.
+const VERIFICATION_SWEEP_PER_CREATE: usize = 4;
 
 #[derive(Debug, Default)]
 struct RevocationLog {
@@ -50,6 +59,43 @@ impl MemoryDatabase {
     /// Number of stored sessions (expired ones included).
     pub fn session_count(&self) -> usize {
         self.sessions.len()
+    }
+
+    /// Number of stored verification values (expired ones not yet swept
+    /// included).
+    pub fn verification_count(&self) -> usize {
+        self.verifications.iter().map(|values| values.len()).sum()
+    }
+
+    /// Drops up to [`VERIFICATION_SWEEP_PER_CREATE`] identifiers' values
+    /// that expired before `now`. A value that was already consumed or
+    /// deleted leaves a stale heap entry, which costs one pop.
+    fn sweep_expired_verifications(&self, now: Timestamp) {
+        let mut due = Vec::with_capacity(VERIFICATION_SWEEP_PER_CREATE);
+        {
+            let mut expiries = self
+                .verification_expiries
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            while due.len() < VERIFICATION_SWEEP_PER_CREATE {
+                match expiries.peek() {
+                    Some(Reverse((expires_at, _))) if *expires_at < now => {}
+                    _ => break,
+                }
+                if let Some(Reverse((_, identifier))) = expiries.pop() {
+                    due.push(identifier);
+                }
+            }
+        }
+        // The heap's lock is released: the map's shard locks are never
+        // taken under it.
+        for identifier in due {
+            if let Some(mut values) = self.verifications.get_mut(&identifier) {
+                values.retain(|v| v.expires_at >= now);
+            }
+            self.verifications
+                .remove_if(&identifier, |_, values| values.is_empty());
+        }
     }
 
     /// Stores `account` and indexes it (replacing a row with its id).
@@ -274,10 +320,20 @@ impl Database for MemoryDatabase {
     }
 
     async fn create_verification(&self, v: &Verification) -> Result<(), StoreError> {
+        // Values nobody comes back for (a reset link never followed, a
+        // sign-in never finished) would otherwise stay forever. The store
+        // has no clock: the new value's creation time, from the kernel's
+        // clock, is now. Bounded work per create; better-auth drops every
+        // expired value on each lookup instead.
+        self.sweep_expired_verifications(v.created_at);
         self.verifications
             .entry(v.identifier.clone())
             .or_default()
             .push(v.clone());
+        self.verification_expiries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Reverse((v.expires_at, v.identifier.clone())));
         Ok(())
     }
 
@@ -595,6 +651,90 @@ mod tests {
         }
         let v: Vec<u32> = serde_json::from_str(&s.get("list").await.unwrap().unwrap()).unwrap();
         assert_eq!(v.len(), 200);
+    }
+
+    /// A value for `identifier` created at `created` ms that works for
+    /// `ttl` ms.
+    fn verification(identifier: &str, created: i64, ttl: i64) -> Verification {
+        Verification {
+            id: format!("{identifier}@{created}"),
+            identifier: identifier.to_owned(),
+            value: "value".to_owned(),
+            expires_at: Timestamp::from_millis(created + ttl),
+            created_at: Timestamp::from_millis(created),
+            updated_at: Timestamp::from_millis(created),
+        }
+    }
+
+    /// Whether any value for `identifier` is stored.
+    fn holds(db: &MemoryDatabase, identifier: &str) -> bool {
+        db.verifications.contains_key(identifier)
+    }
+
+    #[tokio::test]
+    async fn reset_requests_nobody_follows_do_not_accumulate() {
+        let db = MemoryDatabase::new();
+        // A known address spammed with reset requests: a new identifier a
+        // second, each link valid for a minute, none followed.
+        for i in 0..10_000 {
+            let v = verification(&format!("reset-password:{i}"), i * 1_000, 60_000);
+            db.create_verification(&v).await.unwrap();
+        }
+        // The 61 values still valid at the last request, nothing else.
+        assert_eq!(db.verification_count(), 61);
+        let found = |i: i64| holds(&db, &format!("reset-password:{i}"));
+        assert!(found(9_999) && found(9_939));
+        assert!(!found(9_938) && !found(0));
+    }
+
+    #[tokio::test]
+    async fn one_create_sweeps_a_bounded_number_of_expired_values() {
+        let db = MemoryDatabase::new();
+        for i in 0..100 {
+            let v = verification(&format!("auth-state:{i}"), 0, 1_000);
+            db.create_verification(&v).await.unwrap();
+        }
+        // An hour later, each create drops at most a few of the 100.
+        let later = 3_600_000;
+        db.create_verification(&verification("auth-state:new", later, 1_000))
+            .await
+            .unwrap();
+        assert_eq!(
+            db.verification_count(),
+            100 - VERIFICATION_SWEEP_PER_CREATE + 1
+        );
+        // Creates that go on drain the backlog.
+        for i in 0..100 {
+            let v = verification(&format!("auth-state:later-{i}"), later, 600_000);
+            db.create_verification(&v).await.unwrap();
+        }
+        assert_eq!(db.verification_count(), 101);
+        assert!(!holds(&db, "auth-state:0"));
+    }
+
+    #[tokio::test]
+    async fn a_sweep_keeps_the_live_values_of_an_identifier() {
+        let db = MemoryDatabase::new();
+        db.create_verification(&verification("email:ada", 0, 1_000))
+            .await
+            .unwrap();
+        db.create_verification(&verification("email:ada", 5_000, 60_000))
+            .await
+            .unwrap();
+        // Created already expired: still found (the caller judges expiry)
+        // until a later create sweeps it.
+        db.create_verification(&verification("email:bob", 10_000, -1))
+            .await
+            .unwrap();
+        let ada = db.find_verification("email:ada").await.unwrap().unwrap();
+        assert_eq!(ada.created_at, Timestamp::from_millis(5_000));
+        assert!(holds(&db, "email:bob"));
+        assert_eq!(db.verification_count(), 2);
+        db.create_verification(&verification("email:eve", 20_000, 60_000))
+            .await
+            .unwrap();
+        assert!(!holds(&db, "email:bob"));
+        assert_eq!(db.verification_count(), 2);
     }
 
     #[tokio::test]
