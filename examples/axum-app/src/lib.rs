@@ -7,6 +7,10 @@
 //!   the `customSession` function from better-auth's docs ([`WithRoles`]);
 //! - `GET /`: public, `hello, anonymous` or `hello, <name>`;
 //! - `GET /me`: protected, the custom session as JSON (401 without one);
+//! - the account lifecycle's mail (email verification, password reset)
+//!   over SMTP with `TESSERA_SMTP_URL` and `TESSERA_MAIL_FROM`, to the log
+//!   in development without them ([`MailChoice`]); [`serve`] delivers what
+//!   is queued before it returns;
 //! - `axum-app --emit-client-types <file>`: the session's shape as
 //!   TypeScript for better-auth's `customSessionClient` ([`client_types`]).
 //!
@@ -20,7 +24,7 @@
 //!     _ => None,
 //! })
 //! .unwrap();
-//! let state = build(config.options, config.storage).unwrap();
+//! let state = build(config).unwrap();
 //! let router: axum::Router = app(state);
 //! # let _ = router;
 //! ```
@@ -30,22 +34,31 @@
 
 mod config;
 
+use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::FromRef;
 use axum::response::Json;
 use axum::routing::get;
 use axum::Router;
 use serde::Serialize;
+use tessera::mail::LogMailer;
 use tessera::store::MemoryDatabase;
-use tessera::{ApiError, Auth, BuildError, Options, Session, SessionWithUser};
+use tessera::{ApiError, Auth, BuildError, Session, SessionWithUser};
 use tessera_axum::{OptionalSession, SessionLayer, Shaped};
 use tessera_custom_session::typescript::{BetterAuthSession, BetterAuthUser};
 use tessera_custom_session::{CustomSession, RequestInfo, SessionShaper};
 use tessera_multi_session::MultiSession;
+use tessera_smtp::SmtpMailer;
+use tokio::net::TcpListener;
 use ts_rs::TS;
 
-pub use config::{Config, ConfigError, Storage};
+pub use config::{Config, ConfigError, MailChoice, Storage};
+
+/// How long [`serve`] waits, once stopped, for queued mail to go out.
+pub const MAIL_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// better-auth's `customSession` docs example: the user's roles next to
 /// the session, and a new field on the user.
@@ -118,11 +131,20 @@ pub struct AppState {
     pub auth: Auth,
     /// The custom-session plugin, for its function on application routes.
     pub custom: Arc<CustomSession<WithRoles>>,
+    /// The SMTP mailer when mail goes over SMTP: the kernel holds a clone,
+    /// and [`serve`] drains its queue at shutdown.
+    pub smtp: Option<SmtpMailer>,
 }
 
-/// Builds the kernel with both plugins over the chosen storage.
-pub fn build(options: Options, storage: Storage) -> Result<AppState, BuildError> {
-    build_with_oauth(options, storage, OAuthProviders::default())
+/// Builds the kernel with both plugins from `config` (its listen address
+/// aside): the options, the storage and the mailer.
+///
+/// # Panics
+///
+/// Outside a tokio runtime when mail goes over SMTP (the delivery task is
+/// spawned on the current runtime).
+pub fn build(config: Config) -> Result<AppState, BuildError> {
+    build_with_oauth(config, OAuthProviders::default())
 }
 
 /// OAuth providers, made ready ([`tessera::oauth::Provider::discover`]),
@@ -136,18 +158,30 @@ pub struct OAuthProviders {
 }
 
 /// [`build`] with OAuth providers (`/sign-in/social`, `/callback/<id>`).
-pub fn build_with_oauth(
-    options: Options,
-    storage: Storage,
-    oauth: OAuthProviders,
-) -> Result<AppState, BuildError> {
+///
+/// # Panics
+///
+/// As [`build`].
+pub fn build_with_oauth(config: Config, oauth: OAuthProviders) -> Result<AppState, BuildError> {
     let custom = Arc::new(CustomSession::with_shaper(WithRoles));
-    let mut builder = Auth::builder(options)
+    let mut builder = Auth::builder(config.options)
         .plugin(Arc::new(MultiSession::new()))
         .plugin(custom.clone());
-    if storage == Storage::Memory {
+    if config.storage == Storage::Memory {
         builder = builder.database(Arc::new(MemoryDatabase::new()));
     }
+    let smtp = match config.mail {
+        MailChoice::Smtp(smtp) => {
+            let mailer = SmtpMailer::start(*smtp);
+            builder = builder.mailer(Arc::new(mailer.clone()));
+            Some(mailer)
+        }
+        MailChoice::Log => {
+            builder = builder.mailer(Arc::new(LogMailer));
+            None
+        }
+        MailChoice::None => None,
+    };
     for provider in oauth.providers {
         builder = builder.oauth_provider(provider);
     }
@@ -157,7 +191,35 @@ pub fn build_with_oauth(
     Ok(AppState {
         auth: builder.build()?,
         custom,
+        smtp,
     })
+}
+
+/// Serves [`app`] on `listener` until `shutdown` completes, lets the
+/// requests in flight finish, then delivers the mail they queued (at most
+/// [`MAIL_DRAIN_TIMEOUT`]; what is left is logged).
+///
+/// # Errors
+///
+/// When the server fails.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let smtp = state.smtp.clone();
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
+    if let Some(smtp) = smtp {
+        if let Err(e) = smtp.shutdown(MAIL_DRAIN_TIMEOUT).await {
+            tracing::error!(error = %e, "mail left in the queue at shutdown");
+        }
+    }
+    Ok(())
 }
 
 /// The application: `/` and `/me` behind the session layer, the auth API

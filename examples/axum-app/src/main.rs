@@ -1,15 +1,15 @@
-//! `cargo run -p axum-app`: serves the app until Ctrl-C.
+//! `cargo run -p axum-app`: serves the app until Ctrl-C, then delivers
+//! the mail still queued.
 //!
 //! `cargo run -p axum-app -- --emit-client-types <file>`: writes the custom
 //! session's TypeScript declarations to `<file>` and exits.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use std::sync::Arc;
 
-use axum_app::{app, build_with_oauth, Config, OAuthProviders, Storage};
+use axum_app::{build_with_oauth, Config, OAuthProviders, Storage};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
@@ -78,14 +78,13 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         }
         oauth.client = Some(Arc::new(client));
     }
-    let state = build_with_oauth(config.options, config.storage, oauth)?;
+    let mail = config.mail.to_string();
+    let state = build_with_oauth(config, oauth)?;
     println!("storage: {storage}");
+    println!("mail: {mail}");
+    // The last line: tests read up to it.
     println!("listening on http://{}", listener.local_addr()?);
-    axum::serve(
-        listener,
-        app(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async {
+    axum_app::serve(listener, state, async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await?;

@@ -27,7 +27,7 @@ impl Running {
             _ => None,
         })
         .unwrap();
-        let router = app(build(config.options, config.storage).unwrap());
+        let router = app(build(config).unwrap());
         tokio::spawn(async move {
             axum::serve(
                 listener,
