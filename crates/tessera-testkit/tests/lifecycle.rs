@@ -816,3 +816,45 @@ async fn delete_user_without_mail_needs_a_password_or_a_fresh_session() {
         .await;
     assert_eq!((res.status, res.code()), (404, Some("NOT_FOUND")));
 }
+
+#[tokio::test]
+async fn links_refuse_an_untrusted_callback_url_before_anything_else() {
+    let app = app(|o| o.user.delete_user.enabled = true, true);
+    let cookies = app.sign_up("ada@example.com").await;
+    let evil = "callbackURL=https%3A%2F%2Fevil.example%2F";
+    for link in [
+        format!("/api/auth/verify-email?token=garbage&{evil}"),
+        format!("/api/auth/reset-password/unknown-token?{evil}"),
+        format!("/api/auth/delete-user/callback?token=unknown&{evil}"),
+    ] {
+        let res = app.get(&link, &cookies).await;
+        assert_eq!(
+            (res.status, res.code()),
+            (403, Some("INVALID_CALLBACK_URL")),
+            "{link}: {}",
+            res.text
+        );
+    }
+    // A valid delete link with an untrusted target deletes nothing.
+    let res = app.post("/delete-user", &cookies, json!({})).await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    let link = path_of(&app.outbox.take()[0].link);
+    let token = link
+        .split("token=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap();
+    let res = app
+        .get(
+            &format!("/api/auth/delete-user/callback?token={token}&{evil}"),
+            &cookies,
+        )
+        .await;
+    assert_eq!(res.status, 403);
+    assert_eq!(app.sign_in("ada@example.com", PASSWORD).await.status, 200);
+    // A relative path is trusted.
+    let res = app.get(&link, &cookies).await;
+    assert_eq!(res.status, 302, "{}", res.text);
+}

@@ -40,13 +40,14 @@ pub(crate) fn lifecycle_routes() -> Vec<Route> {
         Route::post("/send-verification-email", |ctx| {
             Box::pin(send_verification_email(ctx))
         }),
-        Route::get("/verify-email", |ctx| Box::pin(verify_email(ctx))),
+        Route::get("/verify-email", |ctx| Box::pin(verify_email(ctx))).checks_query_callback_url(),
         Route::post("/request-password-reset", |ctx| {
             Box::pin(request_password_reset(ctx))
         }),
         Route::get("/reset-password/:token", |ctx| {
             Box::pin(reset_password_callback(ctx))
-        }),
+        })
+        .checks_query_callback_url(),
         Route::post("/reset-password", |ctx| Box::pin(reset_password(ctx))),
         Route::post("/change-password", |ctx| Box::pin(change_password(ctx))),
     ]

@@ -193,12 +193,16 @@ impl Pipeline {
     }
 
     /// `originCheckMiddleware` and, for sign-in/up, `formCsrfMiddleware`.
+    /// On a `GET`, only a route's own check of its query's `callbackURL`.
     fn check_origin(&self, ctx: &Ctx<'_>, route: &Route) -> Result<(), ApiError> {
+        let options = &self.services.engine.options;
         if matches!(*ctx.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+            if route.query_callback_url && !options.disable_origin_check {
+                origin::validate_callback_urls(None, ctx.query("callbackURL"), &self.trusted)?;
+            }
             return Ok(());
         }
         let has_cookies = ctx.cookies.header_present();
-        let options = &self.services.engine.options;
         if !options.disable_csrf_check {
             if route.form_csrf {
                 origin::form_csrf(&ctx.headers, has_cookies, &self.trusted)?;

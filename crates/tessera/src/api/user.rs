@@ -33,7 +33,8 @@ pub(crate) fn user_routes() -> Vec<Route> {
         Route::post("/delete-user", |ctx| Box::pin(delete_user(ctx))),
         Route::get("/delete-user/callback", |ctx| {
             Box::pin(delete_user_callback(ctx))
-        }),
+        })
+        .checks_query_callback_url(),
     ]
 }
 

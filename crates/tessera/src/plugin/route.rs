@@ -49,6 +49,10 @@ pub struct Route {
     pub body: Option<BodyKind>,
     /// Apply the sign-in form CSRF rules (spec §7.2 `formCsrfMiddleware`).
     pub form_csrf: bool,
+    /// Check the query's `callbackURL` against the trusted origins, on a
+    /// `GET` too (better-auth's `originCheck((ctx) => ctx.query.callbackURL)`
+    /// on the routes a mailed link opens).
+    pub query_callback_url: bool,
     /// The handler.
     pub endpoint: Arc<dyn Endpoint>,
 }
@@ -75,6 +79,7 @@ impl Route {
             path: path.into(),
             body,
             form_csrf: false,
+            query_callback_url: false,
             endpoint,
         }
     }
@@ -136,6 +141,25 @@ impl Route {
     pub fn form_csrf(mut self) -> Self {
         self.form_csrf = true;
         self.body = Some(BodyKind::JsonOrForm);
+        self
+    }
+
+    /// This route refuses an untrusted `callbackURL` in its query with 403
+    /// `INVALID_CALLBACK_URL`, whatever its method: for a `GET` that
+    /// redirects there, such as the target of a link sent by mail (an open
+    /// redirect otherwise).
+    ///
+    /// ```
+    /// use tessera::{Reply, Route};
+    ///
+    /// let route = Route::get("/magic/verify", |_ctx| {
+    ///     Box::pin(async move { Ok(Reply::redirect("/")) })
+    /// })
+    /// .checks_query_callback_url();
+    /// assert!(route.query_callback_url);
+    /// ```
+    pub fn checks_query_callback_url(mut self) -> Self {
+        self.query_callback_url = true;
         self
     }
 }
