@@ -6,7 +6,8 @@ use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::service::{skip_or_fail, Service};
@@ -171,6 +172,143 @@ impl RefServer {
     /// What the server printed so far (stdout and stderr).
     pub fn log(&self) -> String {
         self.node.log()
+    }
+}
+
+/// The file better-auth's mail callbacks append to when the refserver runs
+/// with `MAIL_LOG=<file>` (its README, "Mail"): one JSON line per message,
+/// `{kind, to, url, token, newEmail?, at}`. A test reads the links from it
+/// as a person reads them from a mail. The file is removed on drop.
+///
+/// ```no_run
+/// use tessera_testkit::refserver::MailLog;
+/// use tessera_testkit::require_refserver;
+///
+/// # fn example() {
+/// let log = MailLog::new();
+/// let server = require_refserver!(&[("MODE", "memory"), ("MAIL_LOG", log.env_value())]);
+/// // … POST /request-password-reset …
+/// let mails = log.take();
+/// assert_eq!(mails[0].kind, "reset-password");
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct MailLog {
+    path: PathBuf,
+    /// How many lines [`MailLog::take`] has returned so far.
+    taken: Mutex<usize>,
+}
+
+/// One line of a [`MailLog`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoggedMail {
+    /// `verify-email`, `reset-password`, `change-email-confirmation` or
+    /// `delete-account`.
+    pub kind: String,
+    /// The recipient (`user.email` as better-auth handed it over).
+    pub to: String,
+    /// The link in the mail, absolute.
+    pub url: String,
+    /// The token better-auth handed to the callback with the link.
+    pub token: String,
+    /// The address asked for, in a change-of-email confirmation.
+    pub new_email: Option<String>,
+}
+
+impl MailLog {
+    /// A log path of its own under the system temporary directory; the
+    /// file itself is created by the refserver's first mail.
+    pub fn new() -> MailLog {
+        static SEQ: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "tessera-mail-{}-{}-{}.jsonl",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed),
+            tessera::generate_id(8)
+        ));
+        MailLog {
+            path,
+            taken: Mutex::new(0),
+        }
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The path as the value of `MAIL_LOG`.
+    ///
+    /// # Panics
+    ///
+    /// When the temporary directory's path is not UTF-8.
+    pub fn env_value(&self) -> &str {
+        self.path
+            .to_str()
+            .expect("the temporary directory's path is UTF-8")
+    }
+
+    /// Every mail logged so far, in order.
+    ///
+    /// # Panics
+    ///
+    /// On a line that is not a mail as the refserver writes it.
+    pub fn all(&self) -> Vec<LoggedMail> {
+        let text = match fs::read_to_string(&self.path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => panic!("cannot read {}: {e}", self.path.display()),
+        };
+        // The refserver writes each line with one appendFileSync: a line
+        // without its newline is still being written.
+        let complete = text.rfind('\n').map_or("", |end| &text[..end]);
+        complete
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| LoggedMail::parse(l).unwrap_or_else(|e| panic!("mail log line {l:?}: {e}")))
+            .collect()
+    }
+
+    /// The mails logged since the last call, in order.
+    pub fn take(&self) -> Vec<LoggedMail> {
+        let mut taken = self.taken.lock().unwrap_or_else(|e| e.into_inner());
+        let all = self.all();
+        let new = all.get(*taken..).unwrap_or_default().to_vec();
+        *taken = all.len();
+        new
+    }
+}
+
+impl Default for MailLog {
+    fn default() -> Self {
+        MailLog::new()
+    }
+}
+
+impl Drop for MailLog {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+impl LoggedMail {
+    /// Reads one line of the log.
+    pub fn parse(line: &str) -> Result<LoggedMail, String> {
+        let v: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
+        let field = |name: &str| {
+            v.get(name)
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| format!("no string `{name}`"))
+        };
+        Ok(LoggedMail {
+            kind: field("kind")?,
+            to: field("to")?,
+            url: field("url")?,
+            token: field("token")?,
+            new_email: field("newEmail").ok(),
+        })
     }
 }
 
@@ -417,5 +555,46 @@ impl DirLock {
 impl Drop for DirLock {
     fn drop(&mut self) {
         let _ = fs::remove_dir(&self.path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mail_log_hands_out_each_complete_line_once() {
+        let log = MailLog::new();
+        assert!(log.take().is_empty(), "no file yet: no mail");
+        let line = |n: u32| {
+            format!(
+                r#"{{"kind":"reset-password","to":"a@example.com","url":"http://x/api/auth/reset-password/t{n}?callbackURL=","token":"t{n}","at":"2026-01-01T00:00:00.000Z"}}"#
+            )
+        };
+        fs::write(log.path(), format!("{}\n{}\n", line(1), line(2))).unwrap();
+        let first = log.take();
+        assert_eq!(
+            first.iter().map(|m| m.token.as_str()).collect::<Vec<_>>(),
+            ["t1", "t2"]
+        );
+        assert_eq!(first[0].new_email, None);
+        // A line still being written is not handed out yet.
+        let change = r#"{"kind":"change-email-confirmation","to":"a@example.com","url":"u","token":"t3","newEmail":"b@example.com","at":"x"}"#;
+        fs::write(log.path(), format!("{}\n{}\n{change}", line(1), line(2))).unwrap();
+        assert!(log.take().is_empty());
+        fs::write(log.path(), format!("{}\n{}\n{change}\n", line(1), line(2))).unwrap();
+        let next = log.take();
+        assert_eq!(next.len(), 1);
+        assert_eq!(next[0].new_email.as_deref(), Some("b@example.com"));
+        assert_eq!(log.all().len(), 3);
+        let path = log.path().to_owned();
+        drop(log);
+        assert!(!path.exists(), "removed on drop");
+    }
+
+    #[test]
+    fn a_line_without_a_field_is_refused() {
+        assert!(LoggedMail::parse(r#"{"kind":"verify-email","to":"a"}"#).is_err());
+        assert!(LoggedMail::parse("not json").is_err());
     }
 }
