@@ -215,6 +215,23 @@ await call("multiSession.listDeviceSessions (after revoke)", a, (cl) => cl.multi
 });
 await call("getSession (after multiSession.revoke)", a, (cl) => cl.getSession());
 
+// The user's own record and password, on device A (neither server has a
+// mailer here, so no flow that needs one).
+await call("updateUser", a, (cl) => cl.updateUser({ name: "Alice L.", image: "https://img.example/alice.png" }));
+await call("getSession (after updateUser)", a, (cl) => cl.getSession());
+await call("updateUser (email)", a, (cl) => cl.updateUser({ email: "eve@example.com" }));
+await call("updateUser (nothing)", a, (cl) => cl.updateUser({}));
+await call("changePassword (wrong current)", a, (cl) =>
+  cl.changePassword({ currentPassword: "not-the-password", newPassword: "a-new-password" }),
+);
+await call("changePassword (too short)", a, (cl) => cl.changePassword({ currentPassword: password, newPassword: "short" }));
+await call("changePassword", a, (cl) =>
+  cl.changePassword({ currentPassword: password, newPassword: "a-new-password", revokeOtherSessions: true }),
+);
+await call("getSession (after changePassword)", a, (cl) => cl.getSession());
+await call("signIn.email (old password)", b, (cl) => cl.signIn.email({ email: alice.email, password }));
+await call("signIn.email (new password)", b, (cl) => cl.signIn.email({ email: alice.email, password: "a-new-password" }));
+
 // Social sign-in with the loopback OpenID provider, on device D.
 await call("signIn.social (unknown provider)", d, (cl) =>
   cl.signIn.social({ provider: "no-such-provider", callbackURL: "/after", disableRedirect: true }),
