@@ -169,6 +169,12 @@ impl Server {
             AdditionalField::server_only("tier"),
         ];
         options.session.cookie_cache.enabled = Some(true);
+        // The user's own record: without a mailer, a change of address is
+        // made at once and deletion needs only the fresh session, so both
+        // write paths run (the user is put back after every request).
+        options.user.change_email.enabled = true;
+        options.user.change_email.update_email_without_verification = true;
+        options.user.delete_user.enabled = true;
         let custom = CustomSession::new(|s, _req| async move {
             Ok::<Value, ApiError>(
                 json!({ "roles": ["user"], "user": s.user, "session": s.session }),
@@ -269,12 +275,16 @@ impl Server {
         self.block_on(self.auth.handle(req))
     }
 
-    /// Puts the endpoint fixture's user back to one session,
+    /// Puts the endpoint fixture's user back as it was, with one session,
     /// [`SESSION_TOKEN`], whatever the last request did (signed out,
-    /// revoked, updated).
+    /// revoked, updated, deleted).
     pub fn reset_session(&self) {
         let user = user(0);
         self.block_on(async {
+            let restored = self.db.update_user(&user).await.expect("memory store");
+            if !restored {
+                self.db.create_user(&user).await.expect("memory store");
+            }
             self.db
                 .delete_user_sessions(&user.id)
                 .await
