@@ -21,8 +21,7 @@ use crate::mail::MailKind;
 use crate::password;
 use crate::plugin::{Ctx, Reply, Route};
 use crate::session::ResolveOptions;
-use crate::store::{Account, SessionWithUser, StoreError, User, Verification, CREDENTIAL_PROVIDER};
-use crate::Timestamp;
+use crate::store::{Account, SessionWithUser, StoreError, User, CREDENTIAL_PROVIDER};
 
 /// The answer to `/request-password-reset`, whether the address is known
 /// or not.
@@ -319,7 +318,6 @@ async fn request_password_reset(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
         tracing::error!("reset password isn't enabled: no mailer is configured");
         return Err(codes::reset_password_disabled());
     }
-    let expires_in = i64::try_from(opts.reset_password_token_expires_in).unwrap_or(i64::MAX);
     let answer = || Reply::json(&serde_json::json!({ "status": true, "message": RESET_MESSAGE }));
     let user = ctx
         .sessions()
@@ -333,19 +331,13 @@ async fn request_password_reset(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
         return Ok(answer());
     };
     let token = generate_id(24);
-    let now = ctx.now();
-    let record = Verification {
-        id: generate_id(ID_LENGTH),
-        identifier: format!("reset-password:{token}"),
-        value: user.id.clone(),
-        expires_at: Timestamp::from_millis(
-            now.as_millis()
-                .saturating_add(expires_in.saturating_mul(1000)),
-        ),
-        created_at: now,
-        updated_at: now,
-    };
-    verification::save(ctx, &record).await?;
+    verification::issue(
+        ctx,
+        format!("reset-password:{token}"),
+        user.id.clone(),
+        verification::secs_to_ms(opts.reset_password_token_expires_in),
+    )
+    .await?;
     let callback = redirect_to
         .as_deref()
         .map(encode_uri_component)

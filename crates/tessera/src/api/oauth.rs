@@ -13,7 +13,7 @@ use crate::id::{generate_id, ID_LENGTH};
 use crate::oauth::{self, AuthorizationRequest, Provider, ProviderUser, StateData, Tokens};
 use crate::options::StateStrategy;
 use crate::plugin::{Ctx, Reply, Route};
-use crate::store::{Account, StoreError, User, Verification};
+use crate::store::{Account, StoreError, User};
 use crate::Timestamp;
 
 /// How long a state waits for its callback (better-auth: 10 minutes).
@@ -120,19 +120,13 @@ pub(super) async fn store_state(
             ctx.jar.set(def.with_value(sealed));
         }
         StateStrategy::Database => {
-            let now = ctx.now();
-            let record = Verification {
-                id: generate_id(ID_LENGTH),
-                identifier: format!("auth-state:{state}"),
-                value: data.to_json(),
-                expires_at: Timestamp::from_millis(now.as_millis() + STATE_TTL_MS),
-                created_at: now,
-                updated_at: now,
-            };
-            super::verification::save(ctx, &record).await.map_err(|e| {
-                tracing::error!(error = %e, "cannot store the OAuth state");
-                ApiError::internal("INTERNAL_SERVER_ERROR", "Unable to create verification", &e)
-            })?;
+            let identifier = format!("auth-state:{state}");
+            super::verification::issue(ctx, identifier, data.to_json(), STATE_TTL_MS)
+                .await
+                .map_err(|e| {
+                    tracing::error!(error = %e, "cannot store the OAuth state");
+                    ApiError::internal("INTERNAL_SERVER_ERROR", "Unable to create verification", &e)
+                })?;
             let signed = ctx.sign(state);
             let def = ctx.auth_cookies().state.clone();
             ctx.jar.set(def.with_value(signed));

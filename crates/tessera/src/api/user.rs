@@ -14,13 +14,12 @@ use super::verification;
 use crate::cookie::encode_uri_component;
 use crate::email_token::EmailToken;
 use crate::error::{codes, ApiError};
-use crate::id::{generate_id, generate_lowercase_token, ID_LENGTH};
+use crate::id::generate_lowercase_token;
 use crate::mail::MailKind;
 use crate::password;
 use crate::plugin::{Ctx, Reply, Route};
 use crate::session::ResolveOptions;
-use crate::store::{SessionWithUser, StoreError, User, Verification, CREDENTIAL_PROVIDER};
-use crate::Timestamp;
+use crate::store::{SessionWithUser, StoreError, User, CREDENTIAL_PROVIDER};
 
 /// Length of a delete-account token (`generateRandomString(32, "0-9", "a-z")`).
 const DELETE_TOKEN_LENGTH: usize = 32;
@@ -244,20 +243,13 @@ async fn delete_user(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     }
     if options.send_delete_account_verification && ctx.has_mailer() {
         let token = generate_lowercase_token(DELETE_TOKEN_LENGTH);
-        let now = ctx.now();
-        let expires_in = i64::try_from(options.delete_token_expires_in).unwrap_or(i64::MAX);
-        let record = Verification {
-            id: generate_id(ID_LENGTH),
-            identifier: delete_identifier(&token),
-            value: current.user.id.clone(),
-            expires_at: Timestamp::from_millis(
-                now.as_millis()
-                    .saturating_add(expires_in.saturating_mul(1000)),
-            ),
-            created_at: now,
-            updated_at: now,
-        };
-        verification::save(ctx, &record).await?;
+        verification::issue(
+            ctx,
+            delete_identifier(&token),
+            current.user.id.clone(),
+            verification::secs_to_ms(options.delete_token_expires_in),
+        )
+        .await?;
         let callback = callback_url.filter(|c| !c.is_empty());
         let url = format!(
             "{}/delete-user/callback?token={token}&callbackURL={}",

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use crate::id::{generate_id, ID_LENGTH};
 use crate::plugin::Ctx;
 use crate::store::{StoreError, Verification};
 use crate::Timestamp;
@@ -31,6 +32,31 @@ pub(crate) async fn save(ctx: &Ctx<'_>, record: &Verification) -> Result<(), Sto
         }
         None => ctx.sessions().database().create_verification(record).await,
     }
+}
+
+/// Stores a new record: `identifier` → `value` until `lifetime_ms` from
+/// now (better-auth's `createVerificationValue`).
+pub(crate) async fn issue(
+    ctx: &Ctx<'_>,
+    identifier: String,
+    value: String,
+    lifetime_ms: i64,
+) -> Result<(), StoreError> {
+    let now = ctx.now();
+    let record = Verification {
+        id: generate_id(ID_LENGTH),
+        identifier,
+        value,
+        expires_at: Timestamp::from_millis(now.as_millis().saturating_add(lifetime_ms)),
+        created_at: now,
+        updated_at: now,
+    };
+    save(ctx, &record).await
+}
+
+/// Seconds as the milliseconds [`issue`] takes, saturating.
+pub(crate) fn secs_to_ms(secs: u64) -> i64 {
+    i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX)
 }
 
 /// A record as stored by either server: read leniently, since one
