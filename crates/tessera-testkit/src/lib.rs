@@ -6,6 +6,7 @@
 //! - [`RefServer`]: the reference server in `shared/refserver`, copied to a
 //!   writable cache, installed with `npm ci` once, run on a loopback port
 //!   and killed on drop. [`require_refserver!`] applies the skip/fail rule.
+//! - [`mail`]: a mailer that records what it is handed ([`mail::Outbox`]).
 //! - [`service`]: the services some tests need (PostgreSQL, Redis, Node, a
 //!   browser), their URLs, and the one skip/fail rule for their absence
 //!   ([`skip_or_fail`]).
@@ -61,6 +62,7 @@
 pub mod conformance;
 pub mod exchange;
 pub mod json;
+pub mod mail;
 pub mod oidc;
 pub mod records;
 pub mod redis_cluster;

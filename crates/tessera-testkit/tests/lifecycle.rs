@@ -2,36 +2,18 @@
 //! handed: email verification, password reset and change of password, as
 //! better-auth 1.7.25 answers them (`docs/account-lifecycle.md`).
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use serde_json::{json, Value};
-use tessera::mail::{MailError, MailKind, Mailer, Message};
+use tessera::mail::MailKind;
 use tessera::store::MemoryDatabase;
 use tessera::{Auth, Options, TestClock, Timestamp};
+use tessera_testkit::mail::Outbox;
 use tessera_testkit::{ClientCookies, Target, TestRequest, TestResponse};
 
 const ORIGIN: &str = "http://127.0.0.1:3000";
 const PASSWORD: &str = "password1234";
-
-/// Keeps every message it is handed.
-#[derive(Default)]
-struct Outbox(Mutex<Vec<Message>>);
-
-#[async_trait]
-impl Mailer for Outbox {
-    async fn send(&self, message: Message) -> Result<(), MailError> {
-        self.0.lock().unwrap().push(message);
-        Ok(())
-    }
-}
-
-impl Outbox {
-    fn take(&self) -> Vec<Message> {
-        std::mem::take(&mut *self.0.lock().unwrap())
-    }
-}
 
 struct App {
     target: Target,

@@ -21,6 +21,7 @@ use tessera::{Auth, Options};
 use tessera_sql::sqlx::postgres::PgConnectOptions;
 use tessera_sql::sqlx::{self, Connection, Executor, PgConnection, PgPool};
 use tessera_sql::SqlDatabase;
+use tessera_testkit::mail::Outbox;
 use tessera_testkit::refserver::MailLog;
 use tessera_testkit::service::{postgres_url, skip_or_fail, Service};
 use tessera_testkit::{ClientCookies, RefServer, Target, TestRequest, TestResponse};
@@ -161,7 +162,7 @@ impl Shared {
 
     /// Mail Tessera sent since the last call.
     fn tessera_mail(&self) -> Vec<SentMail> {
-        self.outbox.take()
+        sent(&self.outbox)
     }
 
     /// `POST /api/auth<path>` on `target` with the cookies of `jar`,

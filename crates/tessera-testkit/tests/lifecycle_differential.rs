@@ -30,6 +30,7 @@ use tessera::email_token::{self, EmailToken};
 use tessera::store::MemoryDatabase;
 use tessera::{Auth, Clock, Options, Secrets, SystemClock};
 use tessera_testkit::json::normalized;
+use tessera_testkit::mail::Outbox;
 use tessera_testkit::refserver::MailLog;
 use tessera_testkit::{
     require_refserver, ClientCookies, RefServer, Target, TestRequest, TestResponse,
@@ -115,7 +116,7 @@ impl Mailbox<'_> {
     fn take(&self) -> Vec<SentMail> {
         match self {
             Mailbox::Log(log) => log.take().into_iter().map(SentMail::from).collect(),
-            Mailbox::Outbox(outbox) => outbox.take(),
+            Mailbox::Outbox(outbox) => sent(outbox),
         }
     }
 }

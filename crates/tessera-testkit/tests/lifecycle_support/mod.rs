@@ -8,14 +8,12 @@
 #![allow(dead_code)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
-use async_trait::async_trait;
 use serde_json::Value;
-use tessera::mail::{MailError, Mailer, Message};
 use tessera::Options;
 use tessera_testkit::decode_uri_component;
 use tessera_testkit::json::form_of;
+use tessera_testkit::mail::Outbox;
 use tessera_testkit::refserver::{LoggedMail, MailLog};
 
 /// The reference server's default `SECRET`.
@@ -101,30 +99,17 @@ pub fn refserver_env<'a>(
     env
 }
 
-/// Keeps every message Tessera hands over.
-#[derive(Debug, Default)]
-pub struct Outbox(Mutex<Vec<Message>>);
-
-#[async_trait]
-impl Mailer for Outbox {
-    async fn send(&self, message: Message) -> Result<(), MailError> {
-        self.0.lock().unwrap().push(message);
-        Ok(())
-    }
-}
-
-impl Outbox {
-    /// The messages handed over since the last call.
-    pub fn take(&self) -> Vec<SentMail> {
-        std::mem::take(&mut *self.0.lock().unwrap())
-            .into_iter()
-            .map(|m| SentMail {
-                kind: m.kind.as_str().to_owned(),
-                to: m.to,
-                url: m.link,
-            })
-            .collect()
-    }
+/// The messages Tessera handed `outbox` since the last call, as compared.
+pub fn sent(outbox: &Outbox) -> Vec<SentMail> {
+    outbox
+        .take()
+        .into_iter()
+        .map(|m| SentMail {
+            kind: m.kind.as_str().to_owned(),
+            to: m.to,
+            url: m.link,
+        })
+        .collect()
 }
 
 /// A mail from either server, as compared.
