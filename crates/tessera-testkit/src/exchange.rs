@@ -36,6 +36,26 @@ impl TestRequest {
         }
     }
 
+    /// One line for a failure message: method, path, headers and body.
+    pub fn describe(&self) -> String {
+        let headers: Vec<String> = self
+            .headers
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect();
+        let body = self
+            .body
+            .as_ref()
+            .map(|b| format!(" body={:?}", String::from_utf8_lossy(b)))
+            .unwrap_or_default();
+        format!(
+            "{} {} [{}]{body}",
+            self.method,
+            self.path,
+            headers.join(", ")
+        )
+    }
+
     /// `GET path`.
     pub fn get(path: impl Into<String>) -> Self {
         TestRequest::new(Method::GET, path)
@@ -130,6 +150,25 @@ impl TestResponse {
     /// The body's `message` field, if it is a JSON object with a string `message`.
     pub fn message(&self) -> Option<&str> {
         self.json.as_ref()?.get("message")?.as_str()
+    }
+
+    /// Every cookie set, as [`SetCookieLine::shape`], in order.
+    pub fn cookie_shapes(&self) -> Vec<String> {
+        self.cookies().iter().map(SetCookieLine::shape).collect()
+    }
+
+    /// One line for a failure message: status, body, `Set-Cookie` lines and
+    /// `Location`.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} {} set-cookie={:?}{}",
+            self.status,
+            self.text,
+            self.set_cookies,
+            self.header("location")
+                .map(|l| format!(" location={l}"))
+                .unwrap_or_default()
+        )
     }
 
     /// The parsed `Set-Cookie` lines.
@@ -240,6 +279,17 @@ impl SetCookieLine {
                 _ => a.clone(),
             })
             .collect()
+    }
+
+    /// The line as two servers should agree on it: the name, `<value>` or
+    /// nothing for an empty value, then [`SetCookieLine::comparable_attributes`].
+    pub fn shape(&self) -> String {
+        let value = if self.value.is_empty() { "" } else { "<value>" };
+        format!(
+            "{}={value}; {}",
+            self.name,
+            self.comparable_attributes().join("; ")
+        )
     }
 
     /// Whether this line deletes the cookie (`Max-Age=0` or an empty value

@@ -259,17 +259,7 @@ fn chunk_index(name: &str) -> Option<usize> {
 /// `name`, the attributes with `Expires` masked, for every cookie set —
 /// what two servers agree on when they agree on everything but the clock.
 fn cookie_shapes(res: &TestResponse) -> BTreeSet<String> {
-    res.cookies()
-        .iter()
-        .map(|c| {
-            let value = if c.value.is_empty() { "" } else { "<value>" };
-            format!(
-                "{}={value}; {}",
-                c.name,
-                c.comparable_attributes().join("; ")
-            )
-        })
-        .collect()
+    res.cookie_shapes().into_iter().collect()
 }
 
 // ---------------------------------------------------------------------------

@@ -139,48 +139,6 @@ fn comparable_body(res: &TestResponse) -> String {
     }
 }
 
-/// Cookies as compared: name, whether the value is empty, attributes
-/// (with `Expires` masked), in order.
-fn comparable_cookies(res: &TestResponse) -> Vec<String> {
-    res.cookies()
-        .iter()
-        .map(|c| {
-            let value = if c.value.is_empty() { "" } else { "<value>" };
-            format!(
-                "{}={value}; {}",
-                c.name,
-                c.comparable_attributes().join("; ")
-            )
-        })
-        .collect()
-}
-
-fn describe(req: &TestRequest) -> String {
-    let headers: Vec<String> = req
-        .headers
-        .iter()
-        .map(|(k, v)| format!("{k}: {v}"))
-        .collect();
-    let body = req
-        .body
-        .as_ref()
-        .map(|b| format!(" body={:?}", String::from_utf8_lossy(b)))
-        .unwrap_or_default();
-    format!("{} {} [{}]{body}", req.method, req.path, headers.join(", "))
-}
-
-fn describe_response(res: &TestResponse) -> String {
-    format!(
-        "{} {} set-cookie={:?}{}",
-        res.status,
-        res.text,
-        res.set_cookies,
-        res.header("location")
-            .map(|l| format!(" location={l}"))
-            .unwrap_or_default()
-    )
-}
-
 /// Compares one exchange on status, `code`, `message`, normalized body,
 /// cookies and `Location`; describes every difference.
 fn differences(
@@ -202,7 +160,7 @@ fn differences(
     if comparable_body(ba) != comparable_body(ts) {
         found.push("body");
     }
-    if comparable_cookies(ba) != comparable_cookies(ts) {
+    if ba.cookie_shapes() != ts.cookie_shapes() {
         found.push("set-cookie");
     }
     if ba.header("location") != ts.header("location") {
@@ -214,9 +172,9 @@ fn differences(
     Some(format!(
         "{label}: differs in {}\n    request:     {}\n    better-auth: {}\n    tessera:     {}",
         found.join(", "),
-        describe(req),
-        describe_response(ba),
-        describe_response(ts),
+        req.describe(),
+        ba.describe(),
+        ts.describe(),
     ))
 }
 
@@ -575,9 +533,9 @@ async fn same_requests_get_the_same_answers() {
             eprintln!(
                 "{}\n  request:     {}\n  better-auth: {}\n  tessera:     {}",
                 case.name,
-                describe(&req),
-                describe_response(ba),
-                describe_response(ts)
+                req.describe(),
+                ba.describe(),
+                ts.describe()
             );
         }
         if ba.status != case.status {
@@ -716,9 +674,9 @@ async fn full_session_flow_matches() {
         for ((label, req, a), (_, _, b)) in ba.iter().zip(&ts) {
             eprintln!(
                 "{label}\n  request:     {}\n  better-auth: {}\n  tessera:     {}",
-                describe(req),
-                describe_response(a),
-                describe_response(b)
+                req.describe(),
+                a.describe(),
+                b.describe()
             );
         }
     }
@@ -785,9 +743,9 @@ async fn taken_emails_are_hidden_when_verification_is_required() {
         if verbose() {
             eprintln!(
                 "{label}\n  request:     {}\n  better-auth: {}\n  tessera:     {}",
-                describe(req),
-                describe_response(&ba),
-                describe_response(&ts)
+                req.describe(),
+                ba.describe(),
+                ts.describe()
             );
         }
         // Pin better-auth's answers, so the test tests what it says.

@@ -180,7 +180,7 @@ impl Step {
             self.want.status,
             self.want.code,
             self.want.mails,
-            describe_response(&self.res),
+            self.res.describe(),
         ))
     }
 
@@ -298,50 +298,8 @@ fn comparable_body(res: &TestResponse) -> String {
     }
 }
 
-/// Cookies as compared: name, whether the value is empty, attributes
-/// (with `Expires` masked), in order.
-fn comparable_cookies(res: &TestResponse) -> Vec<String> {
-    res.cookies()
-        .iter()
-        .map(|c| {
-            let value = if c.value.is_empty() { "" } else { "<value>" };
-            format!(
-                "{}={value}; {}",
-                c.name,
-                c.comparable_attributes().join("; ")
-            )
-        })
-        .collect()
-}
-
 fn comparable_mails(step: &Step) -> Vec<String> {
     step.mails.iter().map(SentMail::comparable).collect()
-}
-
-fn describe(req: &TestRequest) -> String {
-    let headers: Vec<String> = req
-        .headers
-        .iter()
-        .map(|(k, v)| format!("{k}: {v}"))
-        .collect();
-    let body = req
-        .body
-        .as_ref()
-        .map(|b| format!(" body={:?}", String::from_utf8_lossy(b)))
-        .unwrap_or_default();
-    format!("{} {} [{}]{body}", req.method, req.path, headers.join(", "))
-}
-
-fn describe_response(res: &TestResponse) -> String {
-    format!(
-        "{} {} set-cookie={:?}{}",
-        res.status,
-        res.text,
-        res.set_cookies,
-        res.header("location")
-            .map(|l| format!(" location={l}"))
-            .unwrap_or_default()
-    )
 }
 
 fn describe_step(step: &Step) -> String {
@@ -352,8 +310,8 @@ fn describe_step(step: &Step) -> String {
         .collect();
     format!(
         "request:  {}\n      answer:   {}\n      mail:     {mails:?}",
-        describe(&step.req),
-        describe_response(&step.res)
+        step.req.describe(),
+        step.res.describe()
     )
 }
 
@@ -373,7 +331,7 @@ fn differences(ba: &Step, ts: &Step) -> Option<String> {
     if comparable_body(a) != comparable_body(b) {
         found.push("body");
     }
-    if comparable_cookies(a) != comparable_cookies(b) {
+    if a.cookie_shapes() != b.cookie_shapes() {
         found.push("set-cookie");
     }
     if ba.location().map(mask_tokens) != ts.location().map(mask_tokens) {
