@@ -34,7 +34,7 @@ fn env_or(name: &str, default: &str) -> String {
 }
 
 pub fn probe_all() -> Vec<Probe> {
-    vec![postgres(), redis(), node(), browser()]
+    vec![postgres(), redis(), node(), browser(), smtp()]
 }
 
 fn postgres() -> Probe {
@@ -126,6 +126,34 @@ fn browser() -> Probe {
         found,
         missing,
         suites: "the built-in page in chromium (tessera-cli: ui_browser)",
+        needed: true,
+    }
+}
+
+fn smtp() -> Probe {
+    let found = version("python3", &["--version"]).and_then(|python| {
+        let module = Command::new("python3")
+            .args(["-c", "import aiosmtpd; print(aiosmtpd.__version__)"])
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run python3: {e}"))?;
+        if !module.status.success() {
+            return Err("python3 cannot import aiosmtpd (pip install aiosmtpd)".to_owned());
+        }
+        let aiosmtpd = String::from_utf8_lossy(&module.stdout).trim().to_owned();
+        Ok(format!("{python}, aiosmtpd {aiosmtpd}"))
+    });
+    let (found, missing) = match found {
+        Ok(found) => (found, None),
+        Err(e) => (String::new(), Some(e)),
+    };
+    Probe {
+        id: "smtp",
+        name: "SMTP sink",
+        found,
+        missing,
+        suites: "mail over a real SMTP server (tessera-smtp: delivery; tessera-cli: serve mail tests, ui_browser lifecycle; axum-app: mail)",
         needed: true,
     }
 }
