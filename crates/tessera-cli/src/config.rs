@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use tessera::options::{listen_address, EnvError};
 use tessera::{Environment, Options};
+use tessera_smtp::MailChoice;
 
 /// Everything `tessera serve` needs, validated.
 #[derive(Debug)]
@@ -31,96 +32,8 @@ pub struct ServeConfig {
     pub secondary_storage: SecondaryStorageChoice,
     /// `TESSERA_OAUTH_<ID>_*`: OAuth providers, discovered at start.
     pub oauth: Vec<tessera::oauth::env::ProviderSpec>,
-    /// `TESSERA_SMTP_URL` and `TESSERA_MAIL_FROM`.
+    /// `TESSERA_SMTP_URL` and `TESSERA_MAIL_FROM` ([`MailChoice::from_env`]).
     pub mail: MailChoice,
-}
-
-/// How the account lifecycle's mail leaves.
-#[derive(Clone, PartialEq, Eq)]
-pub enum MailChoice {
-    /// `TESSERA_SMTP_URL` (`smtp://user:pass@host:port`, `smtps://…`)
-    /// from `TESSERA_MAIL_FROM`.
-    Smtp {
-        /// The server's URL (with its credentials: never shown).
-        url: String,
-        /// The sender mailbox.
-        from: String,
-    },
-    /// No SMTP server, in development: each message's link goes to the
-    /// log at `info`.
-    Log,
-    /// No SMTP server in production: the flows that send mail are off.
-    None,
-}
-
-impl fmt::Debug for MailChoice {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            MailChoice::Smtp { url, from } => f
-                .debug_struct("Smtp")
-                .field("url", &without_credentials(url))
-                .field("from", from)
-                .finish(),
-            MailChoice::Log => f.write_str("Log"),
-            MailChoice::None => f.write_str("None"),
-        }
-    }
-}
-
-/// The variables that turn on a flow that sends mail.
-const MAIL_FLOW_VARIABLES: [&str; 4] = [
-    "TESSERA_REQUIRE_EMAIL_VERIFICATION",
-    "TESSERA_EMAIL_VERIFICATION",
-    "TESSERA_PASSWORD_RESET",
-    "TESSERA_SEND_ON_SIGN_UP",
-];
-
-/// `TESSERA_SMTP_URL` and `TESSERA_MAIL_FROM`; in production without a
-/// server, a flow turned on by its variable is refused (its mail would go
-/// nowhere).
-fn mail_choice(
-    get: &impl Fn(&str) -> Option<String>,
-    environment: tessera::Environment,
-) -> Result<MailChoice, ConfigError> {
-    match (get("TESSERA_SMTP_URL"), get("TESSERA_MAIL_FROM")) {
-        (Some(url), Some(from)) => {
-            let url = url.trim().to_owned();
-            if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
-                return Err(ConfigError::Invalid {
-                    name: "TESSERA_SMTP_URL",
-                    value: without_credentials(&url),
-                    reason: "expected smtp://[user:pass@]host[:port] or smtps://…".to_owned(),
-                });
-            }
-            Ok(MailChoice::Smtp {
-                url,
-                from: from.trim().to_owned(),
-            })
-        }
-        (Some(_), None) => Err(ConfigError::Missing {
-            name: "TESSERA_MAIL_FROM",
-            reason: "TESSERA_SMTP_URL needs a sender address".to_owned(),
-        }),
-        (None, Some(_)) => Err(ConfigError::Missing {
-            name: "TESSERA_SMTP_URL",
-            reason: "TESSERA_MAIL_FROM is set, but there is no server to send through".to_owned(),
-        }),
-        (None, None) if environment == tessera::Environment::Production => {
-            for name in MAIL_FLOW_VARIABLES {
-                if get(name).is_some_and(|v| boolean(name, Some(v), false).unwrap_or(false)) {
-                    return Err(ConfigError::Missing {
-                        name: "TESSERA_SMTP_URL",
-                        reason: format!(
-                            "{name} turns on a flow that sends mail, and in production there is \
-                             no mailer without an SMTP server"
-                        ),
-                    });
-                }
-            }
-            Ok(MailChoice::None)
-        }
-        (None, None) => Ok(MailChoice::Log),
-    }
 }
 
 /// Where the signing secret comes from.
@@ -241,6 +154,10 @@ pub enum ConfigError {
     /// An OAuth provider's variables.
     #[error(transparent)]
     OAuth(#[from] tessera::oauth::env::OAuthConfigError),
+    /// `TESSERA_SMTP_URL` and `TESSERA_MAIL_FROM` (never shows the URL's
+    /// password).
+    #[error(transparent)]
+    Mail(#[from] tessera_smtp::MailEnvError),
     /// A variable that must be set in this configuration.
     #[error("{name} is not set: {reason}")]
     Missing {
@@ -304,7 +221,7 @@ impl ServeConfig {
                 get("TESSERA_REDIS_WAIT_REPLICAS"),
             )?,
             oauth: tessera::oauth::env::providers(names, get)?,
-            mail: mail_choice(&get, options.environment)?,
+            mail: MailChoice::from_env(get, options.environment)?,
             options,
         })
     }
@@ -826,17 +743,23 @@ mod tests {
         );
     }
 
+    /// The choice itself is `tessera_smtp::MailChoice::from_env`'s (tested
+    /// there): here, that it reads `NODE_ENV` as the kernel does and that
+    /// its errors and the configuration's `Debug` stay as they were.
     #[test]
     fn mail_goes_to_the_log_in_development_and_nowhere_in_production() {
-        assert_eq!(config(&[("NODE_ENV", "development")]).mail, MailChoice::Log);
+        let mail = config(&[("NODE_ENV", "development")]).mail;
+        assert!(matches!(mail, MailChoice::Log), "{mail:?}");
         // Unset NODE_ENV is production, as in better-auth.
-        assert_eq!(config(&[]).mail, MailChoice::None);
+        let mail = config(&[]).mail;
+        assert!(matches!(mail, MailChoice::None), "{mail:?}");
         let production = [
             ("NODE_ENV", "production"),
             ("BETTER_AUTH_URL", "https://auth.example.com"),
             ("BETTER_AUTH_SECRET", "a-long-random-secret-of-at-least-32"),
         ];
-        assert_eq!(config(&production).mail, MailChoice::None);
+        let mail = config(&production).mail;
+        assert!(matches!(mail, MailChoice::None), "{mail:?}");
         let mut asked = production.to_vec();
         asked.push(("TESSERA_REQUIRE_EMAIL_VERIFICATION", "true"));
         let err = error(&asked);
@@ -846,7 +769,8 @@ mod tests {
         );
         let mut off = production.to_vec();
         off.push(("TESSERA_PASSWORD_RESET", "false"));
-        assert_eq!(config(&off).mail, MailChoice::None);
+        let mail = config(&off).mail;
+        assert!(matches!(mail, MailChoice::None), "{mail:?}");
     }
 
     #[test]
@@ -858,16 +782,23 @@ mod tests {
             ),
             ("TESSERA_MAIL_FROM", "Auth <auth@example.com>"),
         ]);
-        assert!(matches!(c.mail, MailChoice::Smtp { .. }));
+        assert!(matches!(c.mail, MailChoice::Smtp(_)), "{:?}", c.mail);
         let shown = format!("{c:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
         let err = error(&[("TESSERA_SMTP_URL", "smtp://mailer:hunter2@smtp.example.com")]);
         assert!(err.starts_with("TESSERA_MAIL_FROM is not set"), "{err}");
+        // Checked here, not when the server starts: the URL is parsed now.
         let err = error(&[
             ("TESSERA_SMTP_URL", "http://mailer:hunter2@smtp.example.com"),
             ("TESSERA_MAIL_FROM", "auth@example.com"),
         ]);
-        assert!(err.starts_with("TESSERA_SMTP_URL=\""), "{err}");
+        assert!(err.starts_with("TESSERA_SMTP_URL: "), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+        let err = error(&[
+            ("TESSERA_SMTP_URL", "smtp://mailer:hunter2@smtp.example.com"),
+            ("TESSERA_MAIL_FROM", "not a mailbox"),
+        ]);
+        assert!(err.starts_with("TESSERA_MAIL_FROM: "), "{err}");
         assert!(!err.contains("hunter2"), "{err}");
     }
 

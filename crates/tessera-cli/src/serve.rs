@@ -8,6 +8,7 @@ use tessera::cache::{CacheVersion, SessionCache};
 use tessera::store::MemorySecondaryStorage;
 use tessera::{Auth, BuildError, Environment};
 use tessera_redis::{RedisOptions, RedisStorage};
+use tessera_smtp::MailChoice;
 
 /// How long shutdown waits for queued mail to go out.
 const MAIL_DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -15,7 +16,7 @@ const MAIL_DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1
 const REPLICA_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
 use tokio::net::TcpListener;
 
-use crate::config::{ConfigError, MailChoice, SecondaryStorageChoice, SecretSource, ServeConfig};
+use crate::config::{ConfigError, SecondaryStorageChoice, SecretSource, ServeConfig};
 use crate::database::{self, DatabaseError};
 use crate::secret_file::{self, SecretFileError, SecretFileOutcome};
 
@@ -63,13 +64,6 @@ pub enum ServeError {
     /// `TESSERA_DATABASE_URL`: the database cannot be opened or migrated.
     #[error(transparent)]
     Database(#[from] DatabaseError),
-    /// `TESSERA_SMTP_URL` or `TESSERA_MAIL_FROM` cannot be used (never
-    /// shows the URL's credentials).
-    #[error("TESSERA_SMTP_URL: {reason}")]
-    Mail {
-        /// Why, in one line.
-        reason: String,
-    },
     /// The shutdown signal handlers cannot be installed.
     #[error("cannot install the shutdown signal handlers: {0}")]
     Signal(io::Error),
@@ -180,34 +174,18 @@ pub async fn run(get: impl Fn(&str) -> Option<String>) -> Result<(), ServeError>
             described
         }
     };
-    let (smtp, mail_described) = match &config.mail {
-        MailChoice::Smtp { url, from } => {
-            let smtp_config =
-                tessera_smtp::SmtpConfig::from_url(url, from).map_err(|e| ServeError::Mail {
-                    reason: e.to_string(),
-                })?;
-            let described = format!(
-                "SMTP at {}:{} ({}), from {}",
-                smtp_config.host(),
-                smtp_config.port(),
-                smtp_config.tls_mode().as_str(),
-                smtp_config.from()
-            );
-            let smtp = Arc::new(tessera_smtp::SmtpMailer::start(smtp_config));
+    let mail_described = config.mail.to_string();
+    let smtp = match config.mail {
+        MailChoice::Smtp(smtp_config) => {
+            let smtp = Arc::new(tessera_smtp::SmtpMailer::start(*smtp_config));
             builder = builder.mailer(smtp.clone());
-            (Some(smtp), described)
+            Some(smtp)
         }
         MailChoice::Log => {
             builder = builder.mailer(Arc::new(tessera::mail::LogMailer));
-            (
-                None,
-                "none configured: each message's link goes to the log (development)".to_owned(),
-            )
+            None
         }
-        MailChoice::None => (
-            None,
-            "none configured: email verification and password reset are off".to_owned(),
-        ),
+        MailChoice::None => None,
     };
     let auth = builder
         .build()

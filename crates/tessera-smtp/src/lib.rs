@@ -16,6 +16,10 @@
 //!   HTML) with lettre over rustls (ring, webpki roots), retries transient
 //!   failures, and logs the messages it gives up on (never their links).
 //!   [`SmtpMailer::shutdown`] drains the queue at process exit.
+//! - [`MailChoice::from_env`] reads `TESSERA_SMTP_URL` and
+//!   `TESSERA_MAIL_FROM` as every Tessera program does: SMTP with both,
+//!   the log in development with neither, no mailer in production (and a
+//!   refusal to start when a variable asks for a flow that sends mail).
 //!
 //! | URL | TLS | default port |
 //! | --- | --- | --- |
@@ -59,10 +63,12 @@
 #![deny(missing_docs)]
 
 mod config;
+mod env;
 mod mailer;
 
 pub use config::{
     SmtpConfig, SmtpConfigError, TlsMode, DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE_CAPACITY,
     DEFAULT_RETRY_BACKOFF, DEFAULT_TIMEOUT, SMTPS_DEFAULT_PORT, SMTP_DEFAULT_PORT,
 };
+pub use env::{MailChoice, MailEnvError, MAIL_FLOW_VARIABLES};
 pub use mailer::{DeliveryStats, QueueNotDrained, SmtpMailer};

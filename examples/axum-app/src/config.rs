@@ -1,10 +1,8 @@
 //! [`Config`]: the environment `tessera serve` reads, read the same way.
 
-use std::fmt;
-
 use tessera::options::{listen_address, EnvError};
-use tessera::{Environment, Options};
-use tessera_smtp::{SmtpConfig, SmtpConfigError};
+use tessera::Options;
+pub use tessera_smtp::MailChoice;
 
 /// What the app is configured with.
 #[derive(Debug)]
@@ -16,7 +14,8 @@ pub struct Config {
     pub options: Options,
     /// Where sessions live.
     pub storage: Storage,
-    /// Where the account lifecycle's mail goes.
+    /// Where the account lifecycle's mail goes, chosen as `tessera serve`
+    /// chooses ([`MailChoice::from_env`]).
     pub mail: MailChoice,
 }
 
@@ -28,45 +27,6 @@ pub enum Storage {
     /// `none`: no database, better-auth's stateless mode (the session lives
     /// in its cookies).
     Stateless,
-}
-
-/// `TESSERA_SMTP_URL` and `TESSERA_MAIL_FROM`, chosen as `tessera serve`
-/// chooses.
-#[derive(Debug)]
-pub enum MailChoice {
-    /// Both set: delivered over SMTP, off the request path (its `Debug`
-    /// and `Display` never show the URL's password). Boxed: it is large
-    /// beside the other choices.
-    Smtp(Box<SmtpConfig>),
-    /// Neither, in development (`NODE_ENV=development`): each message's
-    /// link goes to the log ([`tessera::mail::LogMailer`]).
-    Log,
-    /// Neither, in production: no mailer, so email verification and
-    /// password reset are off.
-    None,
-}
-
-impl fmt::Display for MailChoice {
-    /// What `axum-app` prints at start-up: the server without its
-    /// credentials, or why there is none.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            MailChoice::Smtp(smtp) => write!(
-                f,
-                "SMTP at {}:{} ({}), from {}",
-                smtp.host(),
-                smtp.port(),
-                smtp.tls_mode(),
-                smtp.from()
-            ),
-            MailChoice::Log => {
-                f.write_str("none configured: each message's link goes to the log (development)")
-            }
-            MailChoice::None => {
-                f.write_str("none configured: email verification and password reset are off")
-            }
-        }
-    }
 }
 
 /// Why the configuration is unusable. Each renders as one line.
@@ -82,23 +42,10 @@ pub enum ConfigError {
          e.g. BETTER_AUTH_SECRET=$(openssl rand -base64 32)"
     )]
     MissingSecret,
-    /// A variable this configuration needs is not set.
-    #[error("{name} is not set: {reason}")]
-    Missing {
-        /// The variable.
-        name: &'static str,
-        /// Why it is needed.
-        reason: String,
-    },
-    /// `TESSERA_SMTP_URL` or `TESSERA_MAIL_FROM` cannot be used (the
-    /// URL's password is never shown).
-    #[error("{name}: {source}")]
-    Mail {
-        /// The variable at fault.
-        name: &'static str,
-        /// Why.
-        source: SmtpConfigError,
-    },
+    /// `TESSERA_SMTP_URL` or `TESSERA_MAIL_FROM` cannot be used, or is
+    /// needed (the URL's password is never shown).
+    #[error(transparent)]
+    Mail(#[from] tessera_smtp::MailEnvError),
     /// Any other invalid variable.
     #[error("{name}={value:?}: {reason}")]
     Invalid {
@@ -147,74 +94,13 @@ impl Config {
                 });
             }
         };
-        let mail = mail_choice(&get, &options)?;
+        let mail = MailChoice::from_env(get, options.environment)?;
         Ok(Config {
             listen,
             options,
             storage,
             mail,
         })
-    }
-}
-
-/// `TESSERA_SMTP_URL` and `TESSERA_MAIL_FROM`, both or neither; in
-/// production without a server, a flow its variable turns on is refused
-/// (its mail would go nowhere).
-fn mail_choice(
-    get: &impl Fn(&str) -> Option<String>,
-    options: &Options,
-) -> Result<MailChoice, ConfigError> {
-    match (get("TESSERA_SMTP_URL"), get("TESSERA_MAIL_FROM")) {
-        (Some(url), Some(from)) => SmtpConfig::from_url(url.trim(), from.trim())
-            .map(|smtp| MailChoice::Smtp(Box::new(smtp)))
-            .map_err(|source| ConfigError::Mail {
-                name: match source {
-                    SmtpConfigError::InvalidFrom { .. } => "TESSERA_MAIL_FROM",
-                    _ => "TESSERA_SMTP_URL",
-                },
-                source,
-            }),
-        (Some(_), None) => Err(ConfigError::Missing {
-            name: "TESSERA_MAIL_FROM",
-            reason: "TESSERA_SMTP_URL needs a sender address".to_owned(),
-        }),
-        (None, Some(_)) => Err(ConfigError::Missing {
-            name: "TESSERA_SMTP_URL",
-            reason: "TESSERA_MAIL_FROM is set, but there is no server to send through".to_owned(),
-        }),
-        (None, None) if options.environment == Environment::Production => {
-            // What the variables turned on, as Options::from_vars read them
-            // (two flows are on by default: only their variable counts).
-            let set = |name: &str| get(name).is_some();
-            let ep = &options.email_and_password;
-            let ev = &options.email_verification;
-            let asked = [
-                (
-                    "TESSERA_REQUIRE_EMAIL_VERIFICATION",
-                    ep.require_email_verification,
-                ),
-                (
-                    "TESSERA_EMAIL_VERIFICATION",
-                    set("TESSERA_EMAIL_VERIFICATION") && ev.enabled,
-                ),
-                (
-                    "TESSERA_PASSWORD_RESET",
-                    set("TESSERA_PASSWORD_RESET") && ep.password_reset,
-                ),
-                ("TESSERA_SEND_ON_SIGN_UP", ev.send_on_sign_up == Some(true)),
-            ];
-            match asked.into_iter().find(|(_, on)| *on) {
-                Some((name, _)) => Err(ConfigError::Missing {
-                    name: "TESSERA_SMTP_URL",
-                    reason: format!(
-                        "{name} turns on a flow that sends mail, and in production there is \
-                         no mailer without an SMTP server"
-                    ),
-                }),
-                None => Ok(MailChoice::None),
-            }
-        }
-        (None, None) => Ok(MailChoice::Log),
     }
 }
 
@@ -281,6 +167,9 @@ mod tests {
         assert!(!err.contains("hunter2"), "{err}");
     }
 
+    /// The choice itself is `tessera_smtp::MailChoice::from_env`'s (tested
+    /// there, every flow variable and error included): here, that it reads
+    /// `NODE_ENV` as the kernel does, and what the app shows of it.
     #[test]
     fn mail_goes_to_the_log_in_development_and_nowhere_in_production() {
         let secret = ("BETTER_AUTH_SECRET", SECRET);
@@ -289,21 +178,14 @@ mod tests {
         assert!(matches!(development, MailChoice::Log), "{development:?}");
         // Unset NODE_ENV is production, as in better-auth.
         assert!(matches!(mail(&[secret]).unwrap(), MailChoice::None));
-        for asked in [
-            "TESSERA_REQUIRE_EMAIL_VERIFICATION",
-            "TESSERA_EMAIL_VERIFICATION",
-            "TESSERA_PASSWORD_RESET",
-            "TESSERA_SEND_ON_SIGN_UP",
-        ] {
-            let err = mail(&[secret, (asked, "true")]).unwrap_err().to_string();
-            let expected = format!("TESSERA_SMTP_URL is not set: {asked} turns on");
-            assert!(err.starts_with(&expected), "{err}");
-            // Turned off, it needs no server.
-            assert!(matches!(
-                mail(&[secret, (asked, "false")]).unwrap(),
-                MailChoice::None
-            ));
-        }
+        let asked = "TESSERA_SEND_ON_SIGN_UP";
+        let err = mail(&[secret, (asked, "true")]).unwrap_err().to_string();
+        let expected = format!("TESSERA_SMTP_URL is not set: {asked} turns on");
+        assert!(err.starts_with(&expected), "{err}");
+        assert!(matches!(
+            mail(&[secret, (asked, "false")]).unwrap(),
+            MailChoice::None
+        ));
     }
 
     #[test]
@@ -314,7 +196,6 @@ mod tests {
             "smtps://mailer:hunter2@smtp.example.com",
         );
         let from = ("TESSERA_MAIL_FROM", "Auth <auth@example.com>");
-        // In production too: a server is all the flows need.
         let c = config(&[secret, url, from]).unwrap();
         assert!(matches!(c.mail, MailChoice::Smtp(_)), "{:?}", c.mail);
         let described = c.mail.to_string();
@@ -322,22 +203,12 @@ mod tests {
             described.starts_with("SMTP at smtp.example.com:465 (implicit), from "),
             "{described}"
         );
-        assert!(described.contains("auth@example.com"), "{described}");
         let shown = format!("{c:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
 
         let error = |vars: &[(&str, &str)]| config(vars).unwrap_err().to_string();
         let err = error(&[secret, url]);
         assert!(err.starts_with("TESSERA_MAIL_FROM is not set"), "{err}");
-        let err = error(&[secret, from]);
-        assert!(err.starts_with("TESSERA_SMTP_URL is not set"), "{err}");
-        let err = error(&[
-            secret,
-            ("TESSERA_SMTP_URL", "http://mailer:hunter2@smtp.example.com"),
-            from,
-        ]);
-        assert!(err.starts_with("TESSERA_SMTP_URL: "), "{err}");
-        assert!(!err.contains("hunter2"), "{err}");
         let err = error(&[secret, url, ("TESSERA_MAIL_FROM", "not a mailbox")]);
         assert!(err.starts_with("TESSERA_MAIL_FROM: "), "{err}");
         assert!(!err.contains("hunter2"), "{err}");
