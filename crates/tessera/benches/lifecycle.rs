@@ -2,7 +2,8 @@
 //! the two must not be told apart by time (no account enumeration). The
 //! known address stores a one-time record and hands a message to the
 //! mailer (a queue in production; here one that drops it), the unknown
-//! one spends a lookup of a record instead. Run with
+//! one spends a lookup of a record instead; both then wait for the same
+//! floor (`EvenTiming`). Run with
 //! `cargo bench -p tessera --bench lifecycle`.
 
 // criterion_group! generates an undocumented public function.

@@ -665,6 +665,10 @@ impl AuthBuilder {
                     mail: plugin::MailService {
                         mailer: self.mailer,
                         templates: self.mail_templates,
+                        reset_timing: mail::EvenTiming::new(
+                            api::lifecycle::RESET_FLOOR_MIN,
+                            api::lifecycle::RESET_FLOOR_MAX,
+                        ),
                     },
                 },
                 trusted,

@@ -25,6 +25,9 @@
 //! assert!(message.text.contains(mail.url));
 //! ```
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
 use async_trait::async_trait;
 
 /// Which flow a message belongs to.
@@ -232,6 +235,27 @@ pub fn escape_html(s: &str) -> String {
 mod tests {
     use super::*;
 
+    #[test]
+    fn even_timing_waits_for_the_slowest_recent_work_and_decays() {
+        let ms = Duration::from_millis;
+        let timing = EvenTiming::new(ms(1), ms(2000));
+        // Nothing recorded yet: the minimum.
+        assert_eq!(timing.remaining(Duration::ZERO), ms(1));
+        assert_eq!(timing.remaining(ms(5)), Duration::ZERO);
+        timing.record(ms(160));
+        assert_eq!(timing.remaining(ms(10)), ms(150));
+        // Faster work afterwards lowers the floor a sixteenth at a time.
+        timing.record(ms(1));
+        assert_eq!(timing.remaining(Duration::ZERO), ms(150));
+        for _ in 0..200 {
+            timing.record(Duration::ZERO);
+        }
+        assert_eq!(timing.remaining(Duration::ZERO), ms(1));
+        // Never above the maximum.
+        timing.record(Duration::from_secs(3600));
+        assert_eq!(timing.remaining(Duration::ZERO), ms(2000));
+    }
+
     fn mail(kind: MailKind) -> Mail<'static> {
         Mail {
             kind,
@@ -276,5 +300,48 @@ mod tests {
     fn a_change_of_email_names_the_new_address() {
         let m = DefaultTemplates.render(&mail(MailKind::ChangeEmailConfirmation));
         assert!(m.text.contains("new@example.com"));
+    }
+}
+
+/// An answer time that does not tell which path a request took, such as
+/// whether `/request-password-reset` found the address: every answer waits
+/// until the slowest recent time of the path that does the work (storing a
+/// record, handing over a message), and never less than a minimum. The
+/// work's time is recorded as it happens and decays by a sixteenth with
+/// each new record, so one slow store write raises the floor only for a
+/// while. Lock-free; shared by every request of one [`crate::Auth`].
+#[derive(Debug)]
+pub(crate) struct EvenTiming {
+    /// Microseconds.
+    slowest_us: AtomicU64,
+    min: Duration,
+    max: Duration,
+}
+
+impl EvenTiming {
+    /// A floor of at least `min` and at most `max`.
+    pub(crate) const fn new(min: Duration, max: Duration) -> Self {
+        EvenTiming {
+            slowest_us: AtomicU64::new(0),
+            min,
+            max,
+        }
+    }
+
+    /// Records how long the working path took.
+    pub(crate) fn record(&self, took: Duration) {
+        let took = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        let _ = self
+            .slowest_us
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |cur| {
+                Some(took.max(cur - cur / 16))
+            });
+    }
+
+    /// What is left to wait, `elapsed` into a request, for it to answer
+    /// at the floor.
+    pub(crate) fn remaining(&self, elapsed: Duration) -> Duration {
+        let slowest = Duration::from_micros(self.slowest_us.load(Ordering::Relaxed));
+        slowest.clamp(self.min, self.max).saturating_sub(elapsed)
     }
 }

@@ -33,6 +33,13 @@ const RESET_MESSAGE: &str =
 /// the rest by timing (better-auth's `MINIMUM_MS`).
 const VERIFICATION_FLOOR: Duration = Duration::from_millis(500);
 
+/// The least time `/request-password-reset` takes, known address or not:
+/// above what storing a record and handing over a message take on a
+/// fast store, so that both answers wait for the same timer.
+pub(crate) const RESET_FLOOR_MIN: Duration = Duration::from_micros(500);
+/// The most it waits for, whatever a slow store took lately.
+pub(crate) const RESET_FLOOR_MAX: Duration = Duration::from_secs(2);
+
 /// The lifecycle's routes.
 pub(crate) fn lifecycle_routes() -> Vec<Route> {
     vec![
@@ -318,37 +325,61 @@ async fn request_password_reset(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
         tracing::error!("reset password isn't enabled: no mailer is configured");
         return Err(codes::reset_password_disabled());
     }
-    let answer = || Reply::json(&serde_json::json!({ "status": true, "message": RESET_MESSAGE }));
-    let user = ctx
+    // The same answer after the same time whether the address is known:
+    // the work for a known one is timed, and every answer waits for the
+    // slowest recent such work (`EvenTiming`).
+    let start = Instant::now();
+    let known = ctx
         .sessions()
         .database()
         .find_user_by_email(&email.to_lowercase())
         .await?;
-    let Some(user) = user else {
-        // As better-auth: a token and a lookup are spent all the same.
-        let _ = generate_id(24);
-        verification::find(ctx, "dummy-verification-token").await?;
-        return Ok(answer());
-    };
+    match known {
+        Some(user) => {
+            send_reset_link(ctx, &user, redirect_to.as_deref()).await?;
+            ctx.services.mail.reset_timing.record(start.elapsed());
+        }
+        None => {
+            // As better-auth: a token and a lookup are spent all the same.
+            let _ = generate_id(24);
+            verification::find(ctx, "dummy-verification-token").await?;
+        }
+    }
+    let rest = ctx.services.mail.reset_timing.remaining(start.elapsed());
+    if !rest.is_zero() {
+        tokio::time::sleep(rest).await;
+    }
+    Ok(Reply::json(
+        &serde_json::json!({ "status": true, "message": RESET_MESSAGE }),
+    ))
+}
+
+/// Stores a one-time reset record for `user` and mails its link.
+async fn send_reset_link(
+    ctx: &Ctx<'_>,
+    user: &User,
+    redirect_to: Option<&str>,
+) -> Result<(), ApiError> {
     let token = generate_id(24);
+    let expires_in = ctx
+        .options()
+        .email_and_password
+        .reset_password_token_expires_in;
     verification::issue(
         ctx,
         format!("reset-password:{token}"),
         user.id.clone(),
-        verification::secs_to_ms(opts.reset_password_token_expires_in),
+        verification::secs_to_ms(expires_in),
     )
     .await?;
-    let callback = redirect_to
-        .as_deref()
-        .map(encode_uri_component)
-        .unwrap_or_default();
+    let callback = redirect_to.map(encode_uri_component).unwrap_or_default();
     let url = format!(
         "{}/reset-password/{token}?callbackURL={callback}",
         ctx.base_url()
     );
     ctx.send_mail(MailKind::ResetPassword, &user.email, &user.name, &url, None)
         .await;
-    Ok(answer())
+    Ok(())
 }
 
 /// better-auth's `redirectError`/`redirectCallback`: `callbackURL`

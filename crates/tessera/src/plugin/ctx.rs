@@ -38,6 +38,9 @@ pub(crate) struct Services {
 pub(crate) struct MailService {
     pub(crate) mailer: Option<Arc<dyn Mailer>>,
     pub(crate) templates: Arc<dyn MailTemplates>,
+    /// The answer time of `/request-password-reset`, alike for known and
+    /// unknown addresses.
+    pub(crate) reset_timing: crate::mail::EvenTiming,
 }
 
 /// A session this request resolved or set, and for which reads it stands.
