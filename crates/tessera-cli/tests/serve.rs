@@ -1611,27 +1611,40 @@ fn link_in(text: &str) -> String {
     text[start..].split_whitespace().next().unwrap().to_owned()
 }
 
-/// Mail through a real SMTP server on loopback: sign-up sends a
-/// verification link that verifies the address; a reset link changes the
-/// password once and ends the other sessions.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mail_goes_out_over_smtp_and_its_links_work() {
-    let Some(sink) = tessera_testkit::smtp::SmtpSink::start() else {
-        return;
-    };
+/// `tessera serve` on SQLite in a data directory of its own, mailing
+/// through a fresh SMTP sink from `Tessera <auth@example.com>`, with a
+/// verification link on sign-up and `vars`; `None` (after the skip banner)
+/// without the sink.
+async fn serve_with_smtp(
+    vars: &[(&str, &str)],
+) -> Option<(tessera_testkit::smtp::SmtpSink, TempDir, Server)> {
+    let sink = tessera_testkit::smtp::SmtpSink::start()?;
     let data = TempDir::new("mail");
     let port = free_port().to_string();
     let smtp_url = sink.url();
-    let server = Server::start(&[
+    let mut all = vec![
         ("TESSERA_DATA_DIR", data.path().to_str().unwrap()),
         ("BETTER_AUTH_SECRET", SECRET),
         ("TESSERA_SMTP_URL", smtp_url.as_str()),
         ("TESSERA_MAIL_FROM", "Tessera <auth@example.com>"),
         ("TESSERA_SEND_ON_SIGN_UP", "true"),
-        ("TESSERA_REVOKE_SESSIONS_ON_PASSWORD_RESET", "true"),
-        ("PORT", &port),
-    ])
-    .await;
+        ("PORT", port.as_str()),
+    ];
+    all.extend_from_slice(vars);
+    let server = Server::start(&all).await;
+    Some((sink, data, server))
+}
+
+/// Mail through a real SMTP server on loopback: sign-up sends a
+/// verification link that verifies the address; a reset link changes the
+/// password once and ends the other sessions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_goes_out_over_smtp_and_its_links_work() {
+    let Some((sink, _data, server)) =
+        serve_with_smtp(&[("TESSERA_REVOKE_SESSIONS_ON_PASSWORD_RESET", "true")]).await
+    else {
+        return;
+    };
     assert!(
         server
             .startup
@@ -1723,23 +1736,14 @@ async fn mail_goes_out_over_smtp_and_its_links_work() {
 /// verifies, and the mailed delete link ends the account.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn change_email_and_delete_user_are_confirmed_by_mail() {
-    let Some(sink) = tessera_testkit::smtp::SmtpSink::start() else {
-        return;
-    };
-    let data = TempDir::new("mail-user");
-    let port = free_port().to_string();
-    let smtp_url = sink.url();
-    let server = Server::start(&[
-        ("TESSERA_DATA_DIR", data.path().to_str().unwrap()),
-        ("BETTER_AUTH_SECRET", SECRET),
-        ("TESSERA_SMTP_URL", smtp_url.as_str()),
-        ("TESSERA_MAIL_FROM", "auth@example.com"),
-        ("TESSERA_SEND_ON_SIGN_UP", "true"),
+    let Some((sink, _data, server)) = serve_with_smtp(&[
         ("TESSERA_CHANGE_EMAIL", "true"),
         ("TESSERA_DELETE_USER", "true"),
-        ("PORT", &port),
     ])
-    .await;
+    .await
+    else {
+        return;
+    };
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
