@@ -1749,11 +1749,6 @@ async fn change_email_and_delete_user_are_confirmed_by_mail() {
         .build()
         .unwrap();
     let wait = Duration::from_secs(10);
-    let follow = |text: Option<String>| {
-        let link = link_in(text.as_deref().unwrap());
-        let client = client.clone();
-        async move { client.get(&link) }
-    };
     let cookies = post_for_cookies(
         &client,
         &server,
@@ -1761,10 +1756,17 @@ async fn change_email_and_delete_user_are_confirmed_by_mail() {
         credentials("old@example.com"),
     )
     .await;
+    // A mailed link, opened in the browser that is signed in.
+    let follow = |mail: tessera_testkit::smtp::ReceivedMail| {
+        client
+            .get(link_in(mail.text.as_deref().unwrap()))
+            .header("cookie", &cookies)
+            .send()
+    };
     let mail = sink
         .wait_for_containing("old@example.com", "/verify-email", wait)
         .await;
-    let res = follow(mail.text).await.send().await.unwrap();
+    let res = follow(mail).await.unwrap();
     assert_eq!(res.status(), 302);
 
     let origin = server.base_url.split("/api/").next().unwrap().to_owned();
@@ -1784,12 +1786,7 @@ async fn change_email_and_delete_user_are_confirmed_by_mail() {
     let confirm = sink
         .wait_for_containing("old@example.com", "new@example.com", wait)
         .await;
-    let res = follow(confirm.text)
-        .await
-        .header("cookie", &cookies)
-        .send()
-        .await
-        .unwrap();
+    let res = follow(confirm).await.unwrap();
     assert_eq!(res.status(), 302);
     assert_eq!(
         session_email(&client, &server, &cookies).await.as_deref(),
@@ -1798,12 +1795,7 @@ async fn change_email_and_delete_user_are_confirmed_by_mail() {
     let verify = sink
         .wait_for_containing("new@example.com", "/verify-email", wait)
         .await;
-    let res = follow(verify.text)
-        .await
-        .header("cookie", &cookies)
-        .send()
-        .await
-        .unwrap();
+    let res = follow(verify).await.unwrap();
     assert_eq!(res.status(), 302);
     let res = client
         .get(server.url("/get-session?disableCookieCache=true"))
@@ -1827,12 +1819,7 @@ async fn change_email_and_delete_user_are_confirmed_by_mail() {
     let delete = sink
         .wait_for_containing("new@example.com", "/delete-user/callback", wait)
         .await;
-    let res = follow(delete.text)
-        .await
-        .header("cookie", &cookies)
-        .send()
-        .await
-        .unwrap();
+    let res = follow(delete).await.unwrap();
     assert_eq!(res.status(), 302);
     assert_eq!(res.headers()["location"], "/bye");
     assert_eq!(session_email(&client, &server, &cookies).await, None);

@@ -253,6 +253,14 @@ impl<'a> Validator<'a> {
     }
 }
 
+/// zod's issue for a required query parameter that is absent, as
+/// better-auth answers it: 400 `VALIDATION_ERROR`.
+pub fn missing_query(name: &str) -> ApiError {
+    ApiError::validation(format!(
+        "[query.{name}] Invalid input: expected string, received undefined"
+    ))
+}
+
 /// JavaScript truthiness of a JSON value (better-auth's `if (body.x)`).
 pub fn is_truthy(value: &Value) -> bool {
     match value {

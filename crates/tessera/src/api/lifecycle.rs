@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 use http::StatusCode;
 use serde::Serialize;
 
-use super::body::{is_valid_email, Validator};
+use super::body::{is_valid_email, missing_query, Validator};
 use super::oauth::append_query_params;
-use super::routes::{hash_failed, hash_new_password};
+use super::routes::{hash_failed, hash_new_password, status_true};
 use super::verification;
 use crate::cookie::encode_uri_component;
 use crate::email_token::{self, EmailToken, TokenError};
@@ -61,7 +61,7 @@ pub(crate) fn lifecycle_routes() -> Vec<Route> {
 
 /// The password length rules (`minPasswordLength`, `maxPasswordLength`)
 /// for a new password.
-pub(super) fn check_new_password(ctx: &Ctx<'_>, password: &str) -> Result<(), ApiError> {
+fn check_new_password(ctx: &Ctx<'_>, password: &str) -> Result<(), ApiError> {
     let opts = &ctx.options().email_and_password;
     let len = password::password_length(password);
     if len < opts.min_password_length {
@@ -156,10 +156,6 @@ async fn send_verification_email(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     Ok(status_true())
 }
 
-pub(super) fn status_true() -> Reply {
-    Reply::json(&serde_json::json!({ "status": true }))
-}
-
 /// `/verify-email`'s failure: a redirect to `callbackURL?error=<code>`
 /// when there is one, else 401 with the code.
 fn verify_failure(
@@ -180,11 +176,7 @@ async fn verify_email(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     let callback_url = ctx.query("callbackURL").map(str::to_owned);
     let callback = callback_url.as_deref();
     let Some(token) = ctx.query("token").map(str::to_owned) else {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "VALIDATION_ERROR",
-            "[query.token] Invalid input: expected string, received undefined",
-        ));
+        return Err(missing_query("token"));
     };
     let claims = match email_token::verify(&ctx.services.engine.secrets, &token, ctx.now()) {
         Ok(claims) if is_valid_email(&claims.email) => claims,
@@ -408,11 +400,7 @@ fn redirect_with(base_url: &str, callback_url: &str, key: &str, value: &str) -> 
 async fn reset_password_callback(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     let token = ctx.path().rsplit('/').next().unwrap_or_default().to_owned();
     let Some(callback_url) = ctx.query("callbackURL").map(str::to_owned) else {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "VALIDATION_ERROR",
-            "[query.callbackURL] Invalid input: expected string, received undefined",
-        ));
+        return Err(missing_query("callbackURL"));
     };
     let base_url = ctx.base_url();
     if token.is_empty() || callback_url.is_empty() {

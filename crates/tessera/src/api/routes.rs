@@ -363,7 +363,8 @@ async fn list_sessions(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
 
 const STATUS_TRUE: &[u8] = br#"{"status":true}"#;
 
-fn status_true() -> Reply {
+/// `{"status": true}`, better-auth's answer of done.
+pub(super) fn status_true() -> Reply {
     Reply {
         status: StatusCode::OK,
         headers: Default::default(),

@@ -2,14 +2,12 @@
 //! (`update-user.mjs`; `docs/account-lifecycle.md`): `/update-user`,
 //! `/change-email`, `/delete-user` and `GET /delete-user/callback`.
 
-use http::{header, HeaderValue, StatusCode};
+use http::StatusCode;
 use serde_json::{Map, Value};
 
-use super::body::{is_truthy, Validator};
-use super::lifecycle::{
-    send_verification_link, sign_token, status_true, verification_on, verify_email_url,
-};
-use super::routes::{hash_failed, is_fresh};
+use super::body::{is_truthy, missing_query, Validator};
+use super::lifecycle::{send_verification_link, sign_token, verification_on, verify_email_url};
+use super::routes::{hash_failed, is_fresh, status_true};
 use super::verification;
 use crate::cookie::encode_uri_component;
 use crate::email_token::EmailToken;
@@ -206,14 +204,9 @@ fn change_claims(user: &User, new_email: &str, request_type: Option<&str>) -> Em
 /// better-auth's `APIError.fromStatus("NOT_FOUND")`: a 404 whose JSON body
 /// is empty (`/delete-user` while it is off).
 fn empty_not_found() -> Reply {
-    let mut headers = http::HeaderMap::new();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
     Reply {
         status: StatusCode::NOT_FOUND,
-        headers,
+        headers: http::HeaderMap::new(),
         body: bytes::Bytes::new(),
     }
 }
@@ -319,9 +312,7 @@ async fn delete_current_user(ctx: &mut Ctx<'_>, user: &User) -> Result<(), ApiEr
 
 async fn delete_user_callback(ctx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     let Some(token) = ctx.query("token").map(str::to_owned) else {
-        return Err(ApiError::validation(
-            "[query.token] Invalid input: expected string, received undefined",
-        ));
+        return Err(missing_query("token"));
     };
     let callback_url = ctx.query("callbackURL").map(str::to_owned);
     if !ctx.options().user.delete_user.enabled {
